@@ -1,0 +1,247 @@
+"""Feedback Hub settings: the only place that reads the environment.
+
+Three modes share this one file:
+
+* production (the default): every secret and service comes from the environment and the process
+  refuses to start without them (see .env.example);
+* embedded (``HUB_EMBEDDED=1``, set by ``make run``): SQLite and a filesystem Celery broker under
+  var/, secrets generated once into var/embedded.env, DEBUG on, nothing else to install;
+* test (under pytest): like embedded, but DATABASE_URL and CELERY_BROKER_URL are honoured when set
+  so CI runs on PostgreSQL and Redis.
+"""
+
+import secrets
+import sys
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+from cryptography.fernet import Fernet
+
+# Lets admin.ModelAdmin[Model] and friends be subscripted at run time, as the type stubs want.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+# Under pytest the suite configures itself; a real deployment never imports pytest.
+TESTING = "pytest" in sys.modules
+# Embedded mode: one machine, nothing but Python (`make run`).
+EMBEDDED = env.bool("HUB_EMBEDDED", default=False) and not TESTING
+
+
+def _embedded_secrets() -> None:
+    """Create var/embedded.env once with a SECRET_KEY and an encryption key, then load it."""
+    VAR_DIR.mkdir(exist_ok=True)
+    path = VAR_DIR / "embedded.env"
+    if not path.exists():
+        path.write_text(
+            f"SECRET_KEY={secrets.token_urlsafe(50)}\nHUB_ENCRYPTION_KEYS={Fernet.generate_key().decode()}\n"
+        )
+        path.chmod(0o600)
+    environ.Env.read_env(str(path), overwrite=False)
+
+
+if EMBEDDED:
+    _embedded_secrets()
+
+if TESTING:
+    # Fixed, obviously fake secrets: tests never touch real data.
+    SECRET_KEY = env.str("SECRET_KEY", default="test-only-secret-key-not-for-production-0123456789")
+    HUB_ENCRYPTION_KEYS = env.list(
+        "HUB_ENCRYPTION_KEYS", default=["lBz1WW_bxF1lDDAHfrnKlZBGZ0N8jVCzNc6-rIpjy1c="]
+    )
+else:
+    # Production refuses to start without these (ImproperlyConfigured).
+    SECRET_KEY = env.str("SECRET_KEY")
+    # Fernet keys for secrets at rest; the first encrypts, all decrypt (rotation: docs/operations.md).
+    HUB_ENCRYPTION_KEYS = env.list("HUB_ENCRYPTION_KEYS")
+
+DEBUG = env.bool("DEBUG", default=EMBEDDED)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if (EMBEDDED or TESTING) else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "integrations",
+    "surveys",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+if not (DEBUG or TESTING):
+    # Production serves the admin's static files itself (after `manage.py collectstatic`).
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
+ROOT_URLCONF = "hub.urls"
+WSGI_APPLICATION = "hub.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+if EMBEDDED or TESTING:
+    _default_db = f"sqlite:///{VAR_DIR / ('test.sqlite3' if TESTING else 'hub.sqlite3')}"
+    VAR_DIR.mkdir(exist_ok=True)
+    DATABASES = {"default": env.db("DATABASE_URL", default=_default_db)}
+else:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat write to one file: wait for the lock instead of failing, and let readers
+    # run beside the writer (WAL).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # The test database is a file, not :memory:, so a worker process in the tests can open it too.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-run.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# Intake bodies are read and size-checked by the intake view itself; this only bounds form posts.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Security in production ------------------------------------------------------------------------
+if not (DEBUG or TESTING):
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- REST framework --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "hub.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Feedback Hub API",
+    "DESCRIPTION": "Management API of Feedback Hub. The Segment-compatible intake lives under /v1/.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery ----------------------------------------------------------------------------------------
+if EMBEDDED or TESTING:
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+else:
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport: messages are files in one folder, no broker process needed.
+    # Fine for one machine (embedded mode); use Redis or RabbitMQ anywhere else.
+    CELERY_FILESYSTEM_BROKER_DIR = env.path(
+        "CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / ("test-broker" if TESTING else "broker"))
+    )
+    for _sub in ("queue", "processed", "control"):
+        Path(CELERY_FILESYSTEM_BROKER_DIR, _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(Path(CELERY_FILESYSTEM_BROKER_DIR, "queue")),
+        "data_folder_out": str(Path(CELERY_FILESYSTEM_BROKER_DIR, "queue")),
+        "processed_folder": str(Path(CELERY_FILESYSTEM_BROKER_DIR, "processed")),
+        "control_folder": str(Path(CELERY_FILESYSTEM_BROKER_DIR, "control")),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Publishing happens inside a web request: give up fast when the broker is down (the sweeper
+# picks the events up later) instead of holding the client.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Intake ----------------------------------------------------------------------------------------
+# Segment's limits (protocols.md §1, gotcha 5): 32 KB per event, ~500 KB and 2,500 events per batch.
+# The official Python client can send batches of ~508 KB, so the batch cap has headroom.
+INTAKE_MAX_EVENT_BYTES = env.int("INTAKE_MAX_EVENT_BYTES", default=32 * 1024)
+INTAKE_MAX_BATCH_BYTES = env.int("INTAKE_MAX_BATCH_BYTES", default=512 * 1024 + 8 * 1024)
+INTAKE_MAX_BATCH_EVENTS = env.int("INTAKE_MAX_BATCH_EVENTS", default=2500)
+# Accepted events that no worker processed within this many seconds are picked up by the sweeper.
+INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
+
+# --- Logging ---------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# Embedded mode only: `make run` creates this admin user when none exists (ensure_local_admin).
+HUB_LOCAL_ADMIN_USER = env.str("HUB_ADMIN_USER", default="admin")
+HUB_LOCAL_ADMIN_PASSWORD = env.str("HUB_ADMIN_PASSWORD", default="")

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class IntegrationsConfig(AppConfig):
+    name = "integrations"
+    verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        from integrations.schedule import periodic_tasks_upsert
+
+        post_migrate.connect(periodic_tasks_upsert, sender=self)

@@ -1,0 +1,21 @@
+"""Segment HTTP Tracking API routes, mounted at /v1/.
+
+No trailing slash (a slash redirect would lose the POST body, gotcha 4), plus `/v1/import/` with one
+as segment-import uses it. Each route also takes a trailing slash, as clients differ.
+"""
+
+from django.urls import re_path
+
+from integrations.segment.views import SegmentIntakeView
+
+CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+
+urlpatterns = [
+    re_path(r"^(?:batch|import)/?$", SegmentIntakeView.as_view(call_type=None), name="segment-batch"),
+    *[
+        re_path(
+            rf"^{call_type}/?$", SegmentIntakeView.as_view(call_type=call_type), name=f"segment-{call_type}"
+        )
+        for call_type in CALL_TYPES
+    ],
+]

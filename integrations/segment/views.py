@@ -1,0 +1,94 @@
+"""The Segment-compatible intake endpoints (/v1/identify, /v1/track, ..., /v1/batch, /v1/import).
+
+Deliberately lean (see docs/benchmarks.md): the body is parsed once with orjson, validated by the
+plain functions in handler.py and written in one statement; no DRF parser or serializer runs.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from hub.api import error_response
+from integrations import services
+from integrations.segment.handler import (
+    IntakeError,
+    Limits,
+    body_decode,
+    body_parse,
+    events_read,
+    write_key_find,
+)
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = b'{"success":true}'
+
+
+def _limits() -> Limits:
+    return Limits(
+        max_event_bytes=settings.INTAKE_MAX_EVENT_BYTES,
+        max_batch_bytes=settings.INTAKE_MAX_BATCH_BYTES,
+        max_batch_events=settings.INTAKE_MAX_BATCH_EVENTS,
+    )
+
+
+class SegmentIntakeView(APIView):
+    """POST a Segment call (or a batch of them); 200 {"success": true} once stored."""
+
+    call_type: str | None = None  # None: a batch (/v1/batch, /v1/import)
+    authentication_classes = ()  # the write key is checked below, after parsing
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+
+    def post(self, request: Request) -> HttpResponse:
+        try:
+            return self._handle(request)
+        except IntakeError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        except DatabaseError:
+            # Never 200 unless committed: a client retries a 503 later with the same messageIds.
+            logger.exception("intake could not reach the database")
+            return error_response(503, "unavailable", "The event store is unavailable; retry later.")
+
+    def _handle(self, request: Request) -> HttpResponse:
+        received_at = timezone.now()
+        limits = _limits()
+        meta = request.META
+        # Single calls are bounded by the per-event limit after decoding; the transport bound is
+        # the batch limit for every route (a gzip body is smaller than what it decodes to).
+        try:
+            declared = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limits.max_batch_bytes:
+            raise IntakeError(
+                400, "request_too_large", f"The body is larger than {limits.max_batch_bytes} bytes."
+            )
+        try:
+            raw = request.body
+        except RequestDataTooBig as exc:
+            raise IntakeError(400, "request_too_large", "The body is too large.") from exc
+        data = body_decode(raw, meta.get("HTTP_CONTENT_ENCODING", ""), limits)
+        if self.call_type is not None and len(data) > limits.max_event_bytes:
+            raise IntakeError(
+                400, "request_too_large", f"A single call is at most {limits.max_event_bytes} bytes."
+            )
+        body = body_parse(data)
+
+        source = services.source_for_write_key(key=write_key_find(meta.get("HTTP_AUTHORIZATION", ""), body))
+        if source is None:
+            return error_response(401, "invalid_write_key", "Unknown or disabled write key.")
+
+        events = events_read(body, call_type=self.call_type, received_at=received_at, limits=limits)
+        services.inbound_events_store(source=source, received_at=received_at, events=events)
+        if self.call_type is not None and events[0].rejected:
+            # Stored as rejected (visible in the event log); a single caller is told why.
+            return error_response(400, "invalid_event", events[0].reason)
+        return HttpResponse(SUCCESS, content_type="application/json")

@@ -1,0 +1,1 @@
+"""Survey templates, triggers, invitations and responses (issue: Surveys). Nothing here yet."""

@@ -1,0 +1,147 @@
+"""Shared fixtures: sources with write keys, API clients, a real Celery worker process."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from hub.celery import app as celery_app
+from integrations.models import Source
+from integrations.services import source_create
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# In CI every service a test needs must be there: a missing one fails the test instead of skipping it.
+REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(what: str) -> None:
+    """Skip locally, fail in CI (HUB_REQUIRE_SERVICES=1), when `what` is not available."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required in CI but is not available")
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery() -> Iterator[None]:
+    """Tasks enqueued on commit run inline, unless a test starts a real worker (`celery_worker`)."""
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def source_with_key(db: None) -> tuple[Source, str]:
+    return source_create(name="Web app", slug="web-app")
+
+
+@pytest.fixture
+def source(source_with_key: tuple[Source, str]) -> Source:
+    return source_with_key[0]
+
+
+@pytest.fixture
+def write_key(source_with_key: tuple[Source, str]) -> str:
+    return source_with_key[1]
+
+
+@pytest.fixture
+def staff_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(username="staff", password="pw-staff-123", is_staff=True)
+
+
+@pytest.fixture
+def api_client(staff_user: Any) -> APIClient:
+    token = Token.objects.create(user=staff_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL that opens the test database this test run created."""
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    user = conf.get("USER") or ""
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{conf['PORT']}" if conf.get("PORT") else ""
+    return f"postgres://{auth}{conf.get('HOST') or '127.0.0.1'}{port}/{conf['NAME']}"
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="hub.settings",
+        SECRET_KEY=settings.SECRET_KEY,
+        HUB_ENCRYPTION_KEYS=",".join(settings.HUB_ENCRYPTION_KEYS),
+        DATABASE_URL=database_url_for_subprocess(),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        PYTHONPATH=str(ROOT),
+    )
+    env.pop("HUB_EMBEDDED", None)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` process on the configured broker (Redis in CI), reading the test database."""
+    if settings.CELERY_BROKER_URL.startswith("redis://"):
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2).ping()
+        except redis.RedisError:
+            service_missing(f"Redis at {settings.CELERY_BROKER_URL}")
+    celery_app.conf.task_always_eager = False
+    log = tmp_path / "worker.log"
+    # The worker imports settings outside pytest (production mode): the test database, the broker
+    # and, for the filesystem broker, its folder come through the environment.
+    extra: dict[str, str] = {}
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        extra["CELERY_FILESYSTEM_BROKER_DIR"] = str(settings.CELERY_FILESYSTEM_BROKER_DIR)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "hub",
+                "worker",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(**extra),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while b"ready." not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
