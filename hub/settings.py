@@ -22,9 +22,10 @@ from cryptography.fernet import Fernet
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-
 env = environ.Env()
+
+# Local state of embedded mode and of the tests (SQLite files, broker folders, generated secrets).
+VAR_DIR = Path(env.str("HUB_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # Under pytest the suite configures itself; a real deployment never imports pytest.
 TESTING = "pytest" in sys.modules
@@ -34,7 +35,7 @@ EMBEDDED = env.bool("HUB_EMBEDDED", default=False) and not TESTING
 
 def _embedded_secrets() -> None:
     """Create var/embedded.env once with a SECRET_KEY and an encryption key, then load it."""
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     path = VAR_DIR / "embedded.env"
     if not path.exists():
         path.write_text(
@@ -116,7 +117,7 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------
 if EMBEDDED or TESTING:
     _default_db = f"sqlite:///{VAR_DIR / ('test.sqlite3' if TESTING else 'hub.sqlite3')}"
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": env.db("DATABASE_URL", default=_default_db)}
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
@@ -150,7 +151,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -198,16 +199,15 @@ else:
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: messages are files in one folder, no broker process needed.
     # Fine for one machine (embedded mode); use Redis or RabbitMQ anywhere else.
-    CELERY_FILESYSTEM_BROKER_DIR = env.path(
-        "CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / ("test-broker" if TESTING else "broker"))
-    )
+    _broker_dir = str(VAR_DIR / ("test-broker" if TESTING else "broker"))
+    CELERY_FILESYSTEM_BROKER_DIR = Path(env.str("CELERY_FILESYSTEM_BROKER_DIR", default=_broker_dir))
     for _sub in ("queue", "processed", "control"):
-        Path(CELERY_FILESYSTEM_BROKER_DIR, _sub).mkdir(parents=True, exist_ok=True)
+        (CELERY_FILESYSTEM_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(Path(CELERY_FILESYSTEM_BROKER_DIR, "queue")),
-        "data_folder_out": str(Path(CELERY_FILESYSTEM_BROKER_DIR, "queue")),
-        "processed_folder": str(Path(CELERY_FILESYSTEM_BROKER_DIR, "processed")),
-        "control_folder": str(Path(CELERY_FILESYSTEM_BROKER_DIR, "control")),
+        "data_folder_in": str(CELERY_FILESYSTEM_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_FILESYSTEM_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "processed"),
+        "control_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
