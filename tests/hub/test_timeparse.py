@@ -1,6 +1,6 @@
 """Lenient, total timestamp parsing: every spelling customers send, and never an exception."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -63,13 +63,16 @@ def test_numbers_can_be_refused_where_only_iso_makes_sense() -> None:
     assert parse_datetime("1772355907", allow_numbers=False) is None
 
 
-@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.timezones()))
+fixed_offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda m: timezone(timedelta(minutes=m))
+)
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9000, 1, 1), timezones=fixed_offsets))
 def test_isoformat_round_trips(moment: datetime) -> None:
-    try:
-        text = moment.isoformat()
-    except Exception:  # a zone hypothesis built that cannot print itself is not our input
-        return
-    assert parse_datetime(text) == moment
+    # Fixed offsets only: a zone's local time inside a DST gap has no single meaning to round-trip.
+    assert parse_datetime(moment.isoformat()) == moment
+    assert parse_datetime(moment.isoformat().replace("+00:00", "Z")) == moment
 
 
 @given(st.one_of(st.text(max_size=80), st.integers(), st.floats(), st.none(), st.booleans()))
