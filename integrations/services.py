@@ -149,57 +149,79 @@ def _enqueue_processing(ids: list[int]) -> None:
     try:
         process_inbound_events.delay(ids)
     except Exception:  # the broker is down: the sweeper will take these events later
-        logger.warning("could not enqueue %d events for processing; the sweeper will pick them up", len(ids))
+        logger.warning(
+            "could not enqueue %d events for processing; the sweeper will pick them up",
+            len(ids),
+            exc_info=True,
+        )
 
 
-# Per event type, what processing does with the call. Customer records, surveys and connectors
-# register their handlers here; a type without a handler is simply marked processed.
-EventHandler = Callable[[InboundEvent], None]
-EVENT_HANDLERS: dict[str, list[EventHandler]] = {}
+# What processing does with claimed events. Customer records, surveys and connectors register a
+# handler that takes a list of events (in timestamp order) and does its work for all of them at
+# once: one handler call per batch keeps the queries per event low.
+EventHandler = Callable[[Sequence[InboundEvent]], None]
+EVENT_HANDLERS: list[EventHandler] = []
 
 
-def event_handler_register(event_type: str, handler: EventHandler) -> None:
-    handlers = EVENT_HANDLERS.setdefault(event_type, [])
-    if handler not in handlers:
-        handlers.append(handler)
+def event_handler_register(handler: EventHandler) -> None:
+    if handler not in EVENT_HANDLERS:
+        EVENT_HANDLERS.append(handler)
 
 
-def event_process(*, event: InboundEvent) -> None:
-    for handler in EVENT_HANDLERS.get(event.type, ()):
-        handler(event)
+def events_handle(*, events: Sequence[InboundEvent]) -> None:
+    for handler in EVENT_HANDLERS:
+        handler(events)
 
 
 def inbound_events_process(*, ids: Iterable[int]) -> int:
     """Process accepted events among `ids`; returns how many were processed.
 
     Rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED, so two workers (or a worker and the
-    sweeper) never process the same event; one failing event is marked failed with its error and
-    does not stop the others.
+    sweeper) never process the same event. The handlers first take the whole batch; if that fails,
+    each event is retried alone, so one bad event is marked failed with its error and the others
+    are processed.
     """
     ids = list(ids)
-    done = 0
     with transaction.atomic():
         events = list(
             InboundEvent.objects.select_for_update(skip_locked=True)
             .filter(pk__in=ids, status=InboundEvent.Status.ACCEPTED)
+            .select_related("source")
             .order_by("timestamp", "pk")
         )
+        if not events:
+            return 0
         now = timezone.now()
+        intake_notes = [event.reason for event in events]
         for event in events:
             event.attempts += 1
-            try:
-                with transaction.atomic():
-                    event_process(event=event)
-            except Exception as exc:
-                logger.exception("processing event %s failed", event.pk)
-                event.status = InboundEvent.Status.FAILED
-                event.reason = f"{type(exc).__name__}: {exc}"[:2000]
-            else:
+        try:
+            with transaction.atomic():
+                events_handle(events=events)
+            failed: set[int] = set()
+        except Exception:
+            logger.info("a batch of %d events failed; processing them one by one", len(events), exc_info=True)
+            for event, notes in zip(events, intake_notes, strict=True):
+                event.reason = notes  # drop what the failed attempt noted; the retry notes it again
+            failed = {event.pk for event in events if not _process_alone(event)}
+        for event in events:
+            if event.pk not in failed:
                 event.status = InboundEvent.Status.PROCESSED
                 event.processed_at = now
-                done += 1
         InboundEvent.objects.bulk_update(events, ["status", "reason", "attempts", "processed_at"])
-    return done
+    return len(events) - len(failed)
+
+
+def _process_alone(event: InboundEvent) -> bool:
+    try:
+        with transaction.atomic():
+            events_handle(events=[event])
+    except Exception as exc:
+        logger.exception("processing event %s failed", event.pk)
+        event.status = InboundEvent.Status.FAILED
+        event.reason = f"{type(exc).__name__}: {exc}"[:2000]
+        return False
+    return True
 
 
 def inbound_events_sweep(*, older_than: timedelta | None = None, chunk: int = 500) -> int:

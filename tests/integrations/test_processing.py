@@ -4,7 +4,7 @@ import base64
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -85,11 +85,11 @@ def test_a_broker_outage_loses_nothing_and_the_sweeper_processes_later(
 def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_processed(
     client: Client, write_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode_on_bad(event: InboundEvent) -> None:
-        if event.user_id == "bad":
+    def explode_on_bad(events: Sequence[InboundEvent]) -> None:
+        if any(event.user_id == "bad" for event in events):
             raise ValueError("trait plan is not a string")
 
-    monkeypatch.setitem(services.EVENT_HANDLERS, "identify", [explode_on_bad])
+    monkeypatch.setattr(services, "EVENT_HANDLERS", [explode_on_bad])
     client.post(
         "/v1/batch",
         json.dumps(batch("good", "bad")),
@@ -106,7 +106,7 @@ def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_proces
     assert InboundEvent.objects.get(user_id="good").status == InboundEvent.Status.PROCESSED
 
     # Once the cause is fixed, "reprocess" (the admin action) finishes it.
-    monkeypatch.setitem(services.EVENT_HANDLERS, "identify", [])
+    monkeypatch.setattr(services, "EVENT_HANDLERS", [])
     assert services.inbound_events_reprocess(ids=[bad.pk]) == 1
     bad.refresh_from_db()
     assert (bad.status, bad.reason, bad.attempts) == ("processed", "", 2)
