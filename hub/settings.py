@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "integrations",
+    "customers",
     "surveys",
 ]
 

@@ -1,0 +1,216 @@
+"""Customer records in the admin: people with their traits, accounts and recent calls; erasure."""
+
+from typing import Any
+
+import orjson
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from customers.models import Account, DeletionReceipt, Identity, Membership, Person, Suppression
+from customers.services import person_erase
+from integrations.models import InboundEvent
+
+TIMELINE_LENGTH = 25
+
+
+def pretty_json(value: Any) -> str:
+    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    return format_html('<pre class="hub-payload">{}</pre>', text)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class IdentityInline(admin.TabularInline[Identity, Person]):
+    model = Identity
+    extra = 0
+    fields = ("kind", "value", "created_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Person | None = None) -> bool:
+        return False
+
+
+class MembershipInline(admin.TabularInline[Membership, Person]):
+    model = Membership
+    extra = 0
+    fields = ("account", "created_at")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name = "account"
+    verbose_name_plural = "accounts"
+
+    def has_add_permission(self, request: HttpRequest, obj: Person | None = None) -> bool:
+        return False
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin[Person]):
+    list_display = ["__str__", "user_id", "name", "source", "language", "created_at", "last_seen_at"]
+    list_filter = ["source", "language"]
+    search_fields = ["=email", "=user_id", "=identities__value", "name"]
+    list_select_related = ["source"]
+    show_full_result_count = False
+    ordering = ["-last_seen_at"]
+    actions = ["erase_people"]
+    inlines = [IdentityInline, MembershipInline]
+    fieldsets = [
+        (None, {"fields": ["source", "user_id", "email", "first_name", "last_name", "name", "gender"]}),
+        ("Locale", {"fields": ["language", "timezone"]}),
+        ("Times", {"fields": ["created_at", "first_seen_at", "last_seen_at", "updated_at"]}),
+        ("All traits", {"fields": ["pretty_traits"]}),
+        ("Recent calls", {"fields": ["timeline"]}),
+    ]
+    readonly_fields = [
+        "source",
+        "user_id",
+        "email",
+        "first_name",
+        "last_name",
+        "name",
+        "gender",
+        "language",
+        "timezone",
+        "created_at",
+        "first_seen_at",
+        "last_seen_at",
+        "updated_at",
+        "pretty_traits",
+        "timeline",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="traits")
+    def pretty_traits(self, obj: Person) -> str:
+        return pretty_json(obj.traits)
+
+    @admin.display(description="last calls")
+    def timeline(self, obj: Person) -> str:
+        events = person_recent_events(obj, limit=TIMELINE_LENGTH)
+        if not events:
+            return "No calls."
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    f"{e.timestamp or e.received_at:%Y-%m-%d %H:%M:%S}",
+                    reverse("admin:integrations_inboundevent_change", args=[e.pk]),
+                    e.type,
+                    e.event,
+                    e.status,
+                )
+                for e in events
+            ),
+        )
+        return format_html(
+            '<table class="hub-timeline"><thead><tr><th>time</th><th>call</th><th>event</th><th>status</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.action(description="Erase selected people (GDPR)")
+    def erase_people(self, request: HttpRequest, queryset: QuerySet[Person]) -> None:
+        count = 0
+        for person in queryset.select_related("source"):
+            user_id = person.user_id or person.identities.values_list("value", flat=True).first()
+            if user_id:
+                person_erase(source=person.source, user_id=user_id, requested_by=f"staff {request.user}")
+                count += 1
+        messages.success(request, f"Erased {count} person(s); see Deletion receipts.")
+
+
+def person_recent_events(person: Person, *, limit: int) -> list[InboundEvent]:
+    """The person's latest calls, by every id they have used."""
+    ids = list(person.identities.values_list("value", flat=True))
+    query = Q(anonymous_id__in=ids) if ids else Q(pk__in=[])
+    if person.user_id:
+        query |= Q(user_id=person.user_id)
+    return list(InboundEvent.objects.filter(query, source_id=person.source_id).order_by("-id")[:limit])
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin[Account]):
+    list_display = [
+        "__str__",
+        "group_id",
+        "source",
+        "industry",
+        "plan",
+        "employees",
+        "member_count",
+        "created_at",
+    ]
+    list_filter = ["source", "industry", "plan"]
+    search_fields = ["=group_id", "name"]
+    list_select_related = ["source"]
+    readonly_fields = (
+        "source",
+        "group_id",
+        "name",
+        "industry",
+        "employees",
+        "plan",
+        "created_at",
+        "first_seen_at",
+        "updated_at",
+        "pretty_traits",
+        "members",
+    )
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
+        return super().get_queryset(request).annotate(people_count=Count("memberships"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="people", ordering="people_count")
+    def member_count(self, obj: Account) -> int:
+        return getattr(obj, "people_count", 0)
+
+    @admin.display(description="traits")
+    def pretty_traits(self, obj: Account) -> str:
+        return pretty_json(obj.traits)
+
+    @admin.display(description="people")
+    def members(self, obj: Account) -> str:
+        people = obj.people.all()[:50]
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:customers_person_change", args=[p.pk]), str(p)) for p in people),
+        )
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "source", "reason", "kind", "value_hash"]
+    list_filter = ["reason", "kind", "source"]
+
+
+@admin.register(DeletionReceipt)
+class DeletionReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["requested_at", "source", "requested_by", "what"]
+    list_filter = ["source"]
+    fields = ("requested_at", "source", "requested_by", "user_id_hash", "pretty_erased")
+    readonly_fields = fields
+
+    @admin.display(description="erased")
+    def what(self, obj: DeletionReceipt) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in obj.erased.items())
+
+    @admin.display(description="what was erased")
+    def pretty_erased(self, obj: DeletionReceipt) -> str:
+        return pretty_json(obj.erased)

@@ -1,0 +1,562 @@
+"""Customer-record rules: every processed Segment call updates one coherent person (and account).
+
+`people_process_events` is the processing handler (registered in apps.py). It takes a batch of
+events in timestamp order and splits it into runs: identify/track/page/screen/group calls are
+applied in memory to records loaded with a handful of queries and written back in bulk; `alias`
+and `delete` (rare) are applied one at a time between runs.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from customers.models import (
+    Account,
+    DeletionReceipt,
+    Identity,
+    Membership,
+    Person,
+    Suppression,
+    suppression_hash,
+)
+from customers.traits import (
+    as_int,
+    person_fields,
+    time_key,
+    traits_combine,
+    traits_merge,
+    traits_normalise,
+    valid_timezone,
+)
+from hub.timeparse import parse_datetime
+from integrations.models import InboundEvent, Source
+
+logger = logging.getLogger(__name__)
+
+_RUN_TYPES = frozenset({"identify", "track", "page", "screen", "group"})
+_PERSON_FIELDS = [
+    "user_id",
+    "traits",
+    "trait_times",
+    "email",
+    "first_name",
+    "last_name",
+    "name",
+    "gender",
+    "language",
+    "timezone",
+    "created_at",
+    "last_seen_at",
+    "updated_at",
+]
+_ACCOUNT_FIELDS = [
+    "traits",
+    "trait_times",
+    "name",
+    "industry",
+    "employees",
+    "plan",
+    "created_at",
+    "updated_at",
+]
+
+# Later stages move or erase their own rows when people merge or are erased (invitations, responses).
+PersonHook = Callable[..., None]
+PERSON_MERGE_HOOKS: list[PersonHook] = []  # hook(keep=Person, gone=Person)
+PERSON_ERASE_HOOKS: list[PersonHook] = []  # hook(person=Person) -> may return {"what": count}
+
+
+def _note(event: InboundEvent, text: str) -> None:
+    event.reason = f"{event.reason}; {text}" if event.reason else text
+
+
+def _event_time(event: InboundEvent) -> datetime:
+    return event.timestamp or event.received_at
+
+
+def person_refresh_fields(person: Person, *, locale: str = "") -> list[str]:
+    """Recompute the typed columns from traits; returns notes about values that were not usable."""
+    fields = person_fields(person.traits, locale)
+    person.email = fields.email
+    person.first_name, person.last_name, person.name = fields.first_name, fields.last_name, fields.name
+    person.gender = fields.gender
+    person.language = fields.language or person.language
+    person.created_at = fields.created_at
+    return fields.notes
+
+
+def account_refresh_fields(account: Account) -> None:
+    traits = account.traits
+    account.name = str(traits.get("name") or "")[:400]
+    account.industry = str(traits.get("industry") or "")[:200]
+    account.plan = str(traits.get("plan") or "")[:200]
+    account.employees = as_int(traits.get("employees"))
+    account.created_at = parse_datetime(traits.get("createdAt"))
+
+
+# --- runs of identify / track / page / screen / group ---------------------------------------------
+
+
+@dataclass
+class _Run:
+    """In-memory records for one run of events, loaded in bulk and saved in bulk."""
+
+    by_user: dict[tuple[int, str], Person] = field(default_factory=dict)
+    by_other_id: dict[tuple[int, str], Person] = field(default_factory=dict)
+    accounts: dict[tuple[int, str], Account] = field(default_factory=dict)
+    suppressed: set[tuple[int, str, str]] = field(default_factory=set)
+    members: set[tuple[int, int]] = field(default_factory=set)
+    new_people: list[Person] = field(default_factory=list)
+    dirty_people: dict[int, Person] = field(default_factory=dict)
+    new_identities: list[tuple[Person, str]] = field(default_factory=list)
+    new_accounts: list[Account] = field(default_factory=list)
+    dirty_accounts: dict[int, Account] = field(default_factory=dict)
+    new_members: list[tuple[Person, Account]] = field(default_factory=list)
+    pending_members: set[tuple[int, int]] = field(default_factory=set)
+    scrub: list[int] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, events: Sequence[InboundEvent]) -> "_Run":
+        run = cls()
+        user_ids: dict[int, set[str]] = {}
+        other_ids: dict[int, set[str]] = {}
+        group_ids: dict[int, set[str]] = {}
+        emails: dict[int, set[str]] = {}
+        for event in events:
+            src = event.source_id
+            email = _email_of(event)
+            if email:
+                emails.setdefault(src, set()).add(email)
+            if event.user_id:
+                user_ids.setdefault(src, set()).add(event.user_id)
+                other_ids.setdefault(src, set()).add(event.user_id)  # a former userId, aliased
+            if event.anonymous_id:
+                other_ids.setdefault(src, set()).add(event.anonymous_id)
+            for group_id in _account_ids(event):
+                group_ids.setdefault(src, set()).add(group_id)
+
+        by_pk: dict[int, Person] = {}
+        if user_ids:
+            query = Q()
+            for src, ids in user_ids.items():
+                query |= Q(source_id=src, user_id__in=ids)
+            for person in Person.objects.filter(query):
+                run.by_user[(person.source_id, person.user_id or "")] = by_pk.setdefault(person.pk, person)
+        if other_ids:
+            query = Q()
+            for src, ids in other_ids.items():
+                query |= Q(source_id=src, value__in=ids)
+            for identity in Identity.objects.filter(query).select_related("person"):
+                person = by_pk.setdefault(identity.person_id, identity.person)
+                run.by_other_id[(identity.source_id, identity.value)] = person
+        hashes = Q()
+        for kind, values_by_source in (("user_id", other_ids), ("email", emails)):
+            for src, values in values_by_source.items():
+                hashes |= Q(
+                    source_id=src, kind=kind, value_hash__in=[suppression_hash(kind, v) for v in values]
+                )
+        if hashes:
+            run.suppressed = set(
+                Suppression.objects.filter(hashes).values_list("source_id", "kind", "value_hash")
+            )
+        if group_ids:
+            query = Q()
+            for src, ids in group_ids.items():
+                query |= Q(source_id=src, group_id__in=ids)
+            for account in Account.objects.filter(query):
+                run.accounts[(account.source_id, account.group_id)] = account
+            person_pks = {p.pk for p in (*run.by_user.values(), *run.by_other_id.values())}
+            account_pks = {a.pk for a in run.accounts.values()}
+            if person_pks and account_pks:
+                run.members = set(
+                    Membership.objects.filter(
+                        person_id__in=person_pks, account_id__in=account_pks
+                    ).values_list("person_id", "account_id")
+                )
+        return run
+
+    # -- resolving who a call is about --
+
+    def _is_suppressed(self, src: int, kind: str, value: str) -> bool:
+        return (src, kind, suppression_hash(kind, value)) in self.suppressed
+
+    def _touch(self, person: Person) -> None:
+        if person.pk is not None:
+            self.dirty_people[person.pk] = person
+
+    def _add_identity(self, person: Person, src: int, value: str) -> None:
+        self.by_other_id[(src, value)] = person
+        self.new_identities.append((person, value))
+
+    def person_for(self, event: InboundEvent) -> Person | None:
+        src, user_id, anonymous_id = event.source_id, event.user_id, event.anonymous_id
+        anonymous = self.by_other_id.get((src, anonymous_id)) if anonymous_id else None
+        if not user_id:
+            if self._is_suppressed(src, "user_id", anonymous_id):
+                _note(event, "not recorded: this person was erased on request")
+                self.scrub.append(event.pk)
+                return None
+            if anonymous is None:
+                anonymous = Person(source_id=src, user_id=None)
+                self.new_people.append(anonymous)
+                self._add_identity(anonymous, src, anonymous_id)
+            return anonymous
+        if self._is_suppressed(src, "user_id", user_id):
+            _note(event, "not recorded: this person was erased on request")
+            self.scrub.append(event.pk)
+            return None
+        person = self.by_user.get((src, user_id)) or self.by_other_id.get((src, user_id))
+        if anonymous is not None and anonymous is not person and anonymous.user_id is None:
+            if person is None:
+                anonymous.user_id = user_id  # a later identify adopts the anonymous record
+                self._touch(anonymous)
+                person = anonymous
+            else:
+                self._absorb(keep=person, gone=anonymous)
+        if person is None:
+            person = Person(source_id=src, user_id=user_id)
+            self.new_people.append(person)
+        self.by_user[(src, user_id)] = person
+        if anonymous_id and (src, anonymous_id) not in self.by_other_id:
+            self._add_identity(person, src, anonymous_id)
+        return person
+
+    def _absorb(self, *, keep: Person, gone: Person) -> None:
+        """An anonymous record turns out to be `keep`: merge it in and repoint everything of this run."""
+        for mapping in (self.by_user, self.by_other_id):
+            for key, value in mapping.items():
+                if value is gone:
+                    mapping[key] = keep
+        self.new_identities = [(keep if p is gone else p, v) for p, v in self.new_identities]
+        self.new_members = [(keep if p is gone else p, a) for p, a in self.new_members]
+        if gone.pk is None:
+            self.new_people.remove(gone)
+            keep.traits, keep.trait_times = traits_combine(
+                keep.traits, keep.trait_times, gone.traits, gone.trait_times
+            )
+            keep.last_seen_at = max(filter(None, [keep.last_seen_at, gone.last_seen_at]), default=None)
+            person_refresh_fields(keep)
+            self._touch(keep)
+        else:
+            self.flush()  # the merge works on saved rows
+            person_merge(keep=keep, gone=gone)
+            self.dirty_people.pop(gone.pk or 0, None)
+            self.members = {(p, a) for p, a in self.members if p != gone.pk} | {
+                (keep.pk, a) for p, a in self.members if p == gone.pk and keep.pk is not None
+            }
+
+    # -- applying one call --
+
+    def apply(self, event: InboundEvent) -> None:
+        payload = event.payload
+        context = payload.get("context") if isinstance(payload.get("context"), dict) else {}
+        incoming: dict[str, Any] = {}
+        if isinstance(context.get("traits"), dict):
+            incoming.update(traits_normalise(context["traits"]))
+        if event.type == "identify" and isinstance(payload.get("traits"), dict):
+            incoming.update(traits_normalise(payload["traits"]))
+        email = incoming.get("email")
+        if isinstance(email, str) and self._is_suppressed(event.source_id, "email", email):
+            _note(event, "not recorded: this email was erased on request")
+            self.scrub.append(event.pk)
+            return
+
+        person = self.person_for(event)
+        if person is None:
+            return
+        at = _event_time(event)
+        newest = person.last_seen_at is None or at >= person.last_seen_at
+        changed = False
+        if incoming:
+            person.traits, person.trait_times, changed = traits_merge(
+                person.traits, person.trait_times, incoming, at
+            )
+        raw_locale = context.get("locale")
+        locale = raw_locale if newest and isinstance(raw_locale, str) else ""
+        if newest:
+            person.last_seen_at = at
+            zone = valid_timezone(context.get("timezone"))
+            if zone:
+                person.timezone = zone
+            changed = True
+        if changed or locale:
+            for note in person_refresh_fields(person, locale=locale):
+                _note(event, note)
+            self._touch(person)
+
+        for group_id in _account_ids(event):
+            account = self._account(event.source_id, group_id)
+            if event.type == "group" and isinstance(payload.get("traits"), dict):
+                traits = traits_normalise(payload["traits"])
+                account.traits, account.trait_times, account_changed = traits_merge(
+                    account.traits, account.trait_times, traits, at
+                )
+                if account_changed:
+                    account_refresh_fields(account)
+                    if account.pk is not None:
+                        self.dirty_accounts[account.pk] = account
+            self._join(person, account)
+
+    def _account(self, src: int, group_id: str) -> Account:
+        account = self.accounts.get((src, group_id))
+        if account is None:
+            account = Account(source_id=src, group_id=group_id)
+            self.accounts[(src, group_id)] = account
+            self.new_accounts.append(account)
+        return account
+
+    def _join(self, person: Person, account: Account) -> None:
+        if person.pk is not None and account.pk is not None and (person.pk, account.pk) in self.members:
+            return
+        if (id(person), id(account)) in self.pending_members:
+            return
+        self.pending_members.add((id(person), id(account)))
+        self.new_members.append((person, account))
+
+    # -- writing back --
+
+    def flush(self) -> None:
+        """Write what this run changed: a few bulk statements, whatever the number of events."""
+        if self.new_people:
+            Person.objects.bulk_create(self.new_people)
+            self.new_people = []
+        if self.dirty_people:
+            Person.objects.bulk_update(list(self.dirty_people.values()), _PERSON_FIELDS)
+            self.dirty_people = {}
+        if self.new_identities:
+            Identity.objects.bulk_create(
+                [
+                    Identity(source_id=p.source_id, person=p, kind=Identity.Kind.ANONYMOUS, value=v)
+                    for p, v in self.new_identities
+                ],
+                ignore_conflicts=True,
+            )
+            self.new_identities = []
+        if self.new_accounts:
+            Account.objects.bulk_create(self.new_accounts)
+            self.new_accounts = []
+        if self.dirty_accounts:
+            Account.objects.bulk_update(list(self.dirty_accounts.values()), _ACCOUNT_FIELDS)
+            self.dirty_accounts = {}
+        if self.new_members:
+            Membership.objects.bulk_create(
+                [Membership(person=p, account=a) for p, a in self.new_members], ignore_conflicts=True
+            )
+            self.members |= {(p.pk, a.pk) for p, a in self.new_members}
+            self.new_members = []
+            self.pending_members = set()
+        if self.scrub:
+            events_scrub(Q(pk__in=self.scrub))
+            self.scrub = []
+
+
+def _email_of(event: InboundEvent) -> str:
+    payload = event.payload
+    for holder in (payload.get("traits") if event.type == "identify" else None, payload.get("context")):
+        if isinstance(holder, dict):
+            traits = holder.get("traits") if holder is payload.get("context") else holder
+            if isinstance(traits, dict) and isinstance(traits.get("email"), str):
+                return str(traits["email"])
+    return ""
+
+
+def _account_ids(event: InboundEvent) -> list[str]:
+    """Accounts a call is about: the group call's groupId, or CustomerSuccessBox's `account_id`."""
+    payload = event.payload
+    found: list[str] = []
+    if event.type == "group":
+        group_id = payload.get("groupId")
+        if isinstance(group_id, str) and group_id:
+            found.append(group_id[:255])
+    for holder in ("traits", "properties"):
+        values = payload.get(holder)
+        if isinstance(values, dict):
+            account_id = values.get("account_id")
+            if isinstance(account_id, int) and not isinstance(account_id, bool):
+                account_id = str(account_id)
+            if isinstance(account_id, str) and account_id and account_id[:255] not in found:
+                found.append(account_id[:255])
+    return found
+
+
+def _process_run(events: Sequence[InboundEvent]) -> None:
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                run = _Run.load(events)
+                for event in events:
+                    run.apply(event)
+                run.flush()
+            return
+        except IntegrityError:
+            # Another worker created the same person or account meanwhile: reload and apply again.
+            if attempt:
+                raise
+
+
+# --- alias and delete -----------------------------------------------------------------------------
+
+
+def _person_by_any_id(source_id: int, value: str) -> Person | None:
+    person = Person.objects.filter(source_id=source_id, user_id=value).first()
+    if person is None:
+        identity = Identity.objects.filter(source_id=source_id, value=value).select_related("person").first()
+        person = identity.person if identity else None
+    return person
+
+
+def _suppressed(source_id: int, kind: str, value: str) -> bool:
+    return Suppression.objects.filter(
+        source_id=source_id, kind=kind, value_hash=suppression_hash(kind, value)
+    ).exists()
+
+
+def person_alias(
+    *, source_id: int, previous_id: str, user_id: str, at: datetime | None = None
+) -> Person | None:
+    """`alias`: previousId and userId name one person from now on; two records become one."""
+    if _suppressed(source_id, "user_id", user_id):
+        return None
+    target = Person.objects.filter(source_id=source_id, user_id=user_id).first()
+    previous = _person_by_any_id(source_id, previous_id)
+    if target is not None and previous is not None and previous.pk != target.pk:
+        person_merge(keep=target, gone=previous)
+        person = target
+    elif previous is not None and target is None:
+        if previous.user_id and previous.user_id != user_id:
+            Identity.objects.get_or_create(
+                source_id=source_id, value=previous.user_id, defaults={"person": previous, "kind": "alias"}
+            )
+        previous.user_id = user_id
+        previous.save(update_fields=["user_id", "updated_at"])
+        person = previous
+    else:
+        person = target or Person.objects.create(source_id=source_id, user_id=user_id)
+    if previous_id != user_id:
+        Identity.objects.get_or_create(
+            source_id=source_id, value=previous_id, defaults={"person": person, "kind": "alias"}
+        )
+    if at is not None and (person.last_seen_at is None or at > person.last_seen_at):
+        person.last_seen_at = at
+        person.save(update_fields=["last_seen_at", "updated_at"])
+    return person
+
+
+def person_merge(*, keep: Person, gone: Person) -> None:
+    """Merge `gone` into `keep`: traits (later call wins), ids, accounts, and later stages' rows."""
+    with transaction.atomic():
+        keep.traits, keep.trait_times = traits_combine(
+            keep.traits, keep.trait_times, gone.traits, gone.trait_times
+        )
+        keep.last_seen_at = max(filter(None, [keep.last_seen_at, gone.last_seen_at]), default=None)
+        keep.first_seen_at = min(keep.first_seen_at, gone.first_seen_at)
+        keep.timezone = keep.timezone or gone.timezone
+        keep.language = keep.language or gone.language
+        person_refresh_fields(keep)
+        Identity.objects.filter(person=gone).update(person=keep)
+        have = set(Membership.objects.filter(person=keep).values_list("account_id", flat=True))
+        Membership.objects.filter(person=gone).exclude(account_id__in=have).update(person=keep)
+        for hook in PERSON_MERGE_HOOKS:
+            hook(keep=keep, gone=gone)
+        gone_user_id = gone.user_id
+        gone.delete()
+        if gone_user_id:
+            Identity.objects.get_or_create(
+                source_id=keep.source_id, value=gone_user_id, defaults={"person": keep, "kind": "alias"}
+            )
+        keep.save()
+
+
+def events_scrub(query: Q) -> int:
+    """Erase personal data from event-log rows: payloads and ids go, type and times stay."""
+    return InboundEvent.objects.filter(query).update(
+        payload={"erased": True},
+        user_id="",
+        anonymous_id="",
+        event="",
+        reason="personal data erased on request",
+    )
+
+
+def person_erase(*, source: Source, user_id: str, requested_by: str) -> DeletionReceipt:
+    """GDPR erasure of one person of `source`, found by userId (or an id aliased to it).
+
+    Deletes the record with its traits, names, email, ids and memberships; scrubs the event log;
+    lets later stages erase free text and cancel invitations (PERSON_ERASE_HOOKS); records
+    suppressions (hashes) so later calls do not recreate the person; returns the receipt.
+    """
+    with transaction.atomic():
+        person = _person_by_any_id(source.pk, user_id)
+        ids = {user_id}
+        erased: dict[str, int] = {"people": 0}
+        what: str
+        count: int
+        emails: set[str] = set()
+        if person is not None:
+            ids |= set(person.identities.values_list("value", flat=True))
+            if person.user_id:
+                ids.add(person.user_id)
+            if person.email:
+                emails.add(person.email)
+            for hook in PERSON_ERASE_HOOKS:
+                for what, count in (hook(person=person) or {}).items():
+                    erased[what] = erased.get(what, 0) + count
+            erased["accounts_left"] = person.memberships.count()
+            person.delete()
+            erased["people"] = 1
+        erased["events"] = events_scrub(Q(source=source) & (Q(user_id__in=ids) | Q(anonymous_id__in=ids)))
+        for kind, values in (("user_id", ids), ("email", emails)):
+            for value in values:
+                Suppression.objects.get_or_create(
+                    source=source,
+                    kind=kind,
+                    value_hash=suppression_hash(kind, value),
+                    defaults={"reason": Suppression.Reason.DELETED},
+                )
+        return DeletionReceipt.objects.create(
+            source=source,
+            requested_by=requested_by,
+            user_id_hash=suppression_hash("user_id", user_id),
+            erased=erased,
+        )
+
+
+# --- the processing handler -------------------------------------------------------------------------
+
+
+def people_process_events(events: Sequence[InboundEvent]) -> None:
+    """Apply processed calls to customer records, in order (registered as an event handler)."""
+    run: list[InboundEvent] = []
+    for event in _in_order(events):
+        if event.type in _RUN_TYPES:
+            run.append(event)
+            continue
+        if run:
+            _process_run(run)
+            run = []
+        payload = event.payload
+        if event.type == "alias":
+            person = person_alias(
+                source_id=event.source_id,
+                previous_id=str(payload.get("previousId") or ""),
+                user_id=event.user_id,
+                at=_event_time(event),
+            )
+            if person is None:
+                _note(event, "not recorded: this person was erased on request")
+        elif event.type == "delete":
+            receipt = person_erase(
+                source=event.source, user_id=event.user_id, requested_by=f"source {event.source.slug}"
+            )
+            event.reason = f"erased: {receipt.erased}"
+    if run:
+        _process_run(run)
+
+
+def _in_order(events: Iterable[InboundEvent]) -> list[InboundEvent]:
+    return sorted(events, key=lambda e: (time_key(_event_time(e)), e.pk or 0))
