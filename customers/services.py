@@ -66,7 +66,7 @@ _ACCOUNT_FIELDS = [
 ]
 
 # Later stages move or erase their own rows when people merge or are erased (invitations, responses).
-PersonHook = Callable[..., None]
+PersonHook = Callable[..., Any]
 PERSON_MERGE_HOOKS: list[PersonHook] = []  # hook(keep=Person, gone=Person)
 PERSON_ERASE_HOOKS: list[PersonHook] = []  # hook(person=Person) -> may return {"what": count}
 

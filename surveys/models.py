@@ -1,1 +1,276 @@
-"""Survey templates, triggers, invitations and responses (issue: Surveys). Nothing here yet."""
+"""NPS surveys: what to ask (texts, branding, translations), when (triggers, delay windows), and
+what happened (invitations and responses)."""
+
+from datetime import time
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+WEEKDAYS = [0, 1, 2, 3, 4]  # Monday..Friday (datetime.weekday())
+
+
+def default_weekdays() -> list[int]:
+    return list(WEEKDAYS)
+
+
+class SurveyTexts(models.Model):
+    """The words of a survey; a translation leaves blank what it does not translate."""
+
+    subject = models.CharField(max_length=200, blank=True, help_text="Email subject.")
+    question = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="The NPS question; {{ company }} is replaced by the company name.",
+    )
+    low_label = models.CharField(max_length=60, blank=True, help_text="Label under 0, e.g. 'Not likely'.")
+    high_label = models.CharField(max_length=60, blank=True, help_text="Label under 10, e.g. 'Very likely'.")
+    followup_detractor = models.CharField(max_length=300, blank=True, help_text="Follow-up question for 0-6.")
+    followup_passive = models.CharField(max_length=300, blank=True, help_text="Follow-up question for 7-8.")
+    followup_promoter = models.CharField(max_length=300, blank=True, help_text="Follow-up question for 9-10.")
+    thank_you = models.TextField(blank=True, help_text="Shown after the answers are sent.")
+    footer = models.TextField(blank=True, help_text="Small print under the email and the pages.")
+
+    TEXT_FIELDS = (
+        "subject",
+        "question",
+        "low_label",
+        "high_label",
+        "followup_detractor",
+        "followup_passive",
+        "followup_promoter",
+        "thank_you",
+        "footer",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Survey(SurveyTexts):
+    """An NPS survey, e.g. "Onboarding NPS": asked 3 to 14 days after signup, at most twice a year."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="Staff-facing name.")
+    slug = models.SlugField(max_length=100, unique=True)
+    automation_enabled = models.BooleanField(
+        "automation", default=False, help_text="Off: the survey sends nothing, whatever its triggers."
+    )
+    company_name = models.CharField(max_length=200, blank=True, help_text="Replaces {{ company }} in texts.")
+    default_language = models.CharField(
+        max_length=35, default="en", help_text="Used when the person's language has no translation."
+    )
+    sender_name = models.CharField(max_length=200, blank=True, help_text="Name in the From header.")
+    sender_email = models.EmailField(blank=True, help_text="From address; DEFAULT_FROM_EMAIL when blank.")
+    reply_to = models.EmailField(blank=True, help_text="Where replies to the email go.")
+    tags = models.JSONField(
+        default=list, blank=True, help_text='Optional tag ratings, e.g. ["Support", "Price"].'
+    )
+    tag_scale = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(2), MaxValueValidator(10)],
+        help_text="Each tag is rated from 1 to this number.",
+    )
+    logo_url = models.URLField(blank=True, help_text="Logo shown on top of the email and the pages.")
+    accent_color = models.CharField(
+        max_length=7,
+        default="#2f6fed",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use #RRGGBB.")],
+        help_text="Buttons and links, as #RRGGBB.",
+    )
+    min_delay_days = models.PositiveIntegerField(
+        default=0, help_text="Ask no earlier than this many days after the person's createdAt."
+    )
+    max_delay_days = models.PositiveIntegerField(
+        default=0,
+        help_text="Ignore people created longer ago than this. 0: no limit (only the re-survey interval).",
+    )
+    resurvey_interval_days = models.PositiveIntegerField(
+        default=182, help_text="Ask the same person again at most once in this many days (26 weeks)."
+    )
+    token_expiry_days = models.PositiveIntegerField(
+        default=30, help_text="Links in the email work this long."
+    )
+    send_window_enabled = models.BooleanField(
+        default=False, help_text="Send only inside the window below, in the recipient's time zone."
+    )
+    send_window_days = models.JSONField(
+        default=default_weekdays, blank=True, help_text="Weekdays to send on, 0 = Monday ... 6 = Sunday."
+    )
+    send_window_start = models.TimeField(default=time(9, 0), help_text="Local time the window opens.")
+    send_window_end = models.TimeField(default=time(17, 0), help_text="Local time the window closes.")
+    send_window_timezone = models.CharField(
+        max_length=64, default="UTC", help_text="Time zone for people whose own is unknown."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.max_delay_days and self.min_delay_days > self.max_delay_days:
+            raise ValidationError({"min_delay_days": "The minimum delay is larger than the maximum delay."})
+        days = self.send_window_days
+        if not isinstance(days, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+            raise ValidationError({"send_window_days": "A list of weekday numbers, 0 (Monday) to 6."})
+        if self.send_window_enabled and not days:
+            raise ValidationError({"send_window_days": "Pick at least one weekday."})
+        if self.send_window_start >= self.send_window_end:
+            raise ValidationError({"send_window_end": "The window must close after it opens."})
+
+
+class SurveyTranslation(SurveyTexts):
+    """The survey's texts in one language, e.g. "nl" (also used for "nl-BE" when there is no "nl-BE")."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=35, help_text="Language code, e.g. nl or nl-BE.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["survey", "language"], name="translation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.survey} ({self.language})"
+
+
+class Trigger(models.Model):
+    """What makes a survey consider a person, e.g. identify calls from "web-app" (the Callexa model),
+    or track "Order Completed", optionally only when traits.plan equals "pro"."""
+
+    class CallType(models.TextChoices):
+        IDENTIFY = "identify"
+        TRACK = "track"
+        PAGE = "page"
+        SCREEN = "screen"
+        GROUP = "group"
+        WEBHOOK = "webhook", "inbound webhook"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="triggers")
+    source = models.ForeignKey("integrations.Source", on_delete=models.CASCADE, related_name="triggers")
+    call_type = models.CharField(max_length=16, choices=CallType.choices, default=CallType.IDENTIFY)
+    event_name = models.CharField(
+        max_length=255, blank=True, help_text="Track event (or page/screen name); blank: any."
+    )
+    conditions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='All must hold, e.g. [{"path": "traits.plan", "op": "equals", "value": "pro"}, '
+        '{"path": "traits.email", "op": "exists"}, '
+        '{"path": "traits.country", "op": "in", "value": ["BE", "NL"]}].',
+    )
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        what = f"{self.call_type} {self.event_name}".strip()
+        return f"{what} from {self.source}"
+
+    def clean(self) -> None:
+        from surveys.services.triggers import conditions_problems
+
+        problems = conditions_problems(self.conditions)
+        if problems:
+            raise ValidationError({"conditions": problems})
+
+
+class SurveyPolicy(models.Model):
+    """Rules across all surveys (one row)."""
+
+    global_cap_days = models.PositiveIntegerField(
+        default=0, help_text="No person gets more than one survey (of any kind) in this many days. 0: off."
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "survey policy"
+
+    def __str__(self) -> str:
+        return "Survey policy"
+
+    @classmethod
+    def current(cls) -> "SurveyPolicy":
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class Invitation(models.Model):
+    """One survey email to one person, from scheduled to sent (and responded), exactly once."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        SENDING = "sending"
+        SENT = "sent"
+        RESPONDED = "responded"
+        EXPIRED = "expired"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+
+    OPEN = (Status.SCHEDULED, Status.SENDING)
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="invitations")
+    person = models.ForeignKey(
+        "customers.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    due_at = models.DateTimeField(help_text="When it may be sent (inside the send window).")
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a dispatcher took it.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why sending failed or the invitation was cancelled.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    language = models.CharField(max_length=35, blank=True, help_text="Language of the texts used.")
+    trigger_event = models.ForeignKey(
+        "integrations.InboundEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "person"],
+                condition=Q(status__in=["scheduled", "sending"]),
+                name="invitation_one_open_per_person",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(status__in=["scheduled", "sending"]), name="invitation_due"
+            ),
+            models.Index(fields=["person", "survey", "created_at"], name="invitation_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} → {self.person or 'erased person'} ({self.status})"
+
+
+class Response(models.Model):
+    """A person's answer: the 0-10 rating (one click), then the follow-up comment and tag ratings."""
+
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
+    person = models.ForeignKey(
+        "customers.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+    )
+    rating = models.PositiveSmallIntegerField(validators=[MaxValueValidator(10)])
+    comment = models.TextField(blank=True, help_text="Answer to the follow-up question.")
+    tag_ratings = models.JSONField(default=dict, blank=True, help_text='e.g. {"Support": 5, "Price": 3}.')
+    language = models.CharField(max_length=35, blank=True)
+    answered_at = models.DateTimeField(default=timezone.now, help_text="First answer (the click).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["survey", "answered_at"], name="response_survey_time")]
+
+    def __str__(self) -> str:
+        return f"{self.rating} for {self.survey}"
+
+    @property
+    def band(self) -> str:
+        return score_band(self.rating)
+
+
+def score_band(rating: int) -> str:
+    """NPS bands: 0-6 detractor, 7-8 passive, 9-10 promoter."""
+    return "promoter" if rating >= 9 else "passive" if rating >= 7 else "detractor"

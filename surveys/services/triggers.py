@@ -1,0 +1,151 @@
+"""Triggers: which processed calls make a survey consider a person, and scheduling the invitation.
+
+`surveys_process_events` is an event handler (registered in apps.py, after the customer records
+handler, so the person it reads is up to date). Per batch it loads triggers, people, and their
+survey history in a few queries, decides with `eligibility_decide` and bulk-creates invitations.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Identity, Person
+from integrations.models import InboundEvent
+from surveys.models import Invitation, SurveyPolicy, Trigger
+from surveys.services.eligibility import eligibility_decide, histories_load
+
+OPERATORS = ("equals", "exists", "in")
+_MISSING = object()
+
+
+def conditions_problems(conditions: Any) -> list[str]:
+    """What is wrong with a trigger's conditions (for the admin form and the API)."""
+    if not isinstance(conditions, list):
+        return ["Conditions must be a list."]
+    problems = []
+    for index, condition in enumerate(conditions, start=1):
+        if (
+            not isinstance(condition, dict)
+            or not isinstance(condition.get("path"), str)
+            or not condition["path"]
+        ):
+            problems.append(f"Condition {index} needs a path such as traits.plan.")
+        elif condition.get("op") not in OPERATORS:
+            problems.append(f"Condition {index}: op must be one of {', '.join(OPERATORS)}.")
+        elif condition["op"] == "in" and not isinstance(condition.get("value"), list):
+            problems.append(f"Condition {index}: 'in' needs a list value.")
+        elif condition["op"] == "equals" and "value" not in condition:
+            problems.append(f"Condition {index}: 'equals' needs a value.")
+    return problems
+
+
+def _lookup(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def conditions_match(conditions: list[dict[str, Any]], *, payload: dict[str, Any], person: Person) -> bool:
+    """All conditions hold. `traits.*` reads the person's merged traits (then the call's own)."""
+    for condition in conditions:
+        path = condition.get("path", "")
+        value = _MISSING
+        if path.startswith("traits."):
+            value = _lookup(person.traits, path[len("traits.") :])
+        if value is _MISSING:
+            value = _lookup(payload, path)
+        op = condition.get("op")
+        if op == "exists":
+            if value is _MISSING or value is None or value == "":
+                return False
+        elif op == "equals":
+            if value is _MISSING or value != condition.get("value"):
+                return False
+        elif op == "in":
+            if value is _MISSING or value not in condition.get("value", []):
+                return False
+        else:
+            return False
+    return True
+
+
+def trigger_matches(trigger: Trigger, event: InboundEvent) -> bool:
+    if trigger.source_id != event.source_id or trigger.call_type != event.type:
+        return False
+    return not trigger.event_name or trigger.event_name == event.event
+
+
+def _people_for(events: Sequence[InboundEvent]) -> dict[tuple[int, str], Person]:
+    """People by (source, user or anonymous id), for the events of a batch."""
+    user_ids = Q()
+    other_ids = Q()
+    for event in events:
+        if event.user_id:
+            user_ids |= Q(source_id=event.source_id, user_id=event.user_id)
+        elif event.anonymous_id:
+            other_ids |= Q(source_id=event.source_id, value=event.anonymous_id)
+    found: dict[tuple[int, str], Person] = {}
+    if user_ids:
+        for person in Person.objects.filter(user_ids):
+            found[(person.source_id, person.user_id or "")] = person
+    if other_ids:
+        for identity in Identity.objects.filter(other_ids).select_related("person"):
+            found[(identity.source_id, identity.value)] = identity.person
+    return found
+
+
+def surveys_process_events(events: Sequence[InboundEvent]) -> None:
+    """Schedule invitations for the calls that match an enabled trigger of an automated survey."""
+    sources = {e.source_id for e in events}
+    triggers = list(
+        Trigger.objects.filter(
+            enabled=True, source_id__in=sources, survey__automation_enabled=True
+        ).select_related("survey")
+    )
+    if not triggers:
+        return
+    matches = [
+        (t, e)
+        for e in events
+        if e.status != InboundEvent.Status.FAILED
+        for t in triggers
+        if trigger_matches(t, e)
+    ]
+    if not matches:
+        return
+    people = _people_for([e for _, e in matches])
+    considered: dict[tuple[int, int], tuple[Trigger, InboundEvent, Person]] = {}
+    for trigger, event in matches:
+        person = people.get((event.source_id, event.user_id or event.anonymous_id))
+        if person is None or not conditions_match(trigger.conditions, payload=event.payload, person=person):
+            continue
+        considered.setdefault((trigger.survey_id, person.pk), (trigger, event, person))
+    if not considered:
+        return
+    surveys = {t.survey_id: t.survey for t, _, _ in considered.values()}
+    histories = histories_load(
+        surveys=surveys.values(), people={p.pk: p for _, _, p in considered.values()}.values()
+    )
+    cap = SurveyPolicy.current().global_cap_days
+    now = timezone.now()
+    invitations = []
+    for (survey_id, person_id), (_, event, person) in considered.items():
+        history = histories[(survey_id, person_id)]
+        decision = eligibility_decide(
+            survey=surveys[survey_id], person=person, history=history, now=now, global_cap_days=cap
+        )
+        if decision.eligible and decision.send_at is not None:
+            invitations.append(
+                Invitation(survey_id=survey_id, person=person, due_at=decision.send_at, trigger_event=event)
+            )
+            # The global cap also binds the other surveys of this batch.
+            for (_, other_person), other in histories.items():
+                if other_person == person_id:
+                    other.last_any = max(filter(None, [other.last_any, decision.send_at]))
+    # The partial unique index keeps one open invitation per survey and person, even when two
+    # workers decide at once.
+    Invitation.objects.bulk_create(invitations, ignore_conflicts=True)
