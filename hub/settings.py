@@ -233,6 +233,39 @@ INTAKE_MAX_BATCH_EVENTS = env.int("INTAKE_MAX_BATCH_EVENTS", default=2500)
 # Accepted events that no worker processed within this many seconds are picked up by the sweeper.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
 
+# --- Surveys and email -----------------------------------------------------------------------------
+# Where people reach the hub: links in survey emails are built on this.
+HUB_BASE_URL = env.str("HUB_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# One variable for the mail transport, django-environ's form: smtp://user:pass@host:587,
+# smtp+tls://..., smtp+ssl://..., consolemail://, filemail:///path. Embedded mode writes messages
+# as files under var/mail/ so a new user can read them; tests use Django's in-memory outbox.
+if TESTING:
+    _default_email_url = "memorymail://"
+elif EMBEDDED:
+    _default_email_url = f"filemail://{VAR_DIR / 'mail'}"
+else:
+    _default_email_url = "smtp://127.0.0.1:25"
+_email = env.email_url("EMAIL_URL", default=_default_email_url)
+# A django-anymail provider instead (e.g. anymail.backends.postmark.EmailBackend), with its
+# settings as JSON in ANYMAIL (e.g. {"POSTMARK_SERVER_TOKEN": "..."}).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_email["EMAIL_BACKEND"])
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_FILE_PATH = (
+    str(VAR_DIR / "mail") if EMBEDDED and "EMAIL_URL" not in env else _email.get("EMAIL_FILE_PATH")
+)
+ANYMAIL = env.json("ANYMAIL", default={})
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Feedback Hub <surveys@localhost>")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# Invitations claimed by a dispatcher that died are claimed again after this many seconds.
+SURVEY_CLAIM_TIMEOUT_SECONDS = env.int("SURVEY_CLAIM_TIMEOUT_SECONDS", default=600)
+# Invitations sent per SMTP connection and per dispatch run.
+SURVEY_DISPATCH_BATCH = env.int("SURVEY_DISPATCH_BATCH", default=200)
+
 # --- Logging ---------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
