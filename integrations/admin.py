@@ -1,20 +1,27 @@
-"""The operations console for sources and the event log."""
+"""The operations console for sources, the event log and attribute mappings."""
 
+import json
 from typing import Any, cast
 
 import orjson
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.timezone import localtime
 
 from integrations import services
-from integrations.models import InboundEvent, Source, WriteKey
+from integrations.mappings import mapping_apply, mapping_compile
+from integrations.models import InboundEvent, MappingRule, MappingSet, Source, WriteKey
 
 
 def _help(model: type[Any], field: str) -> str:
@@ -172,3 +179,257 @@ class InboundEventAdmin(admin.ModelAdmin[InboundEvent]):
         ids = list(queryset.values_list("pk", flat=True))
         done = services.inbound_events_reprocess(ids=ids)
         messages.success(request, f"Reprocessed {done} of {len(ids)} event(s); rejected events are skipped.")
+
+
+# --- attribute mappings --------------------------------------------------------------------------
+
+# What "Try it" starts from: a call of the set's type carrying the traits the shipped presets read.
+SAMPLE_CALLS: dict[str, dict[str, Any]] = {
+    "identify": {
+        "type": "identify",
+        "userId": "user-4711",
+        "timestamp": "2026-11-01T09:00:00.123Z",
+        "context": {"locale": "nl-BE", "ip": "203.0.113.7"},
+        "traits": {
+            "account_id": "acme-bv",
+            "user_id": "user-4711",
+            "email": "ann.peeters@acme.example",
+            "firstName": "Ann",
+            "lastName": "Peeters",
+            "createdAt": "2023-11-14T22:13:20.600Z",
+            "updatedAt": "2026-11-01T09:00:00Z",
+            "phone": "+32 9 123 45 67",
+            "title": "Head of Support",
+            "role": "admin",
+            "birthday": "1990-05-17",
+            "language": "nl",
+            "team": "Brugge",
+            "address": {
+                "street": "Veldstraat 1",
+                "city": "Gent",
+                "state": "Oost-Vlaanderen",
+                "postalCode": "9000",
+                "country": "BE",
+            },
+        },
+    },
+    "group": {
+        "type": "group",
+        "userId": "user-4711",
+        "groupId": "acme-bv",
+        "timestamp": "2026-11-01T09:00:00.123Z",
+        "traits": {
+            "name": "Acme BV",
+            "email": "billing@acme.example",
+            "createdAt": "2019-03-01T00:00:00Z",
+            "employees": 120,
+            "industry": "Logistics",
+            "phone": "+32 9 000 00 00",
+            "plan": "Enterprise",
+            "stage": "Onboarding",
+            "licenses": 50,
+            "address": {
+                "street": "Kortrijksesteenweg 1000",
+                "city": "Gent",
+                "postalCode": "9051",
+                "country": "BE",
+            },
+        },
+    },
+    "track": {
+        "type": "track",
+        "userId": "user-4711",
+        "event": "Project Created",
+        "timestamp": "2026-11-01T09:00:00.123Z",
+        "properties": {"account_id": "acme-bv", "user_id": "user-4711", "product_id": "Planner", "total": 1},
+    },
+    "page": {
+        "type": "page",
+        "userId": "user-4711",
+        "name": "Pricing",
+        "timestamp": "2026-11-01T09:00:00.123Z",
+        "properties": {"path": "/pricing", "url": "https://www.example.com/pricing", "title": "Pricing"},
+    },
+}
+SAMPLE_CALLS["screen"] = {**SAMPLE_CALLS["page"], "type": "screen"}
+SAMPLE_CALLS["alias"] = {"type": "alias", "previousId": "anon-507f", "userId": "user-4711"}
+
+
+def call_parse(text: str) -> tuple[dict[str, Any] | None, str]:
+    """The pasted call, or why it cannot be mapped (in words a person can act on)."""
+    try:
+        call = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"Invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
+    if isinstance(call, dict) and isinstance(call.get("batch"), list):
+        return None, 'This is a batch: paste one of the calls inside its "batch" list.'
+    if not isinstance(call, dict):
+        return (
+            None,
+            'A Segment call is a JSON object, e.g. {"type": "identify", "userId": "u1", "traits": {}}.',
+        )
+    return call, ""
+
+
+class MappingSetForm(forms.ModelForm[MappingSet]):
+    call_types = forms.MultipleChoiceField(
+        label=capfirst(MappingSet._meta.get_field("call_types").verbose_name),
+        help_text=_help(MappingSet, "call_types"),
+        choices=[(t, t) for t in InboundEvent.Type.values if t != InboundEvent.Type.UNKNOWN],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = MappingSet
+        fields = ["name", "slug", "target", "call_types", "description"]
+
+
+class _Typed(str):
+    """Text as the person typed it (a re-shown form): shown back unchanged."""
+
+
+class JSONOrTextField(forms.CharField):
+    """A default as staff think of it: General is the text "General"; 0, true, {"a": 1} are JSON."""
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        return _Typed(data or "")
+
+    def prepare_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, _Typed):
+            return value or ""
+        if isinstance(value, str):
+            try:
+                json.loads(value)
+            except ValueError:
+                return value  # plain text reads back as itself
+        return json.dumps(value, ensure_ascii=False)
+
+
+class MappingRuleForm(forms.ModelForm[MappingRule]):
+    default = JSONOrTextField(
+        label="default",
+        required=False,
+        help_text=_help(MappingRule, "default"),
+        widget=forms.TextInput({"size": 10}),
+    )
+
+    class Meta:
+        model = MappingRule
+        fields = ["position", "source_paths", "target", "transform", "options", "default", "required"]
+        widgets = {
+            "source_paths": forms.TextInput({"size": 30}),
+            "target": forms.TextInput({"size": 16}),
+            "options": forms.Textarea({"rows": 1, "cols": 16}),
+        }
+
+
+class MappingRuleFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        """No two rules may write one field, nor one a field and another inside it (a / a.b)."""
+        super().clean()
+        seen: dict[tuple[str, ...], str] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("target"):
+                continue
+            target: str = data["target"].strip()
+            path = tuple(part.strip() for part in target.split("."))
+            for other_path, other in seen.items():
+                if other_path[: len(path)] == path or path[: len(other_path)] == other_path:
+                    form.add_error("target", f"Another rule already writes {other}.")
+                    break
+            else:
+                seen[path] = target
+
+
+class MappingRuleInline(admin.TabularInline[MappingRule, MappingSet]):
+    model = MappingRule
+    form = MappingRuleForm
+    formset = MappingRuleFormSet
+    extra = 1
+    ordering = ["position", "id"]
+
+
+@admin.register(MappingSet)
+class MappingSetAdmin(admin.ModelAdmin[MappingSet]):
+    form = MappingSetForm
+    list_display = ["name", "target", "rule_count", "call_type_list", "is_preset", "updated_at"]
+    list_filter = ["is_preset", "target"]
+    search_fields = ["name", "target", "rules__target", "rules__source_paths"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MappingRuleInline]
+    change_form_template = "admin/integrations/mappingset/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MappingSet]:
+        return super().get_queryset(request).annotate(rule_count=Count("rules"))
+
+    @admin.display(description="rules", ordering="rule_count")
+    def rule_count(self, obj: MappingSet) -> int:
+        return cast(int, getattr(obj, "rule_count", 0))
+
+    @admin.display(description="call types")
+    def call_type_list(self, obj: MappingSet) -> str:
+        return ", ".join(obj.call_types) or "any"
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not MappingRule:
+            return super().save_formset(request, form, formset, change)
+        # A rule added without a position goes after the others.
+        last = max((f.cleaned_data.get("position") or 0 for f in formset.forms if f.cleaned_data), default=0)
+        rules = formset.save(commit=False)
+        for rule in rules:
+            if rule.pk is None and not rule.position:
+                last += 10
+                rule.position = last
+            rule.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+
+    def get_urls(self) -> list[URLPattern]:
+        try_it = path(
+            "<path:object_id>/try/",
+            self.admin_site.admin_view(self.try_view),
+            name="integrations_mappingset_try",
+        )
+        return [try_it, *super().get_urls()]
+
+    def try_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Paste a Segment call, see what the set makes of it: the output, and each rule's problem."""
+        mapping_set = self.get_object(request, unquote(object_id))
+        if mapping_set is None:
+            raise Http404(f"No attribute mapping with id {object_id}.")
+        if not self.has_view_or_change_permission(request, mapping_set):
+            raise PermissionDenied
+        sample = SAMPLE_CALLS.get(next(iter(mapping_set.call_types), "identify"), SAMPLE_CALLS["identify"])
+        text = orjson.dumps(sample, option=orjson.OPT_INDENT_2).decode()
+        error, output, problems = "", "", None
+        if request.method == "POST":
+            text = request.POST.get("call", "")
+            call, error = call_parse(text)
+            if call is not None:
+                result = mapping_apply(mapping=mapping_compile(mapping_set), call=call)
+                output = json.dumps(result.output, indent=2, ensure_ascii=False)
+                problems = result.problems
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Try {mapping_set}",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": mapping_set,
+            "has_view_permission": True,
+            "call_text": text,
+            "error": error,
+            "output": output,
+            "problems": problems,
+        }
+        return TemplateResponse(request, "admin/integrations/mappingset/try.html", context)
