@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from customers.models import Account, DeletionReceipt, Identity, Person, Suppression
+from customers.models import Account, DeletionReceipt, Identity, Person, Suppression, suppression_hash
 from customers.services import person_erase
 from integrations.models import InboundEvent, Source
 from tests.customers.test_people import fixture, send
@@ -111,3 +111,22 @@ def test_the_admin_erase_action_and_receipt_page(
     page = admin_client.get(f"/admin/customers/deletionreceipt/{receipt.pk}/change/").content.decode()
     assert "staff admin" in page
     assert "people" in page
+
+
+def test_unsubscribed_people_keep_their_record_only_erasure_stops_it(
+    client: Client, source: Source, write_key: str
+) -> None:
+    Suppression.objects.create(
+        source=source,
+        kind="email",
+        value_hash=suppression_hash("email", "u7@example.com"),
+        reason="unsubscribed",
+    )
+
+    send(
+        client,
+        write_key,
+        {"type": "identify", "userId": "u7", "traits": {"email": "u7@example.com", "plan": "pro"}},
+    )
+
+    assert Person.objects.get(user_id="u7").traits["plan"] == "pro"

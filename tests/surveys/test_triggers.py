@@ -1,0 +1,118 @@
+"""Triggers bind a survey to what happens: call type, event name, source and trait conditions."""
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from integrations.models import InboundEvent, Source
+from integrations.services import inbound_events_process, source_create
+from surveys.models import Invitation, Survey, Trigger
+from surveys.services.triggers import conditions_problems
+
+pytestmark = pytest.mark.django_db
+
+
+def send(client: Client, key: str, *events: dict[str, Any]) -> None:
+    before = InboundEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    body = {"batch": list(events), "writeKey": key}
+    assert client.post("/v1/batch", json.dumps(body), content_type="application/json").status_code == 200
+    inbound_events_process(ids=list(InboundEvent.objects.filter(pk__gt=before).values_list("pk", flat=True)))
+
+
+def survey_with(source: Source, **trigger: Any) -> Survey:
+    survey = Survey.objects.create(name="NPS", slug="nps", automation_enabled=True)
+    Trigger.objects.create(survey=survey, source=source, **trigger)
+    return survey
+
+
+IDENTIFY = {
+    "type": "identify",
+    "userId": "u1",
+    "traits": {"email": "u1@example.com", "plan": "pro", "country": "BE"},
+}
+
+
+def test_a_track_trigger_fires_only_on_its_event_name(client: Client, source: Source, write_key: str) -> None:
+    survey_with(source, call_type="track", event_name="Order Completed")
+    send(client, write_key, IDENTIFY, {"type": "track", "userId": "u1", "event": "Page Scrolled"})
+    assert not Invitation.objects.exists()
+
+    send(client, write_key, {"type": "track", "userId": "u1", "event": "Order Completed"})
+
+    invitation = Invitation.objects.get()
+    assert invitation.trigger_event is not None
+    assert invitation.trigger_event.event == "Order Completed"
+
+
+@pytest.mark.parametrize("call_type", ["page", "screen", "group"])
+def test_page_screen_and_group_calls_can_trigger(
+    client: Client, source: Source, write_key: str, call_type: str
+) -> None:
+    survey_with(source, call_type=call_type)
+    event: dict[str, Any] = {"type": call_type, "userId": "u1", "name": "Home"}
+    if call_type == "group":
+        event["groupId"] = "acme"
+    send(client, write_key, IDENTIFY, event)
+    assert Invitation.objects.count() == 1
+
+
+def test_a_trigger_listens_to_its_own_source_only(client: Client, source: Source, write_key: str) -> None:
+    _, other_key = source_create(name="Other", slug="other")
+    survey_with(source, call_type="identify")
+    send(client, other_key, IDENTIFY)
+    assert not Invitation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("conditions", "fires"),
+    [
+        ([{"path": "traits.plan", "op": "equals", "value": "pro"}], True),
+        ([{"path": "traits.plan", "op": "equals", "value": "free"}], False),
+        ([{"path": "traits.country", "op": "in", "value": ["BE", "NL"]}], True),
+        ([{"path": "traits.country", "op": "in", "value": ["FR"]}], False),
+        ([{"path": "traits.email", "op": "exists"}], True),
+        ([{"path": "traits.phone", "op": "exists"}], False),
+        (
+            [
+                {"path": "traits.plan", "op": "equals", "value": "pro"},
+                {"path": "traits.phone", "op": "exists"},
+            ],
+            False,
+        ),
+    ],
+)
+def test_trait_conditions(
+    client: Client, source: Source, write_key: str, conditions: list[Any], fires: bool
+) -> None:
+    survey_with(source, call_type="identify", conditions=conditions)
+    send(client, write_key, IDENTIFY)
+    assert Invitation.objects.exists() is fires
+
+
+def test_conditions_read_the_merged_person_not_only_this_call(
+    client: Client, source: Source, write_key: str
+) -> None:
+    survey_with(
+        source,
+        call_type="track",
+        event_name="Clicked",
+        conditions=[{"path": "traits.plan", "op": "equals", "value": "pro"}],
+    )
+    send(client, write_key, IDENTIFY)
+    send(client, write_key, {"type": "track", "userId": "u1", "event": "Clicked"})
+    assert Invitation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("conditions", "problem"),
+    [
+        ({"path": "x"}, "Conditions must be a list."),
+        ([{"op": "exists"}], "Condition 1 needs a path such as traits.plan."),
+        ([{"path": "traits.plan", "op": "like"}], "Condition 1: op must be one of equals, exists, in."),
+        ([{"path": "traits.plan", "op": "in", "value": "pro"}], "Condition 1: 'in' needs a list value."),
+    ],
+)
+def test_bad_conditions_are_explained(conditions: Any, problem: str) -> None:
+    assert conditions_problems(conditions) == [problem]
