@@ -68,6 +68,7 @@ class PersonAdmin(admin.ModelAdmin[Person]):
         ("Locale", {"fields": ["language", "timezone"]}),
         ("Times", {"fields": ["created_at", "first_seen_at", "last_seen_at", "updated_at"]}),
         ("All traits", {"fields": ["pretty_traits"]}),
+        ("Surveys", {"fields": ["survey_history"]}),
         ("Recent calls", {"fields": ["timeline"]}),
     ]
     readonly_fields = [
@@ -85,6 +86,7 @@ class PersonAdmin(admin.ModelAdmin[Person]):
         "last_seen_at",
         "updated_at",
         "pretty_traits",
+        "survey_history",
         "timeline",
     ]
 
@@ -117,6 +119,33 @@ class PersonAdmin(admin.ModelAdmin[Person]):
         return format_html(
             '<table class="hub-timeline"><thead><tr><th>time</th><th>call</th><th>event</th><th>status</th>'
             "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="invitations and answers")
+    def survey_history(self, obj: Person) -> str:
+        invitations = obj.invitations.select_related("survey", "response").order_by("-due_at")[
+            :TIMELINE_LENGTH
+        ]
+        if not invitations:
+            return "Not surveyed yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    i.survey.name,
+                    f"{i.due_at:%Y-%m-%d %H:%M}",
+                    i.status,
+                    getattr(getattr(i, "response", None), "rating", ""),
+                    getattr(getattr(i, "response", None), "comment", "")[:120],
+                )
+                for i in invitations
+            ),
+        )
+        return format_html(
+            '<table class="hub-timeline"><thead><tr><th>survey</th><th>due</th><th>status</th><th>rating</th>'
+            "<th>comment</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
 

@@ -89,3 +89,21 @@ def test_people_are_found_by_email_and_user_id(admin_client: Any, people: None, 
 def test_an_anonymous_person_is_found_by_anonymous_id(admin_client: Any, people: None) -> None:
     page = admin_client.get("/admin/customers/person/", {"q": "anon-123"}).content.decode()
     assert "anonymous #" in page
+
+
+def test_the_person_page_shows_survey_history(admin_client: Any, people: None) -> None:
+    from surveys.models import Invitation, Response, Survey
+
+    person = Person.objects.get(user_id="u-camel")
+    survey = Survey.objects.create(name="Onboarding NPS", slug="onboarding")
+    invitation = Invitation.objects.create(
+        survey=survey, person=person, due_at=person.last_seen_at, status="responded"
+    )
+    Response.objects.create(
+        invitation=invitation, survey=survey, person=person, rating=9, comment="Great onboarding"
+    )
+
+    page = admin_client.get(f"/admin/customers/person/{person.pk}/change/").content.decode()
+
+    assert "Onboarding NPS" in page
+    assert "Great onboarding" in page
