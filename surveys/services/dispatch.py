@@ -1,0 +1,372 @@
+"""Sending invitations: due rows become exactly one email each.
+
+`invitations_dispatch_due` is one run of the beat task (every minute):
+
+1. expire: invitations sent longer ago than the survey's token expiry, unanswered, become expired;
+2. claim up to SURVEY_DISPATCH_BATCH due invitations in one transaction (FOR UPDATE SKIP LOCKED on
+   PostgreSQL; SQLite's IMMEDIATE transactions serialise claimers): status scheduled → sending,
+   claimed_at = now. A `sending` row whose claim is older than SURVEY_CLAIM_TIMEOUT_SECONDS belongs
+   to a dispatcher that died and is claimed again;
+3. re-check every person with `eligibility_decide(dispatching=True)`: cancelled with the reason, or
+   moved to the next send window (scheduled again), or sent;
+4. send the rest over one connection of Django's email backend, marking each row sent right after
+   the server accepted its message.
+
+Exactly once: the only window for a duplicate is a dispatcher killed after the server accepted a
+message and before the row was marked sent. The re-claim then sends that one message again with the
+same Message-ID (`<invitation-{pk}.{survey slug}@{hub host}>`), which receiving servers and people
+can recognise. Everything else is either marked sent (never claimed again) or still claimable.
+"""
+
+import logging
+import smtplib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import formataddr, parseaddr
+from typing import TypedDict
+from urllib.parse import urlsplit
+
+from anymail.exceptions import AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from customers.models import Person
+from surveys.models import Invitation, Survey, SurveyPolicy
+from surveys.services.content import Texts, survey_texts
+from surveys.services.eligibility import History, eligibility_decide, histories_load
+from surveys.services.tokens import invitation_token
+
+logger = logging.getLogger(__name__)
+
+# A message that crashed or lost its dispatcher this many times is given up as failed.
+MAX_ATTEMPTS = 5
+# Errors that concern one message only; any other error stops the batch (server or network trouble).
+PERMANENT_ERRORS = (smtplib.SMTPRecipientsRefused, AnymailRecipientsRefused)
+# Invitations that were really sent: they count for the re-survey interval and the global cap.
+DELIVERED = [Invitation.Status.SENT, Invitation.Status.RESPONDED, Invitation.Status.EXPIRED]
+
+
+class InvitationLinks(TypedDict):
+    respond: str  # /s/<token>/
+    scores: list[str]  # scores[n]: /s/<token>/?score=n, n = 0..10
+    unsubscribe: str  # /s/<token>/unsubscribe/
+
+
+def invitation_links(invitation: Invitation) -> InvitationLinks:
+    """The public links of one invitation (served by `surveys:respond` and `surveys:unsubscribe`)."""
+    token = invitation_token(invitation) if invitation.pk else "preview"
+    respond = f"{settings.HUB_BASE_URL}/s/{token}/"
+    return {
+        "respond": respond,
+        "scores": [f"{respond}?score={score}" for score in range(11)],
+        "unsubscribe": f"{respond}unsubscribe/",
+    }
+
+
+def invitation_message_id(invitation: Invitation) -> str:
+    """Derived from the invitation, so a resend after a crash carries the same Message-ID."""
+    host = urlsplit(settings.HUB_BASE_URL).hostname or "localhost"
+    return f"<invitation-{invitation.pk or 'preview'}.{invitation.survey.slug}@{host}>"
+
+
+def _score_label(score: int, texts: Texts) -> str:
+    if score == 0:
+        return f"0 \N{EN DASH} {texts.low_label}"
+    if score == 10:
+        return f"10 \N{EN DASH} {texts.high_label}"
+    return f"{score} / 10"
+
+
+def _sender(survey: Survey) -> str:
+    default_name, default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return formataddr((survey.sender_name or default_name, survey.sender_email or default_address))
+
+
+def invitation_email(invitation: Invitation) -> EmailMultiAlternatives:
+    """The survey email of one invitation (HTML and plain text), ready for any connection.
+
+    Also used by the admin's preview and "send test". Texts follow the person's language.
+    """
+    person = invitation.person
+    if person is None:
+        raise ValueError("the person of this invitation was erased")
+    survey = invitation.survey
+    texts = survey_texts(survey, person.language)
+    links = invitation_links(invitation)
+    context = {
+        "survey": survey,
+        "person": person,
+        "texts": texts,
+        "links": links,
+        "scores": [
+            {"score": n, "url": url, "label": _score_label(n, texts)} for n, url in enumerate(links["scores"])
+        ],
+    }
+    message = EmailMultiAlternatives(
+        subject=texts.subject,
+        body=render_to_string("surveys/email/invitation.txt", context),
+        from_email=_sender(survey),
+        to=[formataddr((person.name, person.email))],
+        reply_to=[survey.reply_to] if survey.reply_to else None,
+        headers={
+            "Message-ID": invitation_message_id(invitation),
+            "List-Unsubscribe": f"<{links['unsubscribe']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058 one-click
+            "Content-Language": texts.language,
+        },
+    )
+    message.attach_alternative(render_to_string("surveys/email/invitation.html", context), "text/html")
+    return message
+
+
+@dataclass
+class DispatchReport:
+    """What one dispatch run did, by invitation id."""
+
+    expired: int = 0
+    claimed: int = 0
+    sent: dict[int, str] = field(default_factory=dict)  # id -> recipient address
+    deferred: dict[int, datetime] = field(default_factory=dict)  # id -> new due time
+    cancelled: dict[int, str] = field(default_factory=dict)  # id -> reason
+    failed: dict[int, str] = field(default_factory=dict)  # id -> error
+    released: dict[int, str] = field(default_factory=dict)  # id -> error; scheduled again
+
+    def lines(self) -> list[str]:
+        return [
+            *(f"sent #{pk} to {address}" for pk, address in self.sent.items()),
+            *(f"deferred #{pk} to {at:%Y-%m-%d %H:%M} UTC" for pk, at in self.deferred.items()),
+            *(f"cancelled #{pk}: {reason}" for pk, reason in self.cancelled.items()),
+            *(f"failed #{pk}: {error}" for pk, error in self.failed.items()),
+            *(f"retry later #{pk}: {error}" for pk, error in self.released.items()),
+        ]
+
+
+def invitations_expire(*, now: datetime) -> int:
+    """Sent, unanswered invitations older than their survey's token expiry become expired."""
+    expired = 0
+    for days in Survey.objects.order_by().values_list("token_expiry_days", flat=True).distinct():
+        expired += Invitation.objects.filter(
+            status=Invitation.Status.SENT,
+            survey__token_expiry_days=days,
+            sent_at__lt=now - timedelta(days=days),
+        ).update(status=Invitation.Status.EXPIRED)
+    return expired
+
+
+def invitations_claim(*, now: datetime, limit: int) -> list[int]:
+    """Take up to `limit` due invitations for this dispatcher (status sending, claimed_at now)."""
+    stale = now - timedelta(seconds=settings.SURVEY_CLAIM_TIMEOUT_SECONDS)
+    abandoned = Q(status=Invitation.Status.SENDING) & (Q(claimed_at__lt=stale) | Q(claimed_at__isnull=True))
+    # A message whose dispatcher kept dying (e.g. it crashes the worker) is not tried forever.
+    Invitation.objects.filter(abandoned, attempts__gte=MAX_ATTEMPTS).update(
+        status=Invitation.Status.FAILED,
+        error=f"gave up after {MAX_ATTEMPTS} attempts: the dispatcher stopped while sending",
+    )
+    due = Q(status=Invitation.Status.SCHEDULED, due_at__lte=now) | abandoned
+    with transaction.atomic():
+        ids = list(
+            Invitation.objects.filter(due)
+            .order_by("due_at", "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        Invitation.objects.filter(pk__in=ids).update(
+            status=Invitation.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    return ids
+
+
+def _histories(invitations: list[Invitation]) -> dict[tuple[int, int], History]:
+    """Histories for the send-time re-check.
+
+    `histories_load` counts waiting invitations by due time, this one included, which would make
+    every invitation block itself. At send time only invitations really sent count; the caller adds
+    each one it sends, so two surveys due together for one person respect the global cap.
+    """
+    people = {i.person.pk: i.person for i in invitations if i.person is not None}
+    surveys = {i.survey_id: i.survey for i in invitations}
+    histories = histories_load(surveys=surveys.values(), people=people.values())
+    delivered = Invitation.objects.filter(person_id__in=people, status__in=DELIVERED)
+    last_any = dict(delivered.values("person_id").annotate(at=Max("due_at")).values_list("person_id", "at"))
+    last_for_survey = {
+        (survey_id, person_id): at
+        for person_id, survey_id, at in delivered.filter(survey_id__in=surveys)
+        .values("person_id", "survey_id")
+        .annotate(at=Max("due_at"))
+        .values_list("person_id", "survey_id", "at")
+    }
+    for key, history in histories.items():
+        history.last_for_survey = last_for_survey.get(key)
+        history.last_any = last_any.get(key[1])
+    return histories
+
+
+def _is_permanent(error: Exception) -> bool:
+    if isinstance(error, PERMANENT_ERRORS):
+        return True
+    # 5xx after DATA: the server refused this message (content, size), not the connection.
+    return isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500
+
+
+def _release(ids: list[int], error: str, report: DispatchReport) -> None:
+    """Give claimed, unsent invitations back (scheduled, same due time) to the next run.
+
+    After an error the attempt counts, and the MAX_ATTEMPTS-th one gives up; without an error (the
+    run ran out of time) it does not count.
+    """
+    claimed = Invitation.objects.filter(pk__in=ids, status=Invitation.Status.SENDING)
+    if error:
+        given_up = claimed.filter(attempts__gte=MAX_ATTEMPTS)
+        failed = f"gave up after {MAX_ATTEMPTS} attempts: {error}"
+        report.failed.update(dict.fromkeys(given_up.values_list("pk", flat=True), failed))
+        given_up.update(status=Invitation.Status.FAILED, error=failed)
+        claimed.update(status=Invitation.Status.SCHEDULED, claimed_at=None, error=error)
+    else:
+        claimed.update(status=Invitation.Status.SCHEDULED, claimed_at=None, attempts=F("attempts") - 1)
+    report.released.update({pk: error for pk in ids if pk not in report.failed})
+
+
+def invitations_dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> DispatchReport:
+    """One dispatch run: expire old invitations, then send up to `limit` due ones over one connection."""
+    now = now or timezone.now()
+    report = DispatchReport(expired=invitations_expire(now=now))
+    ids = invitations_claim(now=now, limit=limit or settings.SURVEY_DISPATCH_BATCH)
+    claimed_clock = time.monotonic()
+    report.claimed = len(ids)
+    if not ids:
+        return report
+    invitations = list(
+        Invitation.objects.filter(pk__in=ids)
+        .select_related("survey", "person")
+        .prefetch_related("survey__translations")
+        .order_by("due_at", "pk")
+    )
+    histories = _histories(invitations)
+    cap = SurveyPolicy.current().global_cap_days
+
+    to_send: list[tuple[Invitation, Person]] = []
+    deferred: list[Invitation] = []
+    cancelled: dict[str, list[int]] = {}
+    for invitation in invitations:
+        person = invitation.person
+        if person is None:
+            cancelled.setdefault("person erased", []).append(invitation.pk)
+            continue
+        history = histories[(invitation.survey_id, person.pk)]
+        decision = eligibility_decide(
+            survey=invitation.survey,
+            person=person,
+            history=history,
+            now=now,
+            global_cap_days=cap,
+            dispatching=True,
+        )
+        if not decision.eligible or decision.send_at is None:
+            cancelled.setdefault(decision.reasons[-1], []).append(invitation.pk)
+        elif decision.send_at > now:
+            # Outside the send window: wait for it to open; a deferral is not an attempt.
+            invitation.status = Invitation.Status.SCHEDULED
+            invitation.due_at = decision.send_at
+            invitation.claimed_at = None
+            invitation.attempts -= 1
+            deferred.append(invitation)
+        else:
+            to_send.append((invitation, person))
+            for (_, person_id), other in histories.items():
+                if person_id == person.pk:
+                    other.last_any = now
+            history.last_for_survey = now
+
+    for reason, reason_ids in cancelled.items():
+        Invitation.objects.filter(pk__in=reason_ids).update(status=Invitation.Status.CANCELLED, error=reason)
+        report.cancelled.update(dict.fromkeys(reason_ids, reason))
+    Invitation.objects.bulk_update(deferred, ["status", "due_at", "claimed_at", "attempts"])
+    report.deferred = {i.pk: i.due_at for i in deferred}
+    if to_send:
+        _send(to_send, now=now, claimed_clock=claimed_clock, report=report)
+    return report
+
+
+def _send(
+    batch: list[tuple[Invitation, Person]], *, now: datetime, claimed_clock: float, report: DispatchReport
+) -> None:
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception as exc:
+        logger.warning("email connection failed, %d invitations wait: %s", len(batch), exc)
+        _release([i.pk for i, _ in batch], f"email connection failed: {exc}", report)
+        return
+    # Stop well before another dispatcher could take our claims for abandoned ones.
+    budget = settings.SURVEY_CLAIM_TIMEOUT_SECONDS / 2
+    try:
+        for index, (invitation, person) in enumerate(batch):
+            if index and time.monotonic() - claimed_clock > budget:
+                _release([i.pk for i, _ in batch[index:]], "", report)
+                return
+            try:
+                message = invitation_email(invitation)
+            except Exception as exc:  # a broken template or text: this invitation only
+                _fail(invitation, f"{type(exc).__name__}: {exc}", report)
+                continue
+            try:
+                connection.send_messages([message])
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if _is_permanent(exc):
+                    _fail(invitation, error, report)
+                    continue
+                logger.warning("email server trouble, the rest of the batch waits: %s", error)
+                _release([i.pk for i, _ in batch[index:]], error, report)
+                return
+            # One UPDATE per message, right after the server took it: a crash later never resends it.
+            Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING).update(
+                status=Invitation.Status.SENT,
+                sent_at=now,
+                language=message.extra_headers["Content-Language"],
+                error="",
+            )
+            report.sent[invitation.pk] = person.email
+            logger.info("sent invitation %s to %s", invitation.pk, person.email)
+    finally:
+        try:
+            connection.close()
+        except Exception as exc:  # the messages are sent; a failing QUIT changes nothing
+            logger.info("closing the email connection failed: %s", exc)
+
+
+def _fail(invitation: Invitation, error: str, report: DispatchReport) -> None:
+    Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.FAILED, error=error)
+    report.failed[invitation.pk] = error
+    logger.warning("invitation %s failed: %s", invitation.pk, error)
+
+
+def invitations_dispatch_backlog(
+    *,
+    seconds: float | None = None,
+    limit: int | None = None,
+    on_report: Callable[[DispatchReport], None] | None = None,
+) -> list[DispatchReport]:
+    """Dispatch runs one after the other while invitations are due, for at most `seconds`.
+
+    Stops early when the email server is in trouble: the next beat run tries again.
+    """
+    limit = limit or settings.SURVEY_DISPATCH_BATCH
+    deadline = None if seconds is None else time.monotonic() + seconds
+    reports = []
+    while True:
+        report = invitations_dispatch_due(limit=limit)
+        reports.append(report)
+        if on_report is not None:
+            on_report(report)
+        out_of_time = any(not error for error in report.released.values())
+        if report.claimed < limit and not out_of_time:
+            return reports
+        if any(report.released.values()) or (deadline is not None and time.monotonic() > deadline):
+            return reports
