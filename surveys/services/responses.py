@@ -1,0 +1,121 @@
+"""What a person's answers do: the one-click rating, the follow-up, and unsubscribing.
+
+The public pages (surveys/views.py) only validate the request and call these.
+"""
+
+from collections.abc import Mapping
+
+from django.db import transaction
+from django.db.models import Q
+
+from customers.models import Suppression, suppression_hash
+from surveys.models import Invitation, Response
+from surveys.services.content import survey_texts
+
+CLOSED = (Invitation.Status.EXPIRED, Invitation.Status.CANCELLED)
+COMMENT_MAX_LENGTH = 5000
+
+
+class SurveyClosed(Exception):
+    """The invitation takes no more answers: it expired, was cancelled, or its person was erased."""
+
+
+def invitation_is_open(invitation: Invitation) -> bool:
+    return invitation.status not in CLOSED and invitation.person_id is not None
+
+
+def _invitation_lock(invitation: Invitation) -> Invitation:
+    """The invitation, re-read under a row lock so that two clicks at once answer one after the other."""
+    locked = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("survey", "person")
+        .get(pk=invitation.pk)
+    )
+    if not invitation_is_open(locked):
+        raise SurveyClosed(locked.status)
+    return locked
+
+
+def response_record(*, invitation: Invitation, rating: int) -> Response:
+    """Record (or change) the 0-10 rating: one click in the email is a response.
+
+    A second click updates the same Response; the invitation becomes `responded` on the first.
+    """
+    if not 0 <= rating <= 10:
+        raise ValueError(f"rating {rating} is not between 0 and 10")
+    with transaction.atomic():
+        invitation = _invitation_lock(invitation)
+        person = invitation.person
+        assert person is not None  # _invitation_lock refuses erased people
+        language = survey_texts(invitation.survey, person.language or invitation.language).language
+        # The lock serialises clicks on PostgreSQL (SQLite serialises writers anyway); get_or_create
+        # also survives a concurrent insert through its IntegrityError fallback.
+        response, created = Response.objects.get_or_create(
+            invitation=invitation,
+            defaults={"survey": invitation.survey, "person": person, "rating": rating, "language": language},
+        )
+        if not created and response.rating != rating:
+            response.rating = rating
+            response.save(update_fields=["rating", "updated_at"])
+        if invitation.status != Invitation.Status.RESPONDED or invitation.responded_at is None:
+            invitation.status = Invitation.Status.RESPONDED
+            invitation.responded_at = invitation.responded_at or response.answered_at
+            invitation.save(update_fields=["status", "responded_at"])
+    return response
+
+
+def tag_ratings_problems(
+    *, survey_tags: list[str], tag_scale: int, tag_ratings: Mapping[str, int]
+) -> list[str]:
+    problems = [f"{tag!r} is not a tag of this survey" for tag in tag_ratings if tag not in survey_tags]
+    problems += [
+        f"{tag!r} is rated {value!r}, not 1 to {tag_scale}"
+        for tag, value in tag_ratings.items()
+        if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= tag_scale)
+    ]
+    return problems
+
+
+def response_followup_save(*, response: Response, comment: str, tag_ratings: Mapping[str, int]) -> Response:
+    """Store the answer to the follow-up question and the tag ratings (those given replace earlier ones)."""
+    survey = response.survey
+    problems = tag_ratings_problems(
+        survey_tags=survey.tags, tag_scale=survey.tag_scale, tag_ratings=tag_ratings
+    )
+    if problems:
+        raise ValueError("; ".join(problems))
+    if len(comment) > COMMENT_MAX_LENGTH:
+        raise ValueError(f"the comment is longer than {COMMENT_MAX_LENGTH} characters")
+    with transaction.atomic():
+        _invitation_lock(response.invitation)
+        response.comment = comment.strip()
+        response.tag_ratings = dict(tag_ratings)
+        response.save(update_fields=["comment", "tag_ratings", "updated_at"])
+    return response
+
+
+def person_unsubscribe(*, invitation: Invitation) -> int:
+    """The person of `invitation` wants no more surveys, of any kind: suppress their email and user id
+    in their source and cancel their pending invitations. Idempotent; returns how many were cancelled."""
+    person = invitation.person
+    if person is None:  # erased: suppressed already, nothing left to cancel
+        return 0
+    kinds = [("email", person.email), ("user_id", person.user_id or "")]
+    same_person = Q(person=person)
+    if person.email:
+        # Another record of the source with this email is the same mailbox, suppressed alike.
+        same_person |= Q(person__source_id=person.source_id, person__email=person.email)
+    with transaction.atomic():
+        for kind, value in kinds:
+            if value:
+                Suppression.objects.get_or_create(
+                    source_id=person.source_id,
+                    kind=kind,
+                    value_hash=suppression_hash(kind, value),
+                    defaults={"reason": Suppression.Reason.UNSUBSCRIBED},
+                )
+        return (
+            Invitation.objects.filter(same_person, status__in=Invitation.OPEN)
+            .exclude(pk=invitation.pk)
+            .update(status=Invitation.Status.CANCELLED, error="unsubscribed")
+        )
