@@ -1,14 +1,22 @@
 """The management API's routes (/api/), for every app."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from customers.apis import AccountViewSet, PersonViewSet
 from integrations.apis import InboundEventViewSet, SourceViewSet
+from surveys.apis import InvitationViewSet, PersonEligibilityView, ResponseViewSet, SurveyViewSet
 
 router = DefaultRouter()
 router.register("sources", SourceViewSet, basename="source")
 router.register("events", InboundEventViewSet, basename="event")
 router.register("people", PersonViewSet, basename="person")
 router.register("accounts", AccountViewSet, basename="account")
+router.register("surveys", SurveyViewSet, basename="survey")
+router.register("invitations", InvitationViewSet, basename="invitation")
+router.register("responses", ResponseViewSet, basename="response")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("people/<int:pk>/eligibility/", PersonEligibilityView.as_view(), name="person-eligibility"),
+    *router.urls,
+]
