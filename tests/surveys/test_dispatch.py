@@ -444,3 +444,23 @@ def test_dispatchers_running_at_once_never_send_an_invitation_twice(smtp: SmtpRe
     assert sorted(ids) == sorted(f"<invitation-{i.pk}.onboarding@feedback.acme.example>" for i in invitations)
     assert len(sent_by) > 1  # the dispatchers really shared the work
     assert Invitation.objects.filter(status=Invitation.Status.SENT).count() == 60
+
+
+def test_a_slow_batch_gives_back_its_claims_before_they_could_look_abandoned(
+    smtp: SmtpRecorder, settings: Any
+) -> None:
+    """Another dispatcher takes claims older than the timeout: stop at half of it and hand back the rest."""
+    settings.SURVEY_CLAIM_TIMEOUT_SECONDS = 1
+    smtp.delay = 0.3
+    due_invitations_make(5)
+
+    report = invitations_dispatch_due()
+
+    assert len(report.sent) == 2  # 0.6 s > 0.5 s
+    assert len(report.released) == 3
+    waiting = Invitation.objects.exclude(status=Invitation.Status.SENT)
+    assert {(i.status, i.claimed_at, i.attempts) for i in waiting} == {("scheduled", None, 0)}
+    out = StringIO()
+    call_command("dispatch_due", stdout=out)
+    assert len(smtp.messages) == len(set(smtp.message_ids())) == 5
+    assert "Sent 3 invitations." in out.getvalue()
