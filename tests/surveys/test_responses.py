@@ -50,7 +50,7 @@ def test_one_click_records_the_rating_and_marks_the_invitation_responded(client:
     assert page.status_code == 200
     html = page.content.decode()
     assert "What do you like most about us?" in html  # the promoter follow-up
-    assert "Your score of 9 is saved" in html
+    assert "your score is saved" in html
     assert '<input class="choice" type="radio" name="rating" id="rating-9" value="9" checked>' in html
     assert "<legend>Support</legend>" in html
     assert "<legend>Price</legend>" in html
@@ -244,7 +244,7 @@ def test_unsubscribe_page_then_button_suppresses_the_person_for_every_survey(cli
 
     page = client.get(f"{base}unsubscribe/")
     assert page.status_code == 200
-    assert "You will get no more survey emails from Acme." in page.content.decode()
+    assert "After this you will get no more survey emails from Acme." in page.content.decode()
     assert '<button type="submit" class="button">Unsubscribe</button>' in page.content.decode()
     assert Suppression.objects.count() == 0  # a GET (or a link checker) changes nothing
 
@@ -378,3 +378,21 @@ def test_a_broken_multipart_body_is_a_bad_request_not_a_server_error(client: Cli
             content_type="multipart/form-data; boundary=",
         )
         assert answer.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("stored", "accent", "on_accent", "ink"),
+    [
+        ("#0b7a53", "#0b7a53", "#ffffff", "#0b7a53"),
+        ("#ffd400", "#ffd400", "#111111", "#1f2937"),  # too pale for white text or for links on white
+        ("red;}a{", "#2f6fed", "#ffffff", "#2f6fed"),  # never written into the page as is
+    ],
+)
+def test_the_accent_colour_stays_readable(
+    client: Client, stored: str, accent: str, on_accent: str, ink: str
+) -> None:
+    invitation = page_invitation(survey=page_survey(accent_color=stored))
+
+    html = client.get(page_path(invitation)).content.decode()
+
+    assert f"--accent: {accent}; --on-accent: {on_accent}; --accent-ink: {ink};" in html
