@@ -166,8 +166,12 @@ def _tags(survey: Survey) -> list[str]:
 class AnswerForm(forms.Form):
     """The score (changeable), the follow-up answer and one optional rating per tag (field tag_<n>)."""
 
-    rating = forms.TypedChoiceField(choices=[(str(n), str(n)) for n in SCORES], coerce=int)
-    comment = forms.CharField(required=False, max_length=COMMENT_MAX_LENGTH, strip=True)
+    rating = forms.TypedChoiceField(
+        label=_lazy("Score"), choices=[(str(n), str(n)) for n in SCORES], coerce=int
+    )
+    comment = forms.CharField(
+        label=_lazy("Your answer"), required=False, max_length=COMMENT_MAX_LENGTH, strip=True
+    )
     step = forms.CharField(required=False, max_length=20)
 
     def __init__(self, *args: Any, tags: list[str], tag_scale: int, **kwargs: Any) -> None:
@@ -210,9 +214,12 @@ def _answer_page(
     shown_rating = int(rating) if isinstance(rating, str) and _SCORE.fullmatch(rating) else None
     if response is not None and shown_rating is None:
         shown_rating = response.rating
-    errors = form.errors if form is not None and form.is_bound else {}
+    errors: list[tuple[str, str]] = []
+    if form is not None and form.is_bound:
+        for name, messages in form.errors.items():
+            label = str(form.fields[name].label or "") if name in form.fields else ""
+            errors += [(label, str(message)) for message in messages]
     context = {
-        "invitation": invitation,
         "response": response,
         "errors": errors,
         "scores": [{"value": n, "checked": n == shown_rating} for n in SCORES],
@@ -228,7 +235,6 @@ def _answer_page(
             {
                 "name": tag,
                 "field": f"tag_{i}",
-                "error": errors.get(f"tag_{i}") if errors else None,
                 "options": [
                     {"value": n, "checked": str(n) == str(data.get(f"tag_{i}", ""))}
                     for n in range(1, survey.tag_scale + 1)

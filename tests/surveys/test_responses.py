@@ -117,6 +117,7 @@ def test_the_form_refuses_a_tag_rating_off_the_scale_and_keeps_what_was_typed(cl
     assert sent.status_code == 400
     html = sent.content.decode()
     assert 'role="alert"' in html
+    assert "<li>Support: Select a valid choice. 6 is not one of the available choices.</li>" in html
     assert "Slow support</textarea>" in html
     assert Response.objects.get().comment == ""
 
