@@ -93,6 +93,15 @@ def https_formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field
     return field.formfield(**kwargs)
 
 
+TEXT_LABELS = {
+    "followup_detractor": "Follow-up for detractors (0-6)",
+    "followup_passive": "Follow-up for passives (7-8)",
+    "followup_promoter": "Follow-up for promoters (9-10)",
+    "low_label": "Label under 0",
+    "high_label": "Label under 10",
+}
+
+
 class SurveyForm(forms.ModelForm[Survey]):
     tags = TagsField(
         required=False,
@@ -110,6 +119,7 @@ class SurveyForm(forms.ModelForm[Survey]):
     class Meta:
         model = Survey
         formfield_callback = https_formfield
+        labels = TEXT_LABELS
         fields = [f.name for f in Survey._meta.get_fields() if getattr(f, "editable", False) and f.concrete]
         widgets = {
             name: forms.TextInput({"size": 80})
@@ -136,8 +146,16 @@ class TriggerInline(admin.TabularInline[Trigger, Survey]):
     verbose_name_plural = "triggers (which calls make the survey consider a person)"
 
 
+class SurveyTranslationForm(forms.ModelForm[SurveyTranslation]):
+    class Meta:
+        model = SurveyTranslation
+        fields = ["language", *SurveyTexts.TEXT_FIELDS]
+        labels = TEXT_LABELS
+
+
 class SurveyTranslationInline(admin.StackedInline[SurveyTranslation, Survey]):
     model = SurveyTranslation
+    form = SurveyTranslationForm
     extra = 0
     fields = ["language", *SurveyTexts.TEXT_FIELDS]
     verbose_name_plural = "translations (blank texts fall back to the survey's own)"
@@ -166,7 +184,7 @@ class SurveyAdmin(admin.ModelAdmin[Survey]):
             },
         ),
         (
-            "Question",
+            "Email and question",
             {
                 "fields": ["subject", "question", "low_label", "high_label"],
                 "description": "The email's subject and the 0-10 question. Blank texts use the defaults.",
@@ -177,7 +195,7 @@ class SurveyAdmin(admin.ModelAdmin[Survey]):
             {"fields": ["followup_detractor", "followup_passive", "followup_promoter"]},
         ),
         ("Tag ratings", {"fields": ["tags", "tag_scale"]}),
-        ("Thank you", {"fields": ["thank_you"]}),
+        ("After answering", {"fields": ["thank_you"]}),
         ("Branding", {"fields": ["logo_url", "accent_color", "footer"]}),
         (
             "When to ask",

@@ -1,0 +1,95 @@
+"""A staff user sets up a survey in the admin, previews it in two languages and asks why a customer
+is (not) surveyed."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from customers.models import Person
+from integrations.models import Source
+from surveys.models import Survey
+from tests.e2e.conftest import screenshot
+
+QUESTION_EN = "How likely are you to recommend Acme to a friend or colleague?"
+QUESTION_NL = "Hoe waarschijnlijk is het dat u Acme aanbeveelt aan een vriend?"
+
+
+@pytest.fixture
+def new_customer(source: Source) -> Person:
+    """Signed up yesterday: a survey with a 3-day minimum delay must wait for them."""
+    return Person.objects.create(
+        source=source,
+        user_id="u-new",
+        email="new@example.com",
+        created_at=timezone.now() - timedelta(days=1),
+    )
+
+
+def test_create_a_survey_preview_it_and_explain_who_is_surveyed(
+    admin_page: Page, new_customer: Person
+) -> None:
+    page = admin_page
+    page.locator("tr.model-survey").get_by_role("link", name="Add").click()
+    expect(page.get_by_role("heading", name="Add survey")).to_be_visible()
+    # A new survey starts with the standard NPS question.
+    expect(page.get_by_role("group", name="Email and question").get_by_label("Question:")).to_have_value(
+        "How likely are you to recommend {{ company }} to a friend or colleague?"
+    )
+
+    page.get_by_label("Name:", exact=True).press_sequentially("Checkout NPS")
+    expect(page.get_by_label("Slug:")).to_have_value("checkout-nps")
+    page.get_by_label("Company name:").fill("Acme")
+    page.get_by_label("Min delay days:").fill("3")
+    page.get_by_label("Max delay days:").fill("14")
+
+    page.get_by_role("button", name="Add another Trigger").click()
+    page.locator("#id_triggers-0-source").select_option(label="Web app")
+    page.locator("#id_triggers-0-call_type").select_option("track")
+    page.locator("#id_triggers-0-event_name").fill("Order Completed")
+
+    page.get_by_role("button", name="Add another Survey translation").click()
+    page.locator("#id_translations-0-language").fill("nl")
+    page.locator("#id_translations-0-question").fill(
+        "Hoe waarschijnlijk is het dat u {{ company }} aanbeveelt aan een vriend?"
+    )
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+
+    # Automation is switched on from the list, where every survey's switch is at hand.
+    row = page.locator("#result_list tbody tr", has_text="Checkout NPS")
+    expect(row.locator("td.field-trigger_list")).to_have_text("track Order Completed from Web app")
+    expect(row.locator("td.field-nps")).to_have_text("-")
+    row.locator("td.field-automation_enabled input").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("1 survey was changed successfully")
+    assert Survey.objects.get(slug="checkout-nps").automation_enabled
+
+    page.get_by_role("link", name="Checkout NPS").click()
+    page.get_by_role("link", name="Preview").click()
+    expect(page.get_by_role("heading", name="Preview Checkout NPS")).to_be_visible()
+    email = page.frame_locator("#preview-html")
+    expect(email.get_by_role("heading", name=QUESTION_EN)).to_be_visible()
+    expect(page.locator("#preview-text")).to_contain_text(QUESTION_EN)
+    screenshot(page, "surveys-preview-en")
+
+    page.locator("#preview-languages").get_by_role("link", name="nl").click()
+    expect(email.get_by_role("heading", name=QUESTION_NL)).to_be_visible()
+    expect(page.locator("#preview-text")).to_contain_text(QUESTION_NL)
+    screenshot(page, "surveys-preview-nl")
+
+    page.get_by_role("link", name="Checkout NPS").click()
+    page.get_by_role("link", name="Why (not) surveyed").click()
+    page.get_by_label("Person (userId or email)").fill("u-new")
+    page.get_by_role("button", name="Explain").click()
+    expect(page.locator("#eligibility-verdict")).to_contain_text("Eligible")
+    reasons = page.locator("#eligibility-reasons li")
+    expect(reasons.first).to_contain_text("min delay: created 1 day ago, eligible from")
+    expect(reasons.last).to_contain_text("eligible: send at")
+    screenshot(page, "surveys-why")
+
+    Survey.objects.filter(slug="checkout-nps").update(automation_enabled=False)
+    page.reload()
+    expect(page.locator("#eligibility-verdict")).to_contain_text("Not eligible")
+    expect(reasons).to_have_text(["automation is off for this survey"])
