@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
+from customers.admin import ReadOnlyAdmin
 from customers.models import Person
 from surveys.models import (
     Invitation,
@@ -428,14 +429,6 @@ def people_find(survey: Survey, query: str) -> list[Person]:
 
 
 # --- What happened: invitations, responses --------------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Invitation)

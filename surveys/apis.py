@@ -7,7 +7,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
@@ -210,23 +210,26 @@ class SurveyViewSet(
             "triggers__source", "translations"
         )
 
+    def perform_create(self, serializer: Any) -> None:
+        self._save(serializer)
+
     def perform_update(self, serializer: Any) -> None:
+        self._save(serializer)
+
+    def _save(self, serializer: Any) -> None:
         serializer.save()
-        # The response shows the stored survey with fresh triggers and statistics.
+        # The answer shows the survey as stored, with its new triggers and its statistics.
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
-    def perform_create(self, serializer: Any) -> None:
-        serializer.save()
-        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+def survey_ref(ref: str, prefix: str = "") -> Q:
+    """A survey named by its id or its slug."""
+    return Q(**{f"{prefix}pk": int(ref)}) if ref.isdigit() else Q(**{f"{prefix}slug": ref})
 
 
 class SurveyRefFilter(django_filters.CharFilter):
-    """A survey by id or by slug."""
-
     def filter(self, qs: Any, value: str) -> Any:
-        if not value:
-            return qs
-        return qs.filter(survey_id=int(value)) if value.isdigit() else qs.filter(survey__slug=value)
+        return qs.filter(survey_ref(value, "survey__")) if value else qs
 
 
 class InvitationFilter(django_filters.FilterSet):
@@ -343,8 +346,7 @@ class PersonEligibilityView(APIView):
         ref = request.query_params.get("survey", "").strip()
         if not ref:
             return error_response(400, "survey_required", "Give ?survey=<survey id or slug>.")
-        surveys = Survey.objects.filter(pk=int(ref)) if ref.isdigit() else Survey.objects.filter(slug=ref)
-        survey = surveys.first()
+        survey = Survey.objects.filter(survey_ref(ref)).first()
         if survey is None:
             return error_response(400, "survey_unknown", f"No survey {ref!r}.")
         decision = eligibility_explain(survey=survey, person=person, now=timezone.now())

@@ -3,6 +3,7 @@
 
 import html
 import re
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -198,6 +199,20 @@ def test_preview_shows_the_email_in_each_language_and_links_the_response_page(ad
     assert "Hoe waarschijnlijk is het dat u Acme aanbeveelt?" in srcdoc(dutch)
     assert f"/admin/surveys/survey/{survey.pk}/preview/respond/?language=nl" in dutch
     assert Invitation.objects.count() == 0  # nothing saved by previewing
+
+
+def test_preview_says_so_while_the_email_renderer_is_missing(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    survey = survey_make()
+    monkeypatch.setitem(sys.modules, "surveys.services.dispatch", None)  # import fails
+
+    response = admin_client.get(f"/admin/surveys/survey/{survey.pk}/preview/")
+
+    assert response.status_code == 200
+    assert "The email renderer (surveys.services.dispatch.invitation_email) is not installed yet." in (
+        response.content.decode()
+    )
 
 
 def test_the_response_page_preview_asks_the_promoter_follow_up(admin_client: Client) -> None:
