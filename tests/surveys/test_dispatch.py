@@ -16,9 +16,9 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from customers.models import Suppression, suppression_hash
+from customers.models import Person, Suppression, suppression_hash
 from surveys.models import Invitation, SurveyPolicy, SurveyTranslation
-from surveys.services.dispatch import invitations_dispatch_due
+from surveys.services.dispatch import invitation_email, invitations_dispatch_due
 from surveys.tasks import dispatch_due
 from tests.surveys.conftest import SmtpRecorder
 from tests.surveys.factories import due_invitations_make, invitation_make, person_make, survey_make
@@ -464,3 +464,14 @@ def test_a_slow_batch_gives_back_its_claims_before_they_could_look_abandoned(
     call_command("dispatch_due", stdout=out)
     assert len(smtp.messages) == len(set(smtp.message_ids())) == 5
     assert "Sent 3 invitations." in out.getvalue()
+
+
+def test_the_admin_preview_renders_an_unsaved_invitation_without_live_links() -> None:
+    survey = survey_make()
+    preview = Invitation(survey=survey, person=Person(email="preview@example.com", language="en"))
+
+    message = invitation_email(preview)
+
+    assert message.extra_headers["Message-ID"] == "<invitation-preview.onboarding@127.0.0.1>"
+    assert all("/s/preview/?score=" in (a["href"] or "") for a in html_of(message).links[:11])
+    assert not Invitation.objects.exists()
