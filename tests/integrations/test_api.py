@@ -126,3 +126,9 @@ def test_the_openapi_schema_describes_the_api(client: Client) -> None:
     assert {"/api/sources/", "/api/events/", "/api/events/{id}/"} <= set(schema["paths"])
     parameters = {p["name"] for p in schema["paths"]["/api/events/"]["get"]["parameters"]}
     assert {"source", "type", "status", "message_id", "user_id", "cursor"} <= parameters
+
+
+def test_an_unknown_object_is_404_with_code_not_found(api_client: APIClient) -> None:
+    response = api_client.get("/api/events/999999/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
