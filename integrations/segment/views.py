@@ -46,6 +46,7 @@ class SegmentIntakeView(APIView):
     authentication_classes = ()  # the write key is checked below, after parsing
     permission_classes = (AllowAny,)
     throttle_classes = ()
+    schema = None  # Segment's own API (README, protocols); /api/schema/ documents the management API
 
     def post(self, request: Request) -> HttpResponse:
         try:

@@ -132,3 +132,13 @@ def test_an_unknown_object_is_404_with_code_not_found(api_client: APIClient) -> 
     response = api_client.get("/api/events/999999/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_the_openapi_schema_generates_without_warnings() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("spectacular", "--fail-on-warn", "--validate", stdout=out)
+    assert "openapi: 3" in out.getvalue()
