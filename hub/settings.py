@@ -238,7 +238,7 @@ INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
 # Where people reach the hub: links in survey emails are built on this.
 HUB_BASE_URL = env.str("HUB_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # One variable for the mail transport, django-environ's form: smtp://user:pass@host:587,
-# smtp+tls://..., smtp+ssl://..., consolemail://, filemail:///path. Embedded mode writes messages
+# smtp+tls://..., smtp+ssl://..., consolemail://, filemail:////abs/path. Embedded mode writes messages
 # as files under var/mail/ so a new user can read them; tests use Django's in-memory outbox.
 if TESTING:
     _default_email_url = "memorymail://"

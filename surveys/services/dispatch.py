@@ -32,14 +32,14 @@ from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from customers.models import Person
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.content import Texts, survey_texts
-from surveys.services.eligibility import History, eligibility_decide, histories_load
+from surveys.services.eligibility import DELIVERED, History, eligibility_decide, histories_load
 from surveys.services.tokens import invitation_token
 
 logger = logging.getLogger(__name__)
@@ -48,10 +48,9 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # Errors that concern one message only; any other error stops the batch (server or network trouble).
 PERMANENT_ERRORS = (smtplib.SMTPRecipientsRefused, AnymailRecipientsRefused)
+
+
 # Invitations that were really sent: they count for the re-survey interval and the global cap.
-DELIVERED = [Invitation.Status.SENT, Invitation.Status.RESPONDED, Invitation.Status.EXPIRED]
-
-
 class InvitationLinks(TypedDict):
     respond: str  # /s/<token>/
     scores: list[str]  # scores[n]: /s/<token>/?score=n, n = 0..10
@@ -183,28 +182,11 @@ def invitations_claim(*, now: datetime, limit: int) -> list[int]:
 
 
 def _histories(invitations: list[Invitation]) -> dict[tuple[int, int], History]:
-    """Histories for the send-time re-check.
-
-    `histories_load` counts waiting invitations by due time, this one included, which would make
-    every invitation block itself. At send time only invitations really sent count; the caller adds
-    each one it sends, so two surveys due together for one person respect the global cap.
-    """
+    """Histories for the send-time re-check: only invitations really sent count (not this one, which
+    is waiting); the caller adds each one it sends, so two surveys due together respect the global cap."""
     people = {i.person.pk: i.person for i in invitations if i.person is not None}
     surveys = {i.survey_id: i.survey for i in invitations}
-    histories = histories_load(surveys=surveys.values(), people=people.values())
-    delivered = Invitation.objects.filter(person_id__in=people, status__in=DELIVERED)
-    last_any = dict(delivered.values("person_id").annotate(at=Max("due_at")).values_list("person_id", "at"))
-    last_for_survey = {
-        (survey_id, person_id): at
-        for person_id, survey_id, at in delivered.filter(survey_id__in=surveys)
-        .values("person_id", "survey_id")
-        .annotate(at=Max("due_at"))
-        .values_list("person_id", "survey_id", "at")
-    }
-    for key, history in histories.items():
-        history.last_for_survey = last_for_survey.get(key)
-        history.last_any = last_any.get(key[1])
-    return histories
+    return histories_load(surveys=surveys.values(), people=people.values(), counted=DELIVERED)
 
 
 def _is_permanent(error: Exception) -> bool:

@@ -11,7 +11,7 @@ Callexa's delay semantics (shared/reference/vendors.md):
 - no createdAt: behaves as max 0.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,7 +21,9 @@ from customers.models import Person, Suppression, suppression_hash
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.windows import describe_window, next_in_window
 
-# Invitations that count as "surveyed" for the re-survey interval and the global cap.
+# Invitations that count as "surveyed" for the re-survey interval and the global cap when deciding
+# whether to schedule; at send time only DELIVERED ones count (the one being sent must not block itself).
+DELIVERED = [Invitation.Status.SENT, Invitation.Status.RESPONDED, Invitation.Status.EXPIRED]
 COUNTED = [
     Invitation.Status.SCHEDULED,
     Invitation.Status.SENDING,
@@ -147,18 +149,23 @@ def eligibility_decide(
     return Decision(True, send_at, None, reasons)
 
 
-def histories_load(*, surveys: Iterable[Survey], people: Iterable[Person]) -> dict[tuple[int, int], History]:
-    """History for every (survey, person) pair, in a few queries whatever the number of people."""
+def histories_load(
+    *, surveys: Iterable[Survey], people: Iterable[Person], counted: Sequence[str] = COUNTED
+) -> dict[tuple[int, int], History]:
+    """History for every (survey, person) pair, in a few queries whatever the number of people.
+
+    `counted`: the invitation states that count as surveyed (DELIVERED for the send-time re-check).
+    """
     survey_ids = [s.pk for s in surveys]
     people = list(people)
     person_ids = [p.pk for p in people]
     histories: dict[tuple[int, int], History] = {(s, p): History() for s in survey_ids for p in person_ids}
     if not person_ids:
         return histories
-    counted = Invitation.objects.filter(person_id__in=person_ids, status__in=COUNTED)
-    last_any = dict(counted.values("person_id").annotate(at=Max("due_at")).values_list("person_id", "at"))
+    surveyed = Invitation.objects.filter(person_id__in=person_ids, status__in=counted)
+    last_any = dict(surveyed.values("person_id").annotate(at=Max("due_at")).values_list("person_id", "at"))
     for person_id, survey_id, at in (
-        counted.filter(survey_id__in=survey_ids)
+        surveyed.filter(survey_id__in=survey_ids)
         .values("person_id", "survey_id")
         .annotate(at=Max("due_at"))
         .values_list("person_id", "survey_id", "at")
