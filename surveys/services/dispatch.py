@@ -315,7 +315,7 @@ def _send(
                 error="",
             )
             report.sent[invitation.pk] = person.email
-            logger.info("sent invitation %s to %s", invitation.pk, person.email)
+            logger.info("sent invitation %s", invitation.pk)
     finally:
         try:
             connection.close()
