@@ -1,6 +1,8 @@
-"""Where data enters the hub: sources, their write keys, the durable event log, attribute mappings."""
+"""Where data enters and leaves the hub: sources, their write keys, the durable event log, attribute
+mappings, outbound destinations and their deliveries."""
 
 import hashlib
+import json
 import secrets
 from typing import Any
 
@@ -264,3 +266,202 @@ class MappingRule(models.Model):
         )
         if errors:
             raise ValidationError(errors)
+
+
+# --- outbound: destinations and deliveries (the engine: integrations/deliveries.py) -----------------
+
+
+class Destination(models.Model):
+    """Somewhere the hub sends data, e.g. "Ops webhook" (kind webhook, POSTing response.created to
+    https://ops.example.com/hooks, signed with its whsec_ secret).
+
+    `kind` names a connector in integrations/registry.py; `settings` are its options (base URL ...),
+    `secrets` its credentials (a JSON object, encrypted at rest, never shown back in clear).
+    """
+
+    kind = models.CharField(
+        "kind", max_length=50, help_text="Which connector sends the data (integrations/registry.py)."
+    )
+    name = models.CharField("name", max_length=200, help_text="What this destination is, e.g. 'Ops webhook'.")
+    enabled = models.BooleanField(
+        "enabled", default=True, help_text="A disabled destination gets no new deliveries; waiting ones wait."
+    )
+    settings = models.JSONField(
+        "settings",
+        default=dict,
+        blank=True,
+        help_text='The connector\'s options as JSON, e.g. {"url": "https://ops.example.com/hooks"}.',
+    )
+    secrets = EncryptedTextField(
+        "secrets",
+        default="{}",
+        blank=True,
+        help_text="API keys and signing secrets (a JSON object), encrypted at rest; write-only.",
+    )
+    call_types = models.JSONField(
+        "receives",
+        default=list,
+        blank=True,
+        help_text="Hub events (response.created, ...) and Segment call types this destination receives.",
+    )
+    event_names = models.JSONField(
+        "only these event names",
+        default=list,
+        blank=True,
+        help_text="When set, a call with an event name (a track call) is sent only if its name is listed.",
+    )
+    mapping_set = models.ForeignKey(
+        MappingSet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="destinations",
+        verbose_name="attribute mapping",
+        help_text="Optional: the attribute mapping the connector applies to each call.",
+    )
+    rate_limit_per_second = models.FloatField(
+        "rate limit (calls per second)",
+        null=True,
+        blank=True,
+        help_text="At most this many calls per second across all workers, e.g. 1; empty: the connector's "
+        "own limit, if any.",
+    )
+    timeout_seconds = models.FloatField(
+        "timeout (seconds)", default=5.0, help_text="How long one call may take before it counts as failed."
+    )
+    max_age_seconds = models.PositiveIntegerField(
+        "give up after (seconds)",
+        default=4 * 3600,
+        help_text="A delivery still failing this long after it was enqueued (or replayed) is dead. "
+        "Default 4 hours, as Segment's destinations.",
+    )
+    next_slot_at = models.DateTimeField(
+        "next free call slot",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Rate limiting: the earliest time the next call may start (shared by every worker).",
+    )
+    created_at = models.DateTimeField("created at", default=timezone.now, editable=False)
+    updated_at = models.DateTimeField("updated at", auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def secret_values(self) -> dict[str, str]:
+        """The decrypted secrets, e.g. {"signing_secret": "whsec_..."}."""
+        try:
+            values = json.loads(self.secrets or "{}")
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
+
+    def secrets_update(self, values: dict[str, str | None]) -> None:
+        """Set the given secrets (not saved); a key given as None or "" is removed, others are kept."""
+        current = self.secret_values()
+        for key, value in values.items():
+            if value in (None, ""):
+                current.pop(key, None)
+            else:
+                current[key] = str(value)
+        self.secrets = json.dumps(current, sort_keys=True)
+
+    def receives(self, event_type: str, event_name: str | None = None) -> bool:
+        """Whether an event of this type (and, for track calls, this name) is for this destination."""
+        if event_type not in (self.call_types or []):
+            return False
+        return not (self.event_names and event_name is not None and event_name not in self.event_names)
+
+
+class Delivery(models.Model):
+    """One outbound call and its fate, e.g. response.created for response 42 to "Ops webhook":
+    pending (due at `next_attempt_at`), in flight (a worker holds it until `next_attempt_at`),
+    delivered, failed (the remote refused it for good, e.g. 400) or dead (retried until the
+    destination's maximum age). Unique per (destination, idempotency key): every attempt and replay
+    sends the same key, so the remote can drop repeats.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        IN_FLIGHT = "in_flight", "in flight"
+        DELIVERED = "delivered", "delivered"
+        FAILED = "failed", "failed"
+        DEAD = "dead", "dead"
+
+    destination = models.ForeignKey(
+        Destination,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        verbose_name="destination",
+        help_text="Where the call goes. A destination with deliveries cannot be deleted: disable it.",
+    )
+    event_type = models.CharField(
+        "kind", max_length=64, help_text="What happened, e.g. response.created, or a Segment call type."
+    )
+    payload = models.JSONField("payload", help_text="What the connector sends, built once when enqueued.")
+    idempotency_key = models.CharField(
+        "idempotency key",
+        max_length=200,
+        help_text="Sent with every attempt (a webhook's webhook-id), so the remote can drop repeats.",
+    )
+    status = models.CharField(
+        "status", max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField("attempts", default=0, help_text="Calls started so far.")
+    next_attempt_at = models.DateTimeField(
+        "next attempt at",
+        default=timezone.now,
+        help_text="Pending: when the next attempt is due. In flight: when the claim expires and another "
+        "worker may take it over (its worker died).",
+    )
+    claimed_at = models.DateTimeField(
+        "claimed at", null=True, blank=True, help_text="When the current or last attempt started."
+    )
+    retry_until = models.DateTimeField(
+        "retry until", help_text="Retryable failures after this are final (dead). Replay moves it."
+    )
+    last_http_status = models.PositiveSmallIntegerField(
+        "last HTTP status",
+        null=True,
+        blank=True,
+        help_text="The last attempt's status code; empty: no answer.",
+    )
+    last_response_excerpt = models.TextField(
+        "last response", blank=True, help_text="The start of the last response's body."
+    )
+    last_error = models.TextField(
+        "last error", blank=True, help_text="Why the last attempt failed (timeout, HTTP 503, ...)."
+    )
+    last_exchange = models.JSONField(
+        "last exchange",
+        null=True,
+        blank=True,
+        help_text="The last attempt's request and response, secrets masked.",
+    )
+    created_at = models.DateTimeField("created at", default=timezone.now, editable=False)
+    updated_at = models.DateTimeField("updated at", auto_now=True)
+    delivered_at = models.DateTimeField("delivered at", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "delivery"
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destination", "idempotency_key"], name="delivery_unique_destination_key"
+            ),
+        ]
+        indexes = [
+            # The delivery loop's query: due pending rows and expired claims, by time.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "in_flight"]),
+                name="delivery_due",
+            ),
+            models.Index(fields=["destination", "status"], name="delivery_destination_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.destination_id} ({self.status})"

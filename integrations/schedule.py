@@ -5,6 +5,7 @@ from typing import Any
 # name -> (task, every N seconds)
 PERIODIC_TASKS: dict[str, tuple[str, int]] = {
     "Process events left accepted (sweeper)": ("integrations.sweep_inbound_events", 60),
+    "Send due outbound deliveries (retries, safety net)": ("integrations.deliver_due", 60),
     "Send due survey invitations": ("surveys.dispatch_due", 60),
 }
 

@@ -14,3 +14,19 @@ def process_inbound_events(event_ids: list[int]) -> int:
 def sweep_inbound_events() -> int:
     """Every minute (beat): process accepted events whose enqueue was lost (e.g. broker down)."""
     return services.inbound_events_sweep()
+
+
+@shared_task(name="integrations.deliver_deliveries")
+def deliver_deliveries(delivery_ids: list[int]) -> int:
+    """Right after enqueue or replay: attempt these deliveries if they are due."""
+    from integrations.deliveries import deliveries_deliver_due
+
+    return deliveries_deliver_due(ids=delivery_ids)
+
+
+@shared_task(name="integrations.deliver_due")
+def deliver_due() -> int:
+    """Every minute (beat): attempt every due delivery (retries, expired claims, lost enqueues)."""
+    from integrations.deliveries import deliveries_deliver_due
+
+    return deliveries_deliver_due()

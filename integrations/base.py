@@ -1,0 +1,152 @@
+"""The contract between the delivery engine and a destination's connector.
+
+A connector is one class in `integrations/<vendor>/connector.py`, registered by dotted path in
+`integrations/registry.py`. It is stateless; the engine makes one instance per kind.
+
+    class WootricConnector(BaseConnector):
+        kind = "wootric"
+        label = "Wootric"
+        settings_schema = SettingsSchema(required=("base_url",), defaults={"base_url": "https://api.wootric.com"},
+                                         secrets=("client_id", "client_secret"))
+        rate_limit_per_second = None
+
+        # Once, at enqueue, in the caller's transaction: stored as Delivery.payload (None: skip).
+        def build(self, *, destination, event_type, data):
+            return {...}
+
+        # At each attempt: return the exchange, or raise ConnectorError.
+        def deliver(self, *, destination, payload, idempotency_key, client):
+            return client.request("POST", url, json=payload, headers=...)
+
+Errors: `client.request` already raises `ConnectorError` for connection errors, timeouts, 5xx and
+429 (retryable, with Retry-After) and other non-2xx (permanent). A connector raises its own
+`ConnectorError(permanent=True)` for a payload the vendor can never accept (e.g. no email), and
+`permanent=False` for anything worth retrying. Any other exception is treated as retryable and logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from integrations.http import HttpClient, HttpExchange
+    from integrations.models import Destination
+
+# What the hub itself emits (besides forwarding Segment calls). A destination subscribes to these
+# names; `deliveries_enqueue(event_type=...)` takes one of them or a Segment call type.
+HUB_EVENT_TYPES: dict[str, str] = {
+    "response.created": "a survey was answered",
+    "response.updated": "an answer was changed (e.g. a comment added)",
+    "invitation.sent": "a survey invitation was sent",
+    "person.unsubscribed": "a person opted out of surveys",
+}
+SEGMENT_CALL_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
+# The event type of "send test" in the admin; never enqueued.
+TEST_EVENT_TYPE = "hub.test"
+
+
+def event_type_choices() -> list[tuple[str, str]]:
+    """Choices for a destination's subscriptions: hub events, then Segment call types."""
+    hub = [(name, f"{name}: {text}") for name, text in HUB_EVENT_TYPES.items()]
+    return hub + [(name, f"{name} (Segment call)") for name in SEGMENT_CALL_TYPES]
+
+
+class ConnectorError(Exception):
+    """An attempt did not deliver. `permanent` errors fail the delivery at once (e.g. a 400); the
+    others are retried with backoff until the destination's maximum age, then the delivery is dead.
+
+    `retry_after` (seconds) is the earliest time the remote wants to be called again (429/503
+    Retry-After); `exchange` is the HTTP request and response, when there was one, for the admin.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+        exchange: HttpExchange | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+        self.retry_after = retry_after
+        self.exchange = exchange
+
+
+@dataclass(frozen=True)
+class SettingsSchema:
+    """What a destination of this kind needs: required settings keys, defaults, required secrets."""
+
+    required: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    help: Mapping[str, str] = field(default_factory=dict)
+
+    def settings_with_defaults(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        return {**self.defaults, **settings}
+
+    def errors(self, *, settings: Mapping[str, Any], secret_keys: set[str]) -> list[str]:
+        """What is missing, in words for the admin and the API; empty when the destination is usable."""
+        merged = self.settings_with_defaults(settings)
+        problems = [
+            f"settings: '{key}' is required." for key in self.required if merged.get(key) in (None, "")
+        ]
+        problems += [f"secrets: '{key}' is required." for key in self.secrets if key not in secret_keys]
+        return problems
+
+
+class Connector(Protocol):
+    """What the engine calls. Subclass `BaseConnector` to get the defaults."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    settings_schema: ClassVar[SettingsSchema]
+    # Calls per second the vendor allows, across all workers (e.g. Hello Customer: 1). A destination's
+    # own rate_limit_per_second overrides it.
+    rate_limit_per_second: ClassVar[float | None]
+
+    def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]: ...
+
+    def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None: ...
+
+    def deliver(
+        self, *, destination: Destination, payload: Any, idempotency_key: str, client: HttpClient
+    ) -> HttpExchange: ...
+
+
+class BaseConnector:
+    """Defaults for connectors: validation by the schema, and `build` passing the data through."""
+
+    kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    settings_schema: ClassVar[SettingsSchema] = SettingsSchema()
+    rate_limit_per_second: ClassVar[float | None] = None
+
+    def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
+        """Problems with a destination's configuration; override to check formats too (call super)."""
+        return self.settings_schema.errors(settings=settings, secret_keys=set(secrets))
+
+    def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:
+        """The payload to store for one event (JSON-serialisable), or None to skip this destination.
+
+        Runs once, when the event is enqueued; every attempt and replay sends the same payload.
+        Raise ConnectorError(permanent=True) when the event cannot be sent (the delivery is recorded
+        as failed with the reason). Mapping traits: `integrations.mappings.mapping_apply` with
+        `mapping_compile_cached(destination.mapping_set)`.
+        """
+        return {"type": event_type, "data": dict(data)}
+
+    def deliver(
+        self, *, destination: Destination, payload: Any, idempotency_key: str, client: HttpClient
+    ) -> HttpExchange:
+        """Send one payload; return the exchange on success, raise ConnectorError otherwise.
+
+        May be called more than once with the same idempotency key (a retry, a replay, or a worker
+        killed mid-call): pass the key on to the vendor whenever its API takes one.
+        """
+        raise NotImplementedError

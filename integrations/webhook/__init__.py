@@ -1,0 +1,1 @@
+"""Generic signed webhooks (Standard Webhooks): POST hub events as JSON to any URL."""
