@@ -4,12 +4,14 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from customers.apis import AccountViewSet, PersonViewSet
-from integrations.apis import InboundEventViewSet, SourceViewSet
+from integrations.apis import DeliveryViewSet, DestinationViewSet, InboundEventViewSet, SourceViewSet
 from surveys.apis import InvitationViewSet, PersonEligibilityView, ResponseViewSet, SurveyViewSet
 
 router = DefaultRouter()
 router.register("sources", SourceViewSet, basename="source")
 router.register("events", InboundEventViewSet, basename="event")
+router.register("destinations", DestinationViewSet, basename="destination")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
 router.register("people", PersonViewSet, basename="person")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("surveys", SurveyViewSet, basename="survey")

@@ -1,4 +1,4 @@
-"""The operations console for sources, the event log and attribute mappings."""
+"""The operations console for sources, the event log, attribute mappings, destinations and deliveries."""
 
 import json
 from typing import Any, cast
@@ -9,8 +9,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.dateformat import format as date_format
@@ -19,9 +20,11 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.timezone import localtime
 
-from integrations import services
+from integrations import registry, services
+from integrations.base import event_type_choices
+from integrations.deliveries import deliveries_replay, deliveries_replay_dead, destination_send_test
 from integrations.mappings import mapping_apply, mapping_compile
-from integrations.models import InboundEvent, MappingRule, MappingSet, Source, WriteKey
+from integrations.models import Delivery, Destination, InboundEvent, MappingRule, MappingSet, Source, WriteKey
 
 
 def _help(model: type[Any], field: str) -> str:
@@ -433,3 +436,325 @@ class MappingSetAdmin(admin.ModelAdmin[MappingSet]):
             "problems": problems,
         }
         return TemplateResponse(request, "admin/integrations/mappingset/try.html", context)
+
+
+# --- outbound: destinations and deliveries -----------------------------------------------------------
+
+
+def _pretty(value: Any) -> str:
+    if value in (None, "", {}):
+        return format_html('<span class="hub-muted">{}</span>', "none")
+    text = (
+        value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    )
+    return format_html('<pre class="hub-payload">{}</pre>', text)
+
+
+def _pretty_body(body: str) -> str:
+    """A body as sent or received: indented when it is JSON, as it came otherwise."""
+    try:
+        return _pretty(json.loads(body)) if body else _pretty("")
+    except ValueError:
+        return _pretty(body)
+
+
+def _exchange_request(exchange: dict[str, Any] | None) -> str:
+    if not exchange:
+        return _pretty(None)
+    headers = "\n".join(f"{k}: {v}" for k, v in exchange.get("request_headers", {}).items())
+    return format_html(
+        '<pre class="hub-payload">{} {}\n{}</pre>{}',
+        exchange.get("method", ""),
+        exchange.get("url", ""),
+        headers,
+        _pretty_body(exchange.get("request_body", "")),
+    )
+
+
+def _exchange_response(exchange: dict[str, Any] | None) -> str:
+    if not exchange:
+        return _pretty(None)
+    if exchange.get("status") is None:
+        return format_html('<pre class="hub-payload">no response: {}</pre>', exchange.get("error", ""))
+    headers = "\n".join(f"{k}: {v}" for k, v in exchange.get("response_headers", {}).items())
+    return format_html(
+        '<pre class="hub-payload">HTTP {} ({} ms)\n{}</pre>{}',
+        exchange["status"],
+        exchange.get("elapsed_ms", 0),
+        headers,
+        _pretty_body(exchange.get("response_body", "")),
+    )
+
+
+def secret_mask(value: str) -> str:
+    """A secret as lists show it: its last four characters at most, and only for long secrets."""
+    return f"••••{value[-4:]}" if len(value) >= 16 else "••••"
+
+
+class DestinationForm(forms.ModelForm[Destination]):
+    kind = forms.ChoiceField(
+        label="kind", choices=registry.kind_choices, help_text=_help(Destination, "kind")
+    )
+    call_types = forms.MultipleChoiceField(
+        label="receives",
+        choices=event_type_choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_help(Destination, "call_types"),
+    )
+    event_names_text = forms.CharField(
+        label="only these event names",
+        required=False,
+        widget=forms.Textarea({"rows": 2, "cols": 40}),
+        help_text="One per line, e.g. Order Completed. Empty: every event name.",
+    )
+    new_secrets = forms.JSONField(
+        label="set secrets",
+        required=False,
+        widget=forms.Textarea({"rows": 3, "cols": 60, "autocomplete": "off", "spellcheck": "false"}),
+        help_text='Write-only: {"signing_secret": "whsec_..."} sets that secret and keeps the others; '
+        '{"name": null} removes one. Stored values are never shown here.',
+    )
+
+    class Meta:
+        model = Destination
+        fields = [
+            "name",
+            "kind",
+            "enabled",
+            "settings",
+            "call_types",
+            "mapping_set",
+            "rate_limit_per_second",
+            "timeout_seconds",
+            "max_age_seconds",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["event_names_text"] = "\n".join(self.instance.event_names or [])
+        self.initial["new_secrets"] = None  # write-only: never render what is stored
+
+    def clean_new_secrets(self) -> dict[str, str | None]:
+        value = self.cleaned_data.get("new_secrets") or {}
+        if not isinstance(value, dict) or not all(isinstance(v, str | None) for v in value.values()):
+            raise forms.ValidationError('A JSON object of names to text values, e.g. {"api_key": "..."}.')
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, settings = data.get("kind"), data.get("settings")
+        if kind and isinstance(settings, dict):
+            probe = Destination(secrets=self.instance.secrets)
+            probe.secrets_update(data.get("new_secrets") or {})
+            for problem in registry.connector_get(kind).validate(
+                settings=settings, secrets=probe.secret_values()
+            ):
+                self.add_error(None, problem)
+        elif settings is not None and not isinstance(settings, dict):
+            self.add_error("settings", 'A JSON object, e.g. {"url": "https://..."}.')
+        return data
+
+    def save(self, commit: bool = True) -> Destination:
+        destination = super().save(commit=False)
+        text = self.cleaned_data.get("event_names_text") or ""
+        destination.event_names = [line.strip() for line in text.splitlines() if line.strip()]
+        if self.cleaned_data.get("new_secrets"):
+            destination.secrets_update(self.cleaned_data["new_secrets"])
+        if commit:
+            destination.save()
+        return destination
+
+
+SEND_TEST_TEMPLATE = """{% extends "admin/base_site.html" %}{% load static %}
+{% block extrastyle %}{{ block.super }}
+<link rel="stylesheet" href="{% static "integrations/admin.css" %}">{% endblock %}
+{% block content %}<div id="content-main">
+{% for result in results %}
+  <h2>{{ result.destination }} ({{ result.destination.kind }})</h2>
+  {% if result.error %}<p class="errornote" role="alert">{{ result.error }}</p>
+  {% else %}<p>Delivered: the endpoint answered {{ result.status }}.</p>{% endif %}
+  <h3>Request</h3>{{ result.request }}
+  <h3>Response</h3>{{ result.response }}
+{% endfor %}
+<p><a href="{{ back }}" class="button">Back to destinations</a></p>
+</div>{% endblock %}"""
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin[Destination]):
+    form = DestinationForm
+    list_display = [
+        "name",
+        "kind",
+        "enabled",
+        "receives",
+        "secrets_masked",
+        "rate_limit_per_second",
+        "waiting",
+    ]
+    list_filter = ["enabled", "kind"]
+    search_fields = ["name"]
+    list_select_related = ["mapping_set"]
+    readonly_fields = ["secrets_masked", "next_slot_at", "created_at", "updated_at"]
+    actions = ["send_test", "replay_dead"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "enabled", "settings", "mapping_set"]}),
+        ("Secrets", {"fields": ["secrets_masked", "new_secrets"]}),
+        ("What it receives", {"fields": ["call_types", "event_names_text"]}),
+        (
+            "Delivery",
+            {"fields": ["rate_limit_per_second", "timeout_seconds", "max_age_seconds", "next_slot_at"]},
+        ),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    class Media:
+        css = {"all": ["integrations/admin.css"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Destination]:
+        waiting = Count("deliveries", filter=Q(deliveries__status__in=["pending", "in_flight"]))
+        dead = Count("deliveries", filter=Q(deliveries__status="dead"))
+        return super().get_queryset(request).annotate(waiting_count=waiting, dead_count=dead)
+
+    @admin.display(description="receives")
+    def receives(self, obj: Destination) -> str:
+        names = ", ".join(obj.call_types or []) or "nothing"
+        return f"{names} (only {', '.join(obj.event_names)})" if obj.event_names else names
+
+    @admin.display(description="secrets")
+    def secrets_masked(self, obj: Destination) -> str:
+        values = obj.secret_values()
+        return (
+            ", ".join(f"{name} {secret_mask(value)}" for name, value in sorted(values.items())) or "none set"
+        )
+
+    @admin.display(description="waiting / dead")
+    def waiting(self, obj: Destination) -> str:
+        return f"{getattr(obj, 'waiting_count', 0)} / {getattr(obj, 'dead_count', 0)}"
+
+    @admin.action(description="Send a test event (shows the HTTP exchange)")
+    def send_test(self, request: HttpRequest, queryset: QuerySet[Destination]) -> HttpResponse:
+        results = []
+        for destination in queryset[:5]:
+            exchange, error = destination_send_test(destination=destination)
+            record = exchange.as_dict() if exchange else None
+            results.append(
+                {
+                    "destination": destination,
+                    "error": error,
+                    "status": exchange.status if exchange else None,
+                    "request": _exchange_request(record),
+                    "response": _exchange_response(record),
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Test deliveries",
+            "opts": self.opts,
+            "results": results,
+            "back": request.get_full_path(),
+        }
+        html = engines["django"].from_string(SEND_TEST_TEMPLATE).render(context, request)
+        return HttpResponse(html)
+
+    @admin.action(description="Replay all dead deliveries of the selected destinations")
+    def replay_dead(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
+        total = sum(deliveries_replay_dead(destination=destination) for destination in queryset)
+        messages.success(request, f"Replaying {total} dead deliver{'y' if total == 1 else 'ies'}.")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin[Delivery]):
+    list_display = [
+        "created",
+        "destination",
+        "event_type",
+        "status_label",
+        "attempts",
+        "last_http_status",
+        "next_attempt",
+        "error_short",
+    ]
+    list_filter = ["status", "destination", "event_type"]
+    search_fields = ["=idempotency_key"]
+    list_select_related = ["destination"]
+    ordering = ["-id"]
+    paginator = EventLogPaginator
+    show_full_result_count = False
+    actions = ["replay", "replay_dead_of_destination"]
+    fields = (
+        "destination",
+        "event_type",
+        "idempotency_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "retry_until",
+        "claimed_at",
+        "created_at",
+        "delivered_at",
+        "last_http_status",
+        "last_error",
+        "last_request",
+        "last_response",
+        "pretty_payload",
+    )
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ["integrations/admin.css"]}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, obj: Delivery) -> str:
+        return date_format(localtime(obj.created_at), "Y-m-d H:i:s")
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, obj: Delivery) -> str:
+        return format_html(
+            '<span class="hub-status hub-status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
+
+    @admin.display(description="next attempt at", ordering="next_attempt_at")
+    def next_attempt(self, obj: Delivery) -> str:
+        if obj.status not in (Delivery.Status.PENDING, Delivery.Status.IN_FLIGHT):
+            return ""
+        return date_format(localtime(obj.next_attempt_at), "Y-m-d H:i:s")
+
+    @admin.display(description="last error")
+    def error_short(self, obj: Delivery) -> str:
+        if len(obj.last_error) <= 100:
+            return obj.last_error
+        return format_html('<span title="{}">{}…</span>', obj.last_error, obj.last_error[:100])
+
+    @admin.display(description="payload")
+    def pretty_payload(self, obj: Delivery) -> str:
+        return _pretty(obj.payload)
+
+    @admin.display(description="last request")
+    def last_request(self, obj: Delivery) -> str:
+        return _exchange_request(obj.last_exchange)
+
+    @admin.display(description="last response")
+    def last_response(self, obj: Delivery) -> str:
+        return _exchange_response(obj.last_exchange)
+
+    @admin.action(description="Replay selected deliveries (same idempotency key)")
+    def replay(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        done = deliveries_replay(ids=ids)
+        messages.success(
+            request, f"Replaying {done} of {len(ids)}; pending and in-flight ones are left alone."
+        )
+
+    @admin.action(description="Replay all dead deliveries of these deliveries' destinations")
+    def replay_dead_of_destination(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        destinations = Destination.objects.filter(pk__in=queryset.values("destination_id"))
+        total = sum(deliveries_replay_dead(destination=destination) for destination in destinations)
+        messages.success(request, f"Replaying {total} dead deliver{'y' if total == 1 else 'ies'}.")

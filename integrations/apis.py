@@ -1,10 +1,20 @@
-"""Management API (token auth, staff only): sources and the event log."""
+"""Management API (token auth, staff only): sources, the event log, destinations and deliveries."""
+
+from typing import Any
 
 import django_filters
-from rest_framework import serializers, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
 
-from integrations.models import InboundEvent, Source, WriteKey
+from integrations.base import event_type_choices
+from integrations.deliveries import deliveries_replay
+from integrations.models import Delivery, Destination, InboundEvent, MappingSet, Source, WriteKey
+from integrations.registry import connector_get, kind_choices
 
 
 class WriteKeySerializer(serializers.ModelSerializer):
@@ -78,3 +88,140 @@ class InboundEventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = InboundEventSerializer
     filterset_class = InboundEventFilter
     pagination_class = EventPagination
+
+
+# --- outbound: destinations and deliveries ---------------------------------------------------------
+
+
+class DestinationSerializer(serializers.ModelSerializer):
+    """A destination. `secrets` is write-only: a PATCH sets the keys it names (null removes one) and
+    keeps the others; responses list only which keys are set (`secret_keys`)."""
+
+    kind = serializers.ChoiceField(choices=[])
+    secrets = serializers.DictField(
+        child=serializers.CharField(allow_null=True, allow_blank=True),
+        write_only=True,
+        required=False,
+        help_text='API keys and signing secrets, e.g. {"signing_secret": "whsec_..."}; never returned.',
+    )
+    secret_keys = serializers.SerializerMethodField(help_text="Names of the secrets that are set.")
+    call_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=event_type_choices()),
+        required=False,
+        help_text="Hub events and Segment call types this destination receives.",
+    )
+    mapping_set = serializers.SlugRelatedField[MappingSet](
+        slug_field="slug", queryset=MappingSet.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Destination
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "enabled",
+            "settings",
+            "secrets",
+            "secret_keys",
+            "call_types",
+            "event_names",
+            "mapping_set",
+            "rate_limit_per_second",
+            "timeout_seconds",
+            "max_age_seconds",
+            "created_at",
+            "updated_at",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kind_choices()  # type: ignore[attr-defined]
+
+    def get_secret_keys(self, obj: Destination) -> list[str]:
+        return sorted(obj.secret_values())
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: Destination = self.instance or Destination()
+        kind = attrs.get("kind", instance.kind)
+        settings = attrs.get("settings", instance.settings)
+        if not isinstance(settings, dict):
+            raise serializers.ValidationError({"settings": "A JSON object."})
+        probe = Destination(secrets=instance.secrets)
+        probe.secrets_update(attrs.get("secrets", {}))
+        problems = connector_get(kind).validate(settings=settings, secrets=probe.secret_values())
+        if problems:
+            raise serializers.ValidationError({"configuration": problems})
+        return attrs
+
+    def _save(self, instance: Destination, validated: dict[str, Any]) -> Destination:
+        secrets = validated.pop("secrets", None)
+        for name, value in validated.items():
+            setattr(instance, name, value)
+        if secrets:
+            instance.secrets_update(secrets)
+        instance.save()
+        return instance
+
+    def create(self, validated_data: dict[str, Any]) -> Destination:
+        return self._save(Destination(), validated_data)
+
+    def update(self, instance: Destination, validated_data: dict[str, Any]) -> Destination:
+        return self._save(instance, validated_data)
+
+
+class DestinationViewSet(viewsets.ModelViewSet):
+    """Outbound destinations (webhooks, vendor connectors). Deleting is not offered: disable instead."""
+
+    queryset = Destination.objects.select_related("mapping_set").order_by("name")
+    serializer_class = DestinationSerializer
+    filterset_fields = ["kind", "enabled"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "destination",
+            "event_type",
+            "idempotency_key",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "retry_until",
+            "last_http_status",
+            "last_response_excerpt",
+            "last_error",
+            "created_at",
+            "updated_at",
+            "delivered_at",
+            "payload",
+            "last_exchange",
+        ]
+
+
+class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
+    """Outbound calls, newest first; filter by destination (id) and status. `replay` sends one again."""
+
+    queryset = Delivery.objects.all()
+    serializer_class = DeliverySerializer
+    filterset_fields = ["destination", "status", "event_type", "idempotency_key"]
+    pagination_class = EventPagination  # newest first, cursor pages
+
+    @extend_schema(request=None, responses={200: DeliverySerializer, 409: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, pk: str | None = None) -> Response:
+        """A new attempt now, with the same idempotency key and a fresh retry window."""
+        delivery = self.get_object()
+        if not deliveries_replay(ids=[delivery.pk]):
+            return Response(
+                {
+                    "code": "conflict",
+                    "message": f"The delivery is {delivery.status}: it will be attempted anyway.",
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        delivery.refresh_from_db()
+        return Response(self.get_serializer(delivery).data)

@@ -464,4 +464,4 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} → {self.destination_id} ({self.status})"
+        return f"{self.event_type} {self.idempotency_key} ({self.get_status_display()})"

@@ -1,0 +1,118 @@
+"""The management API of destinations and deliveries: secrets are write-only."""
+
+from typing import Any
+
+from django.db import connection
+from pytest_httpserver import HTTPServer
+from rest_framework.test import APIClient
+
+from hub.crypto import decrypt
+from integrations.deliveries import deliveries_deliver_due
+from integrations.models import Delivery, Destination
+from tests.integrations.delivery.conftest import SECRET, enqueue_one
+
+
+def create_body(url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "webhook",
+        "name": "Ops webhook",
+        "settings": {"url": url},
+        "secrets": {"signing_secret": SECRET},
+        "call_types": ["response.created"],
+        **extra,
+    }
+
+
+def test_a_destination_is_created_with_write_only_secrets(api_client: APIClient) -> None:
+    response = api_client.post(
+        "/api/destinations/", create_body("https://ops.example.com/hooks"), format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert "secrets" not in body
+    assert body["secret_keys"] == ["signing_secret"]
+    assert SECRET not in response.content.decode()
+    destination = Destination.objects.get(pk=body["id"])
+    assert destination.secret_values() == {"signing_secret": SECRET}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM integrations_destination WHERE id = %s", [destination.pk])
+        raw = cursor.fetchone()[0]
+    assert SECRET not in raw
+    assert SECRET in decrypt(raw)
+
+    listed = api_client.get("/api/destinations/")
+    detail = api_client.get(f"/api/destinations/{destination.pk}/")
+    for page in (listed, detail):
+        assert page.status_code == 200
+        assert SECRET not in page.content.decode()
+        assert SECRET.removeprefix("whsec_") not in page.content.decode()
+
+
+def test_patch_sets_named_secrets_and_keeps_the_others(api_client: APIClient, webhook: Destination) -> None:
+    response = api_client.patch(
+        f"/api/destinations/{webhook.pk}/", {"secrets": {"api_key": "key-0123456789"}}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["secret_keys"] == ["api_key", "signing_secret"]
+    assert "key-0123456789" not in response.content.decode()
+
+    response = api_client.patch(f"/api/destinations/{webhook.pk}/", {"enabled": False}, format="json")
+    assert response.status_code == 200
+    webhook.refresh_from_db()
+    assert webhook.enabled is False
+    assert webhook.secret_values() == {"api_key": "key-0123456789", "signing_secret": SECRET}
+
+
+def test_an_unusable_configuration_is_refused_with_the_reasons(api_client: APIClient) -> None:
+    body = create_body("ftp://ops.example.com", secrets={"signing_secret": "not-a-whsec-secret!"})
+    response = api_client.post("/api/destinations/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    problems = " ".join(response.json()["errors"]["configuration"])
+    assert "https://" in problems
+    assert "Standard Webhooks secret" in problems
+    assert not Destination.objects.exists()
+
+    response = api_client.post(
+        "/api/destinations/", create_body("https://x", kind="carrier-pigeon"), format="json"
+    )
+    assert response.status_code == 400
+    assert "kind" in response.json()["errors"]
+
+
+def test_deliveries_are_listed_filtered_and_replayed(
+    api_client: APIClient,
+    webhook: Destination,
+    httpserver: HTTPServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    httpserver.expect_request("/hooks/feedback").respond_with_data("gone", status=410)
+    failed = enqueue_one("r-1")
+    enqueue_one("r-2")
+    deliveries_deliver_due(limit=1)
+
+    response = api_client.get(f"/api/deliveries/?destination={webhook.pk}&status=failed")
+    assert response.status_code == 200
+    assert [d["id"] for d in response.json()["results"]] == [failed.pk]
+    assert response.json()["results"][0]["last_http_status"] == 410
+    assert len(api_client.get("/api/deliveries/?status=pending").json()["results"]) == 1
+
+    httpserver.clear()
+    httpserver.expect_request("/hooks/feedback").respond_with_data("ok")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(f"/api/deliveries/{failed.pk}/replay/")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "pending"
+    failed.refresh_from_db()
+    assert failed.status == Delivery.Status.DELIVERED, "the replay is sent right after commit"
+    ((request, _),) = httpserver.log
+    assert request.headers["webhook-id"] == "r-1"
+
+
+def test_replaying_a_pending_delivery_is_a_conflict(api_client: APIClient, webhook: Destination) -> None:
+    delivery = enqueue_one()
+    response = api_client.post(f"/api/deliveries/{delivery.pk}/replay/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
