@@ -25,9 +25,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -107,7 +107,11 @@ def deliveries_enqueue(*, event_type: str, data: Mapping[str, Any], idempotency_
             else:
                 if delivery.payload is None:
                     continue  # the connector has nothing to send for this event
-            delivery.save()
+            try:
+                with transaction.atomic():
+                    delivery.save()
+            except IntegrityError:  # the same key enqueued at the same moment by another process
+                delivery = Delivery.objects.get(destination=destination, idempotency_key=idempotency_key)
             deliveries.append(delivery)
         ids = [d.pk for d in deliveries if d.status == Delivery.Status.PENDING]
         if ids:
@@ -202,6 +206,7 @@ def delivery_claim(
     A rate-limited destination whose next slot is too far away is added to `skip` and its delivery
     stays pending, due at that slot.
     """
+    slot: datetime | None
     while True:
         now = clock()
         with transaction.atomic():
@@ -209,7 +214,7 @@ def delivery_claim(
             if delivery is None:
                 return None
             destination = Destination.objects.get(pk=delivery.destination_id)
-            wait, slot = 0.0, cast(datetime | None, None)
+            wait, slot = 0.0, None
             rate = _rate_limit(destination)
             if rate:
                 wait, slot = _slot_take(destination.pk, rate, clock, max_wait)
