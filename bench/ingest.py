@@ -4,7 +4,8 @@ Self-contained: creates its own database (`hub_bench`) on 127.0.0.1:5432, migrat
 source, starts gunicorn with the production settings, drives `/v1/batch` with wrk (100 Segment-like
 events per request, every messageId unique), counts the stored rows, then measures COPY of the same
 kind of rows from this one process into the same table. Optionally profiles one gunicorn worker with
-py-spy. Prints, last, one line:
+py-spy. Then runs bench/process.py (the processor's throughput; `--no-process` skips it), which
+prints its own `process ...` line. Prints, last, one line:
 
     ingest hub_events_per_s=<n> copy_events_per_s=<n> ratio=<hub/copy>
 
@@ -752,6 +753,9 @@ def main() -> None:
     parser.add_argument("--profile-seconds", type=int, default=10, help="0: no profile")
     parser.add_argument("--profile-raw", help="also keep py-spy's raw stacks in this file")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument(
+        "--no-process", action="store_true", help="skip the processor phase (bench/process.py)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is required (apt-get install -y wrk)")
@@ -788,6 +792,9 @@ def main() -> None:
         main_run = next(r for r in runs if r.workers == args.workers)
         if not args.no_docs:
             docs_write(report(bench, machine(), runs, copy_eps, sizes, profile))
+        if not args.no_process:  # the processor on its own database; prints its line before ours
+            command = [PYTHON, str(ROOT / "bench" / "process.py")] + (["--no-docs"] if args.no_docs else [])
+            subprocess.run(command, cwd=ROOT, check=True)
         print(result_line(main_run, copy_eps), flush=True)
     finally:
         with contextlib.suppress(Exception):
