@@ -22,6 +22,7 @@ import logging
 import smtplib
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
@@ -40,6 +41,7 @@ from customers.models import Person
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.content import Texts, survey_texts
 from surveys.services.eligibility import DELIVERED, History, eligibility_decide, histories_load
+from surveys.services.events import hub_event_subscribed, invitation_sent_emit
 from surveys.services.tokens import invitation_token
 
 logger = logging.getLogger(__name__)
@@ -287,6 +289,7 @@ def _send(
         return
     # Stop well before another dispatcher could take our claims for abandoned ones.
     budget = settings.SURVEY_CLAIM_TIMEOUT_SECONDS / 2
+    announce = hub_event_subscribed("invitation.sent")  # once per batch, not per message
     try:
         for index, (invitation, person) in enumerate(batch):
             if index and time.monotonic() - claimed_clock > budget:
@@ -308,12 +311,14 @@ def _send(
                 _release([i.pk for i, _ in batch[index:]], error, report)
                 return
             # One UPDATE per message, right after the server took it: a crash later never resends it.
-            Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING).update(
-                status=Invitation.Status.SENT,
-                sent_at=now,
-                language=message.extra_headers["Content-Language"],
-                error="",
-            )
+            language = message.extra_headers["Content-Language"]
+            claimed = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING)
+            with transaction.atomic() if announce else nullcontext():  # the event commits with the row
+                marked = claimed.update(
+                    status=Invitation.Status.SENT, sent_at=now, language=language, error=""
+                )
+                if marked and announce:
+                    invitation_sent_emit(invitation=invitation, sent_at=now, language=language)
             report.sent[invitation.pk] = person.email
             logger.info("sent invitation %s", invitation.pk)
     finally:

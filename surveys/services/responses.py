@@ -11,6 +11,7 @@ from django.db.models import Q
 from customers.models import Suppression, suppression_hash
 from surveys.models import Invitation, Response
 from surveys.services.content import survey_texts
+from surveys.services.events import person_unsubscribed_emit, response_changed_emit
 
 CLOSED = (Invitation.Status.EXPIRED, Invitation.Status.CANCELLED)
 COMMENT_MAX_LENGTH = 5000
@@ -57,6 +58,9 @@ def response_record(*, invitation: Invitation, rating: int) -> Response:
         if not created and response.rating != rating:
             response.rating = rating
             response.save(update_fields=["rating", "updated_at"])
+            response_changed_emit(response=response, created=False)
+        elif created:
+            response_changed_emit(response=response, created=True)
         if invitation.status != Invitation.Status.RESPONDED or invitation.responded_at is None:
             invitation.status = Invitation.Status.RESPONDED
             invitation.responded_at = invitation.responded_at or response.answered_at
@@ -88,9 +92,12 @@ def response_followup_save(*, response: Response, comment: str, tag_ratings: Map
         raise ValueError(f"the comment is longer than {COMMENT_MAX_LENGTH} characters")
     with transaction.atomic():
         _invitation_lock(response.invitation)
+        changed = (response.comment, response.tag_ratings) != (comment.strip(), dict(tag_ratings))
         response.comment = comment.strip()
         response.tag_ratings = dict(tag_ratings)
         response.save(update_fields=["comment", "tag_ratings", "updated_at"])
+        if changed:  # the same form sent again is no news for destinations
+            response_changed_emit(response=response, created=False)
     return response
 
 
@@ -106,16 +113,23 @@ def person_unsubscribe(*, invitation: Invitation) -> int:
         # Another record of the source with this email is the same mailbox, suppressed alike.
         same_person |= Q(person__source_id=person.source_id, person__email=person.email)
     with transaction.atomic():
+        new: list[Suppression] = []
         for kind, value in kinds:
             if value:
-                Suppression.objects.get_or_create(
+                suppression, created = Suppression.objects.get_or_create(
                     source_id=person.source_id,
                     kind=kind,
                     value_hash=suppression_hash(kind, value),
                     defaults={"reason": Suppression.Reason.UNSUBSCRIBED},
                 )
-        return (
+                new += [suppression] if created else []
+        cancelled = (
             Invitation.objects.filter(same_person, status__in=Invitation.OPEN)
             .exclude(pk=invitation.pk)
             .update(status=Invitation.Status.CANCELLED, error="unsubscribed")
         )
+        if new:
+            person_unsubscribed_emit(
+                person=person, invitation=invitation, suppression=new[0], cancelled=cancelled
+            )
+        return cancelled
