@@ -12,6 +12,7 @@ from integrations.base import Connector
 
 CONNECTORS: dict[str, str] = {
     "webhook": "integrations.webhook.connector.WebhookConnector",
+    "segment": "integrations.segment.connector.SegmentConnector",
 }
 
 

@@ -1,0 +1,83 @@
+"""Segment as a destination: the daily NPS sync-back, the Callexa model (a third party sending
+`identify` calls into the customer's own Segment source with that source's write key).
+
+Settings: `source` (the slug of the hub source whose people are synced), `api_host` (default
+https://api.segment.io; the EU host https://events.eu1.segmentapis.com, or any Segment-compatible
+endpoint such as another Feedback Hub). Secret: `write_key` of the Segment source to write into.
+
+Each delivery is one `/v1/batch` body built by integrations/segment/sync_back.py:
+
+    POST {api_host}/v1/batch    Authorization: Basic base64("<write key>:")
+    {"batch": [{"type": "identify", "userId": "u-42", "traits": {"NPS_rating": 9, ...},
+                "timestamp": "...", "messageId": "fh-...", "context": {"library": {...}}}]}
+
+No `sentAt`: the payload is built once and resent as is on retries, and a stale sentAt would make
+Segment "correct" the timestamps by the retry's delay. The write key travels only in the header,
+never in the stored payload. Segment dedupes on the messageIds; the Segment API takes no other key.
+"""
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from integrations.base import TEST_EVENT_TYPE, BaseConnector, ConnectorError, SettingsSchema
+from integrations.http import HttpClient, HttpExchange
+from integrations.models import Destination, Source
+
+DEFAULT_API_HOST = "https://api.segment.io"
+
+
+def batch_url(api_host: str) -> str:
+    """`{api_host}/v1/batch`, as analytics-python builds it (a path prefix in the host is kept)."""
+    return api_host.rstrip("/") + "/v1/batch"
+
+
+def basic_auth(write_key: str) -> str:
+    """Segment's Basic auth: the write key as user name, an empty password (note the colon)."""
+    return "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+
+
+class SegmentConnector(BaseConnector):
+    kind = "segment"
+    label = "Segment (daily NPS sync-back)"
+    settings_schema = SettingsSchema(
+        required=("source", "api_host"),
+        defaults={"api_host": DEFAULT_API_HOST},
+        secrets=("write_key",),
+        help={
+            "source": "Slug of the hub source whose people's answers are synced, e.g. web-app.",
+            "api_host": "Segment's API host; EU: https://events.eu1.segmentapis.com; or another hub's URL.",
+            "write_key": "The write key of the Segment source that receives the identify calls.",
+        },
+    )
+
+    def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
+        problems = super().validate(settings=settings, secrets=secrets)
+        host = self.settings_schema.settings_with_defaults(settings).get("api_host")
+        if isinstance(host, str) and host and not host.startswith(("https://", "http://")):
+            problems.append("settings: 'api_host' must start with https:// (or http://).")
+        slug = settings.get("source")
+        if isinstance(slug, str) and slug and not Source.objects.filter(slug=slug).exists():
+            problems.append(f"settings: there is no source '{slug}'.")
+        return problems
+
+    def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:
+        # Answers go out in the daily batches (sync_back.py), not one call per hub event. The admin's
+        # "send test" posts an empty batch: it checks the host and the write key and changes nobody.
+        return {"batch": []} if event_type == TEST_EVENT_TYPE else None
+
+    def deliver(
+        self, *, destination: Destination, payload: Any, idempotency_key: str, client: HttpClient
+    ) -> HttpExchange:
+        settings = self.settings_schema.settings_with_defaults(destination.settings)
+        write_key = destination.secret_values().get("write_key", "")
+        if not write_key:
+            raise ConnectorError("The destination has no write_key.", permanent=True)
+        if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
+            raise ConnectorError('The payload is not a Segment batch ({"batch": [...]}).', permanent=True)
+        headers = {"Content-Type": "application/json", "Authorization": basic_auth(write_key)}
+        return client.request(
+            "POST", batch_url(settings["api_host"]), headers=headers, body=orjson.dumps(payload)
+        )
