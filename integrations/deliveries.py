@@ -22,7 +22,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,6 +60,50 @@ def _event_name(data: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _delivery_new(
+    *, destination: Destination, event_type: str, data: Mapping[str, Any], idempotency_key: str, now: datetime
+) -> Delivery | None:
+    """An unsaved Delivery with the payload its connector built; None when the connector skips the event.
+    A connector that cannot build the payload yields a failed delivery, with the reason."""
+    delivery = Delivery(
+        destination=destination,
+        event_type=event_type,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        next_attempt_at=now,
+        retry_until=now + timedelta(seconds=destination.max_age_seconds),
+        payload=None,
+    )
+    try:
+        delivery.payload = connector_get(destination.kind).build(
+            destination=destination, event_type=event_type, data=data
+        )
+    except Exception as exc:
+        logger.warning("building %s for destination %s failed", event_type, destination.pk, exc_info=True)
+        delivery.status = Delivery.Status.FAILED
+        delivery.last_error = f"could not build the payload: {_reason(exc)}"
+        delivery.payload = {"type": event_type, "data": dict(data)}  # what it was about, for staff
+        return delivery
+    return None if delivery.payload is None else delivery
+
+
+def _delivery_save(delivery: Delivery) -> Delivery:
+    try:
+        with transaction.atomic():
+            delivery.save()
+    except IntegrityError:  # the same key enqueued at the same moment by another process
+        delivery = Delivery.objects.get(
+            destination=delivery.destination, idempotency_key=delivery.idempotency_key
+        )
+    return delivery
+
+
+def _deliver_after_commit(deliveries: Iterable[Delivery]) -> None:
+    ids = [d.pk for d in deliveries if d.status == Delivery.Status.PENDING]
+    if ids:
+        transaction.on_commit(lambda: _deliver_soon(ids))
+
+
 def deliveries_enqueue(*, event_type: str, data: Mapping[str, Any], idempotency_key: str) -> list[Delivery]:
     """Create a Delivery for each enabled destination subscribed to `event_type`; deliver after commit.
 
@@ -84,38 +128,75 @@ def deliveries_enqueue(*, event_type: str, data: Mapping[str, Any], idempotency_
             if existing is not None:
                 deliveries.append(existing)
                 continue
-            delivery = Delivery(
+            delivery = _delivery_new(
                 destination=destination,
                 event_type=event_type,
+                data=data,
                 idempotency_key=idempotency_key,
-                created_at=now,
-                next_attempt_at=now,
-                retry_until=now + timedelta(seconds=destination.max_age_seconds),
-                payload=None,
+                now=now,
             )
-            try:
-                delivery.payload = connector_get(destination.kind).build(
-                    destination=destination, event_type=event_type, data=data
-                )
-            except Exception as exc:
-                logger.warning(
-                    "building %s for destination %s failed", event_type, destination.pk, exc_info=True
-                )
-                delivery.status = Delivery.Status.FAILED
-                delivery.last_error = f"could not build the payload: {_reason(exc)}"
-                delivery.payload = {"type": event_type, "data": dict(data)}  # what it was about, for staff
-            else:
-                if delivery.payload is None:
-                    continue  # the connector has nothing to send for this event
-            try:
-                with transaction.atomic():
-                    delivery.save()
-            except IntegrityError:  # the same key enqueued at the same moment by another process
-                delivery = Delivery.objects.get(destination=destination, idempotency_key=idempotency_key)
-            deliveries.append(delivery)
-        ids = [d.pk for d in deliveries if d.status == Delivery.Status.PENDING]
-        if ids:
-            transaction.on_commit(lambda: _deliver_soon(ids))
+            if delivery is not None:
+                deliveries.append(_delivery_save(delivery))
+        _deliver_after_commit(deliveries)
+    return deliveries
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One event for `deliveries_enqueue_many`: the same three arguments as `deliveries_enqueue`."""
+
+    event_type: str
+    data: Mapping[str, Any]
+    idempotency_key: str
+
+
+def deliveries_enqueue_many(*, events: Sequence[Outbound]) -> list[Delivery]:
+    """`deliveries_enqueue` for a batch of events, in a constant number of queries: the destinations
+    are loaded once, existing keys looked up in one query and the new rows inserted in one statement
+    (row by row only if another process inserted one of the same keys meanwhile)."""
+    if not events:
+        return []
+    destinations = list(Destination.objects.filter(enabled=True).select_related("mapping_set"))
+    pairs = [
+        (event, destination)
+        for event in events
+        for destination in destinations
+        if destination.receives(event.event_type, _event_name(event.data))
+    ]
+    if not pairs:
+        return []
+    existing = {
+        (d.destination_id, d.idempotency_key): d
+        for d in Delivery.objects.filter(
+            destination_id__in={destination.pk for _, destination in pairs},
+            idempotency_key__in={event.idempotency_key for event, _ in pairs},
+        )
+    }
+    deliveries: list[Delivery] = []
+    new: list[Delivery] = []
+    now = timezone.now()
+    for event, destination in pairs:
+        found = existing.get((destination.pk, event.idempotency_key))
+        if found is not None:
+            deliveries.append(found)
+            continue
+        delivery = _delivery_new(
+            destination=destination,
+            event_type=event.event_type,
+            data=event.data,
+            idempotency_key=event.idempotency_key,
+            now=now,
+        )
+        if delivery is not None:
+            new.append(delivery)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                Delivery.objects.bulk_create(new)
+        except IntegrityError:  # a key enqueued meanwhile by another process
+            new = [_delivery_save(delivery) for delivery in new]
+        deliveries += new
+        _deliver_after_commit(deliveries)
     return deliveries
 
 

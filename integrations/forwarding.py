@@ -1,0 +1,140 @@
+"""Forwarding processed Segment calls to destinations (Hello Customer, CustomerSuccessBox, SurveyLab,
+a webhook ...), as Segment passes a call on to the destinations enabled for it.
+
+`segment_events_forward` is a processing handler (registered in apps.py): for a batch of claimed
+events it enqueues, in the processing transaction, one Delivery per event and enabled destination
+subscribed to the event's call type (and, for a track call, its event name):
+
+    deliveries_enqueue_many(events=[Outbound(event_type="identify", data=event.payload,
+                                             idempotency_key="segment:<source id>:<messageId>"), ...])
+
+The event type is the call type itself ("identify", "track", ...), the names destinations subscribe
+to (integrations.base.SEGMENT_CALL_TYPES). The key depends only on the event, so reprocessing an
+event creates nothing new and every destination sees the same key. Each connector builds its payload
+with the destination's attribute mapping; `mapping_for` picks it.
+
+Erasure holds here too: calls about a person erased on request (a suppression) are not forwarded,
+nor calls that follow a `delete` of the same userId in the same batch. The `delete` call itself is
+forwarded to destinations subscribed to it, so that a vendor can erase the person as well.
+"""
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db.models import Q
+
+from integrations.base import SEGMENT_CALL_TYPES
+from integrations.deliveries import Outbound, deliveries_enqueue_many
+from integrations.mappings import CompiledMapping, mapping_compile_cached
+from integrations.models import Destination, InboundEvent, MappingSet
+
+_NOT_FORWARDED = frozenset({InboundEvent.Status.REJECTED, InboundEvent.Status.FAILED})
+
+
+def forwarding_key(event: InboundEvent) -> str:
+    """The idempotency key of an event's deliveries: the same for every destination and attempt."""
+    return f"segment:{event.source_id}:{event.message_id}"
+
+
+def _email(payload: Mapping[str, Any]) -> str:
+    context = payload.get("context")
+    for traits in (payload.get("traits"), context.get("traits") if isinstance(context, dict) else None):
+        if isinstance(traits, dict) and isinstance(traits.get("email"), str):
+            return str(traits["email"])
+    return ""
+
+
+def _erased(events: Sequence[InboundEvent]) -> set[int]:
+    """Ids of events about people erased on request: a suppression of their userId, anonymousId or
+    email (one query), or a delete of their userId earlier in this batch."""
+    from customers.models import Suppression, suppression_hash
+
+    wanted: dict[tuple[int, str, str], list[int]] = {}
+    for event in events:
+        for kind, value in (
+            ("user_id", event.user_id),
+            ("user_id", event.anonymous_id),
+            ("email", _email(event.payload)),
+        ):
+            if value:
+                wanted.setdefault((event.source_id, kind, suppression_hash(kind, value)), []).append(event.pk)
+    erased: set[int] = set()
+    if wanted:
+        query = Q()
+        for source_id, kind, value_hash in wanted:
+            query |= Q(source_id=source_id, kind=kind, value_hash=value_hash)
+        found = Suppression.objects.filter(query, reason=Suppression.Reason.DELETED)
+        for key in found.values_list("source_id", "kind", "value_hash"):
+            erased.update(wanted.get(key, ()))
+    deleted: set[tuple[int, str]] = set()
+    for event in events:
+        if event.type == InboundEvent.Type.DELETE:
+            deleted.add((event.source_id, event.user_id))
+        elif (event.source_id, event.user_id) in deleted and event.user_id:
+            erased.add(event.pk)
+    return erased
+
+
+def segment_events_forward(events: Sequence[InboundEvent]) -> None:
+    """Processing handler: enqueue the batch's calls for the destinations subscribed to them."""
+    candidates = [
+        event for event in events if event.status not in _NOT_FORWARDED and event.type in SEGMENT_CALL_TYPES
+    ]
+    if not candidates:
+        return
+    erased = _erased(candidates)
+    deliveries_enqueue_many(
+        events=[
+            Outbound(event_type=event.type, data=event.payload, idempotency_key=forwarding_key(event))
+            for event in candidates
+            if event.pk not in erased or event.type == InboundEvent.Type.DELETE
+        ]
+    )
+
+
+# --- which mapping a connector applies ---------------------------------------------------------------
+
+# A shipped preset edited in the admin applies to new deliveries within this many seconds (the
+# destination's own mapping set, loaded with the destination, applies at once).
+PRESET_CACHE_SECONDS = 10.0
+_presets: dict[str, tuple[float, MappingSet | None]] = {}
+
+
+def preset_get(target: str) -> MappingSet | None:
+    """The mapping set for `target` (e.g. "customersuccessbox.user"): the shipped preset, else the
+    oldest set staff made for it. Cached briefly, so a batch does not query it once per event."""
+    cached = _presets.get(target)
+    if cached is not None and time.monotonic() - cached[0] < PRESET_CACHE_SECONDS:
+        return cached[1]
+    found = MappingSet.objects.filter(target=target).order_by("-is_preset", "pk").first()
+    _presets[target] = (time.monotonic(), found)
+    return found
+
+
+def presets_forget() -> None:
+    _presets.clear()
+
+
+def mapping_for(
+    *, destination: Destination, call_type: str, targets: Mapping[str, str]
+) -> CompiledMapping | None:
+    """The mapping a connector applies to one call. `targets` are the connector's preset targets by
+    call type, e.g. {"identify": "customersuccessbox.user", "group": "customersuccessbox.account"}.
+
+    The destination's own attribute mapping wins when it is meant for this call: the connector has
+    one target (Hello Customer: respondents, for any call), or the set's call types include this
+    call's, or the set's target is this call's target. Otherwise the shipped preset for the call's
+    target applies (staff pick no mapping at all for CustomerSuccessBox and get the three presets);
+    None when there is none.
+    """
+    target = targets.get(call_type)
+    own = destination.mapping_set
+    if own is not None and (
+        len(set(targets.values())) == 1 or call_type in (own.call_types or []) or own.target == target
+    ):
+        return mapping_compile_cached(own)
+    if target is None:
+        return None
+    preset = preset_get(target)
+    return mapping_compile_cached(preset) if preset is not None else None
