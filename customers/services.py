@@ -7,14 +7,14 @@ and `delete` (rare) are applied one at a time between runs.
 """
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from customers.models import (
     Account,
@@ -34,6 +34,7 @@ from customers.traits import (
     traits_normalise,
     valid_timezone,
 )
+from hub.db import bulk_update
 from hub.timeparse import parse_datetime
 from integrations.models import InboundEvent, Source
 
@@ -98,47 +99,6 @@ def account_refresh_fields(account: Account) -> None:
     account.plan = str(traits.get("plan") or "")[:200]
     account.employees = as_int(traits.get("employees"))
     account.created_at = parse_datetime(traits.get("createdAt"))
-
-
-def _bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
-    """`model.objects.bulk_update(objs, fields)`: on PostgreSQL one UPDATE ... FROM unnest(arrays).
-
-    Django's bulk_update writes `SET f = CASE WHEN id = 1 THEN ... WHEN id = 2 ...` for every field:
-    building that expression was half of the processor's time (docs/benchmarks.md), and PostgreSQL
-    evaluates it in O(rows x rows). Here every field travels as one binary array and the rows are
-    joined on the primary key. Same values, same rows; like bulk_update, no `pre_save` (auto_now).
-    """
-    if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_update(objs, fields)
-        return
-    import psycopg
-
-    meta = model._meta
-    columns: list[models.Field[Any, Any]] = []
-    for name in ["pk", *fields]:
-        column = meta.pk if name == "pk" else meta.get_field(name)
-        assert isinstance(column, models.Field)
-        columns.append(column)
-    arrays = [
-        [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in objs]
-        for column in columns
-    ]
-    quote = connection.ops.quote_name
-    names = [quote(column.column) for column in columns]
-    casts = [f"%b::{column.db_type(connection)}[]" for column in columns]
-    sets = ", ".join(f"{name} = x.{name}" for name in names[1:])
-    sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET {sets} "  # noqa: S608 - our own names; values are bound
-        f"FROM unnest({', '.join(casts)}) AS x({', '.join(names)}) WHERE t.{names[0]} = x.{names[0]}"
-    )
-    connection.ensure_connection()
-    started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, arrays, binary=True)
-    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
 
 
 # --- runs of identify / track / page / screen / group ---------------------------------------------
@@ -368,7 +328,8 @@ class _Run:
             Person.objects.bulk_create(self.new_people)
             self.new_people = []
         if self.dirty_people:
-            _bulk_update(Person, list(self.dirty_people.values()), _PERSON_FIELDS)
+            _touch_all(self.dirty_people.values())
+            bulk_update(Person, list(self.dirty_people.values()), _PERSON_FIELDS)
             self.dirty_people = {}
         if self.new_identities:
             Identity.objects.bulk_create(
@@ -383,7 +344,8 @@ class _Run:
             Account.objects.bulk_create(self.new_accounts)
             self.new_accounts = []
         if self.dirty_accounts:
-            _bulk_update(Account, list(self.dirty_accounts.values()), _ACCOUNT_FIELDS)
+            _touch_all(self.dirty_accounts.values())
+            bulk_update(Account, list(self.dirty_accounts.values()), _ACCOUNT_FIELDS)
             self.dirty_accounts = {}
         if self.new_members:
             Membership.objects.bulk_create(
@@ -405,6 +367,13 @@ def _email_of(event: InboundEvent) -> str:
             if isinstance(traits, dict) and isinstance(traits.get("email"), str):
                 return str(traits["email"])
     return ""
+
+
+def _touch_all(records: Iterable[Person | Account]) -> None:
+    """bulk updates skip auto_now: stamp updated_at ourselves."""
+    now = timezone.now()
+    for record in records:
+        record.updated_at = now
 
 
 def _account_ids(event: InboundEvent) -> list[str]:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from hub.db import bulk_update
 from integrations.models import InboundEvent, Source, WriteKey, write_key_hash
 from integrations.segment.handler import ParsedEvent
 
@@ -208,7 +209,7 @@ def inbound_events_process(*, ids: Iterable[int]) -> int:
             if event.pk not in failed:
                 event.status = InboundEvent.Status.PROCESSED
                 event.processed_at = now
-        InboundEvent.objects.bulk_update(events, ["status", "reason", "attempts", "processed_at"])
+        bulk_update(InboundEvent, events, ["status", "reason", "attempts", "processed_at"])
     return len(events) - len(failed)
 
 
