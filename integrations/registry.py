@@ -12,6 +12,7 @@ from integrations.base import Connector
 
 CONNECTORS: dict[str, str] = {
     "webhook": "integrations.webhook.connector.WebhookConnector",
+    "wootric": "integrations.wootric.connector.WootricConnector",
     "hello_customer": "integrations.hello_customer.connector.HelloCustomerConnector",
     "segment": "integrations.segment.connector.SegmentConnector",
 }

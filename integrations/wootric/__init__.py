@@ -1,0 +1,1 @@
+"""Wootric (InMoment): identify calls as end users, the hub's answers as Wootric responses."""
