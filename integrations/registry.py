@@ -12,8 +12,9 @@ from integrations.base import Connector
 
 CONNECTORS: dict[str, str] = {
     "webhook": "integrations.webhook.connector.WebhookConnector",
-    "wootric": "integrations.wootric.connector.WootricConnector",
     "hello_customer": "integrations.hello_customer.connector.HelloCustomerConnector",
+    "customersuccessbox": "integrations.customersuccessbox.connector.CustomerSuccessBoxConnector",
+    "wootric": "integrations.wootric.connector.WootricConnector",
     "segment": "integrations.segment.connector.SegmentConnector",
 }
 
