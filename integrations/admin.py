@@ -758,3 +758,27 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
         destinations = Destination.objects.filter(pk__in=queryset.values("destination_id"))
         total = sum(deliveries_replay_dead(destination=destination) for destination in destinations)
         messages.success(request, f"Replaying {total} dead deliver{'y' if total == 1 else 'ies'}.")
+
+
+# The Segment sync-back (integrations/segment/sync_back.py) adds its action to the destinations.
+@admin.action(description="Sync NPS answers back to Segment now (the daily sync, started at once)")
+def sync_back_now(
+    modeladmin: DestinationAdmin, request: HttpRequest, queryset: QuerySet[Destination]
+) -> None:
+    from integrations.segment.sync_back import KIND
+    from integrations.tasks import sync_back_destination
+
+    ids = list(queryset.filter(kind=KIND, enabled=True).values_list("pk", flat=True))
+    if not ids:
+        messages.warning(request, "Select enabled destinations of kind Segment.")
+        return
+    try:
+        for destination_id in ids:
+            sync_back_destination.delay(destination_id)
+    except Exception:  # the broker is down: say so rather than a 500
+        messages.error(request, "Could not start the sync (is the broker running?); try manage.py sync_back.")
+        return
+    messages.success(request, f"Sync-back started for {len(ids)} destination(s); see their deliveries.")
+
+
+DestinationAdmin.actions = [*DestinationAdmin.actions, sync_back_now]

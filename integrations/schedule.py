@@ -9,13 +9,28 @@ PERIODIC_TASKS: dict[str, tuple[str, int]] = {
     "Send due survey invitations": ("surveys.dispatch_due", 60),
 }
 
+# name -> (task, crontab fields in UTC: minute, hour, day_of_week, day_of_month, month_of_year; "*" if
+# left out). Staff move the time in the admin (Periodic tasks -> the task -> Crontab schedule).
+CRONTAB_TASKS: dict[str, tuple[str, dict[str, str]]] = {
+    "Sync NPS answers back to Segment (daily)": ("integrations.sync_back_all", {"minute": "0", "hour": "3"}),
+}
+CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+
 
 def periodic_tasks_upsert(**kwargs: Any) -> None:
     """Create missing periodic tasks; never overwrite what staff changed in the admin."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
     for name, (task, seconds) in PERIODIC_TASKS.items():
         if PeriodicTask.objects.filter(name=name).exists():
             continue
         interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.create(name=name, task=task, interval=interval)
+    for name, (task, fields) in CRONTAB_TASKS.items():
+        if PeriodicTask.objects.filter(name=name).exists():
+            continue
+        when = {key: fields.get(key, "*") for key in CRONTAB_FIELDS}
+        crontab = CrontabSchedule.objects.filter(timezone="UTC", **when).first()
+        if crontab is None:
+            crontab = CrontabSchedule.objects.create(timezone="UTC", **when)
+        PeriodicTask.objects.create(name=name, task=task, crontab=crontab)
