@@ -14,6 +14,7 @@ CONNECTORS: dict[str, str] = {
     "webhook": "integrations.webhook.connector.WebhookConnector",
     "hello_customer": "integrations.hello_customer.connector.HelloCustomerConnector",
     "customersuccessbox": "integrations.customersuccessbox.connector.CustomerSuccessBoxConnector",
+    "surveylab": "integrations.surveylab.connector.SurveyLabConnector",
     "wootric": "integrations.wootric.connector.WootricConnector",
     "segment": "integrations.segment.connector.SegmentConnector",
 }
