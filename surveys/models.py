@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from hub.crypto import EncryptedTextField
+
 WEEKDAYS = [0, 1, 2, 3, 4]  # Monday..Friday (datetime.weekday())
 
 
@@ -274,3 +276,112 @@ class Response(models.Model):
 def score_band(rating: int) -> str:
     """NPS bands: 0-6 detractor, 7-8 passive, 9-10 promoter."""
     return "promoter" if rating >= 9 else "passive" if rating >= 7 else "detractor"
+
+
+# --- collectors: webhook-triggered invitations (SurveyLab's model; services/collectors.py) ----------
+
+
+def collector_topic_actions_default() -> dict[str, str]:
+    return {"conversation.admin.closed": "addContactToCollector"}
+
+
+class Collector(models.Model):
+    """A way into a survey for any tool that can call a webhook, e.g. "Intercom: closed conversations"
+    (email invitations, 10 minutes after an agent closes a conversation).
+
+    Its API link carries the collector id and a secret token
+    (`/api.php?apiToken=<token>&cId=<id>&source=intercom&action=addContactToCollector`). Each call
+    is stored in the event log under the collector's own source, where the contacts it adds live.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "email invitation"
+        SMS = "sms", "SMS invitation (not configured: no SMS backend yet)"
+
+    survey = models.ForeignKey(
+        Survey,
+        on_delete=models.CASCADE,
+        related_name="collectors",
+        verbose_name="survey",
+        help_text="The survey the contacts are invited to.",
+    )
+    name = models.CharField("name", max_length=200, help_text="What calls it, e.g. 'Intercom: closed chats'.")
+    channel = models.CharField(
+        "type",
+        max_length=16,
+        choices=Channel.choices,
+        default=Channel.EMAIL,
+        help_text="How contacts are invited. SMS answers 'not configured' until an SMS backend exists.",
+    )
+    enabled = models.BooleanField(
+        "on",
+        default=True,
+        help_text="Off: calls are recorded and answered 'collector off', nothing is sent. The "
+        "turnOnCollector and turnOffCollector actions switch this.",
+    )
+    token_hash = models.CharField(max_length=64, editable=False, help_text="SHA-256 of the API token.")
+    token = EncryptedTextField(
+        "API token", editable=False, help_text="Part of the API link; encrypted at rest, compared by hash."
+    )
+    delay_minutes = models.PositiveIntegerField(
+        "delay (minutes)",
+        default=0,
+        help_text="Send this long after the call (then inside the survey's send window). 0: right away.",
+    )
+    resurvey_days = models.PositiveIntegerField(
+        "re-survey protection (days)",
+        default=0,
+        help_text="A contact this collector invited is not invited by it again within this many days. "
+        "The survey's own interval and the global cap apply as well. 0: only those.",
+    )
+    intercom_client_secret = EncryptedTextField(
+        "Intercom client secret",
+        blank=True,
+        default="",
+        help_text="The Intercom app's client secret: when set, calls with source=intercom must carry a valid "
+        "X-Hub-Signature. Encrypted at rest; write-only.",
+    )
+    intercom_access_token = EncryptedTextField(
+        "Intercom access token",
+        blank=True,
+        default="",
+        help_text="Optional: lets the hub look up a contact's email (GET /contacts/{id}) when a "
+        "notification carries none. Encrypted at rest; write-only.",
+    )
+    topic_actions = models.JSONField(
+        "Intercom topics",
+        default=collector_topic_actions_default,
+        blank=True,
+        help_text='Which Intercom topic does what, e.g. {"conversation.admin.closed": '
+        '"addContactToCollector"}. Actions: addContactToCollector, turnOnCollector, turnOffCollector. '
+        "Other topics are recorded and ignored.",
+    )
+    source = models.ForeignKey(
+        "integrations.Source",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="collectors",
+        verbose_name="source",
+        help_text="Where the calls are logged and the contacts kept; created with the collector "
+        "(collector-<id>). Collectors sharing a source share their contacts.",
+    )
+    created_at = models.DateTimeField("created at", default=timezone.now, editable=False)
+    updated_at = models.DateTimeField("updated at", auto_now=True)
+
+    ACTIONS = ("addContactToCollector", "turnOnCollector", "turnOffCollector")
+
+    class Meta:
+        ordering = ["survey__name", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.survey})" if self.survey_id else self.name
+
+    def clean(self) -> None:
+        actions = self.topic_actions
+        if not isinstance(actions, dict) or not all(
+            isinstance(topic, str) and value in self.ACTIONS for topic, value in actions.items()
+        ):
+            raise ValidationError(
+                {"topic_actions": f"An object from Intercom topic to one of {', '.join(self.ACTIONS)}."}
+            )

@@ -1,0 +1,108 @@
+"""The collectors' API link: `/api.php?apiToken=<token>&cId=<id>&source=<api|intercom>&action=<action>`
+(SurveyLab's shape), also as `/collect/<id>/?apiToken=...`. Thin: read the call, delegate to
+surveys/services/collectors.py, answer JSON.
+
+HEAD answers 200 (Intercom validates a webhook URL that way). GET or POST; the contact of a generic
+call comes from a JSON or form body (and the query string), an Intercom notification from the raw body.
+"""
+
+import logging
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from hub.api import error_response
+from surveys.services.collectors import (
+    CALL_FIELDS,
+    CollectorCallError,
+    collector_authenticate,
+    collector_call_receive,
+    collector_intercom_receive,
+)
+
+logger = logging.getLogger(__name__)
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _raw_body(request: HttpRequest) -> bytes:
+    limit = settings.INTAKE_MAX_BATCH_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    try:
+        raw = b"" if declared > limit else request.body
+    except RequestDataTooBig:
+        raw = b"x" * (limit + 1)
+    if declared > limit or len(raw) > limit:
+        raise CollectorCallError(400, "request_too_large", f"The body is larger than {limit} bytes.")
+    return raw
+
+
+def _call_fields(request: HttpRequest) -> dict[str, Any]:
+    """The contact's fields: the query string (minus the call's own parameters), then the body."""
+    fields: dict[str, Any] = {key: value for key, value in request.GET.items() if key not in CALL_FIELDS}
+    if request.method != "POST":
+        return fields
+    if request.content_type in FORM_TYPES:
+        fields.update(request.POST.items())
+        return fields
+    raw = _raw_body(request)
+    if raw.strip():
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise CollectorCallError(400, "invalid_json", f"The body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise CollectorCallError(400, "invalid_json", "The body must be a JSON object.")
+        fields.update(body)
+    return fields
+
+
+@csrf_exempt
+def collector_api(request: HttpRequest, collector_id: int | None = None) -> HttpResponse:
+    if request.method == "HEAD":
+        return HttpResponse(status=200)
+    if request.method not in ("GET", "POST"):
+        return error_response(405, "method_not_allowed", "Use POST (or GET, or HEAD to check the URL).")
+    received_at = timezone.now()
+    params = request.GET
+    token = params.get("apiToken", "")
+    if not token:
+        return error_response(401, "token_required", "The link needs apiToken=<the collector's API token>.")
+    cid = str(collector_id) if collector_id is not None else params.get("cId", "")
+    try:
+        collector = collector_authenticate(collector_id=cid, token=token)
+        if collector is None:
+            return error_response(403, "invalid_token", "Unknown collector or wrong API token.")
+        if params.get("source") == "intercom":
+            outcome = collector_intercom_receive(
+                collector=collector,
+                raw=_raw_body(request),
+                signature=request.headers.get("X-Hub-Signature"),
+                received_at=received_at,
+            )
+        else:
+            outcome = collector_call_receive(
+                collector=collector,
+                action=params.get("action", ""),
+                fields=_call_fields(request),
+                received_at=received_at,
+                message_id=request.headers.get("Idempotency-Key", ""),
+                caller=params.get("source") or "api",
+            )
+    except CollectorCallError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except DatabaseError:
+        logger.exception("a collector call could not reach the database")
+        return error_response(503, "unavailable", "The hub's database is unavailable; retry later.")
+    if outcome.http_status >= 400:
+        return error_response(outcome.http_status, outcome.code or outcome.status, outcome.message)
+    return JsonResponse(outcome.as_json(collector), status=outcome.http_status)
