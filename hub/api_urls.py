@@ -5,7 +5,13 @@ from rest_framework.routers import DefaultRouter
 
 from customers.apis import AccountViewSet, PersonViewSet
 from integrations.apis import DeliveryViewSet, DestinationViewSet, InboundEventViewSet, SourceViewSet
-from surveys.apis import InvitationViewSet, PersonEligibilityView, ResponseViewSet, SurveyViewSet
+from surveys.apis import (
+    CollectorViewSet,
+    InvitationViewSet,
+    PersonEligibilityView,
+    ResponseViewSet,
+    SurveyViewSet,
+)
 
 router = DefaultRouter()
 router.register("sources", SourceViewSet, basename="source")
@@ -17,6 +23,7 @@ router.register("accounts", AccountViewSet, basename="account")
 router.register("surveys", SurveyViewSet, basename="survey")
 router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("responses", ResponseViewSet, basename="response")
+router.register("collectors", CollectorViewSet, basename="collector")
 
 urlpatterns = [
     path("people/<int:pk>/eligibility/", PersonEligibilityView.as_view(), name="person-eligibility"),

@@ -16,13 +16,14 @@ from django.template import TemplateDoesNotExist
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
 from customers.admin import ReadOnlyAdmin
 from customers.models import Person
 from surveys.models import (
+    Collector,
     Invitation,
     Response,
     Survey,
@@ -31,6 +32,7 @@ from surveys.models import (
     SurveyTranslation,
     Trigger,
 )
+from surveys.services.collectors import collector_links, collector_source_ensure, collector_token_set
 from surveys.services.content import DEFAULT_TEXTS
 from surveys.services.eligibility import Decision, eligibility_explain
 
@@ -547,3 +549,142 @@ class SurveyPolicyAdmin(admin.ModelAdmin[SurveyPolicy]):
     ) -> HttpResponse:
         policy = SurveyPolicy.current()
         return HttpResponseRedirect(reverse("admin:surveys_surveypolicy_change", args=[policy.pk]))
+
+
+# --- Collectors: webhook-triggered invitations ----------------------------------------------------------
+
+
+SECRET_FIELDS = ("intercom_client_secret", "intercom_access_token")
+
+
+class CollectorForm(forms.ModelForm[Collector]):
+    """Secrets are write-only: typed into empty boxes, kept when left empty."""
+
+    new_intercom_client_secret = forms.CharField(
+        label="Intercom client secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"size": 50, "autocomplete": "off"}),
+        help_text=str(Collector._meta.get_field("intercom_client_secret").help_text) + " Empty: unchanged.",
+    )
+    new_intercom_access_token = forms.CharField(
+        label="Intercom access token",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"size": 50, "autocomplete": "off"}),
+        help_text=str(Collector._meta.get_field("intercom_access_token").help_text) + " Empty: unchanged.",
+    )
+    remove_intercom_secrets = forms.BooleanField(
+        label="remove the Intercom secrets",
+        required=False,
+        help_text="Forget the client secret and the token.",
+    )
+
+    class Meta:
+        model = Collector
+        fields = ["survey", "name", "channel", "enabled", "delay_minutes", "resurvey_days", "topic_actions"]
+        widgets = {"topic_actions": forms.Textarea({"rows": 3, "cols": 70})}
+
+    def clean_topic_actions(self) -> Any:
+        value = self.cleaned_data.get("topic_actions")
+        return {} if value is None else value
+
+    def save(self, commit: bool = True) -> Collector:
+        collector = super().save(commit=False)
+        if self.cleaned_data.get("remove_intercom_secrets"):
+            for name in SECRET_FIELDS:
+                setattr(collector, name, "")
+        for name in SECRET_FIELDS:
+            value = self.cleaned_data.get(f"new_{name}")
+            if value:
+                setattr(collector, name, value)
+        if commit:
+            collector.save()
+        return collector
+
+
+@admin.register(Collector)
+class CollectorAdmin(admin.ModelAdmin[Collector]):
+    form = CollectorForm
+    list_display = ["name", "survey", "channel", "enabled", "delay_minutes", "intercom", "source"]
+    list_editable = ["enabled"]
+    list_filter = ["enabled", "channel", "survey"]
+    list_select_related = ["survey", "source"]
+    search_fields = ["name", "survey__name"]
+    readonly_fields = ["api_links", "intercom", "source", "created_at", "updated_at"]
+    actions = ["rotate_token"]
+    fieldsets = [
+        (None, {"fields": ["survey", "name", "channel", "enabled"]}),
+        (
+            "API link",
+            {
+                "fields": ["api_links"],
+                "description": "Paste a link into the other tool (e.g. an Intercom app's webhook URL, "
+                "subscribed to conversation.admin.closed). Any tool can POST JSON or a form with email, "
+                "name, language, user_id; other fields are kept as traits.",
+            },
+        ),
+        ("When to invite", {"fields": ["delay_minutes", "resurvey_days"]}),
+        (
+            "Intercom",
+            {
+                "fields": [
+                    "topic_actions",
+                    "intercom",
+                    "new_intercom_client_secret",
+                    "new_intercom_access_token",
+                    "remove_intercom_secrets",
+                ]
+            },
+        ),
+        ("Record", {"fields": ["source", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    class Media:
+        js = ["integrations/secret.js"]
+        css = {"all": ["integrations/admin.css"]}
+
+    @admin.display(description="API links")
+    def api_links(self, obj: Collector) -> str:
+        """Each link masked, with Show and Copy buttons (integrations/static/integrations/secret.js)."""
+        if not obj.pk:
+            return "generated when saved"
+        labels = {
+            "intercom_link": "Intercom webhook",
+            "api_link": "add a contact (any tool)",
+            "turn_on_link": "turn on",
+            "turn_off_link": "turn off",
+        }
+        links = collector_links(obj)
+        return format_html_join(
+            "",
+            '<div class="hub-secret" style="margin-bottom:4px"><input type="password" readonly value="{}" '
+            'size="80" aria-label="{}" class="hub-secret-value"> '
+            '<button type="button" class="button hub-reveal">Show</button> '
+            '<button type="button" class="button hub-copy">Copy</button> {}</div>',
+            ((links[key], label, label) for key, label in labels.items()),
+        )
+
+    @admin.display(description="Intercom secrets")
+    def intercom(self, obj: Collector) -> str:
+        have = [
+            label
+            for name, label in zip(
+                SECRET_FIELDS, ("client secret (signatures checked)", "access token"), strict=True
+            )
+            if getattr(obj, name)
+        ]
+        return ", ".join(have) or "none (calls are checked by the link's token only)"
+
+    def save_model(self, request: HttpRequest, obj: Collector, form: Any, change: bool) -> None:
+        if not change:
+            collector_token_set(obj)
+        super().save_model(request, obj, form, change)
+        collector_source_ensure(obj)
+
+    @admin.action(description="Generate a new API token (the old links stop working)")
+    def rotate_token(self, request: HttpRequest, queryset: QuerySet[Collector]) -> None:
+        for collector in queryset:
+            collector_token_set(collector)
+            collector.save(update_fields=["token", "token_hash", "updated_at"])
+        messages.success(request, f"New token for {queryset.count()} collector(s): copy the new links.")

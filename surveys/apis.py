@@ -22,7 +22,8 @@ from customers.models import Person
 from hub.api import error_response
 from integrations.models import Source
 from surveys.admin import survey_nps, surveys_with_stats
-from surveys.models import Invitation, Response, Survey, SurveyTexts, SurveyTranslation, Trigger
+from surveys.models import Collector, Invitation, Response, Survey, SurveyTexts, SurveyTranslation, Trigger
+from surveys.services.collectors import collector_create, collector_links
 from surveys.services.content import DEFAULT_TEXTS
 from surveys.services.eligibility import eligibility_explain
 from surveys.services.triggers import conditions_problems
@@ -351,3 +352,110 @@ class PersonEligibilityView(APIView):
             return error_response(400, "survey_unknown", f"No survey {ref!r}.")
         decision = eligibility_explain(survey=survey, person=person, now=timezone.now())
         return ApiResponse(DecisionSerializer(decision.as_dict()).data)
+
+
+# --- Collectors ------------------------------------------------------------------------------------------
+
+
+class CollectorFilter(django_filters.FilterSet):
+    survey = SurveyRefFilter(help_text="Survey id or slug.")
+
+    class Meta:
+        model = Collector
+        fields = ["survey", "enabled"]
+
+
+class CollectorSerializer(serializers.ModelSerializer):
+    """A collector with its ready-to-copy links; the Intercom secrets are write-only."""
+
+    survey = serializers.SlugRelatedField[Survey](
+        slug_field="slug", queryset=Survey.objects.all(), help_text="Survey slug."
+    )
+    type = serializers.ChoiceField(
+        source="channel", choices=Collector.Channel.choices, required=False, help_text="email or sms."
+    )
+    source = serializers.SlugRelatedField[Source](  # type: ignore[assignment]
+        slug_field="slug", read_only=True, help_text="Where the calls are logged (collector-<id>)."
+    )
+    intercom_client_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, help_text="Write-only; empty removes it."
+    )
+    intercom_access_token = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, help_text="Write-only; empty removes it."
+    )
+    has_intercom_client_secret = serializers.SerializerMethodField()
+    has_intercom_access_token = serializers.SerializerMethodField()
+    api_link = serializers.SerializerMethodField(help_text="POST a contact here (JSON or form).")
+    intercom_link = serializers.SerializerMethodField(help_text="The webhook URL for an Intercom app.")
+    turn_on_link = serializers.SerializerMethodField()
+    turn_off_link = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Collector
+        fields = [
+            "id",
+            "survey",
+            "name",
+            "type",
+            "enabled",
+            "delay_minutes",
+            "resurvey_days",
+            "topic_actions",
+            "intercom_client_secret",
+            "intercom_access_token",
+            "has_intercom_client_secret",
+            "has_intercom_access_token",
+            "api_link",
+            "intercom_link",
+            "turn_on_link",
+            "turn_off_link",
+            "source",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_has_intercom_client_secret(self, obj: Collector) -> bool:
+        return bool(obj.intercom_client_secret)
+
+    def get_has_intercom_access_token(self, obj: Collector) -> bool:
+        return bool(obj.intercom_access_token)
+
+    def get_api_link(self, obj: Collector) -> str:
+        return collector_links(obj)["api_link"]
+
+    def get_intercom_link(self, obj: Collector) -> str:
+        return collector_links(obj)["intercom_link"]
+
+    def get_turn_on_link(self, obj: Collector) -> str:
+        return collector_links(obj)["turn_on_link"]
+
+    def get_turn_off_link(self, obj: Collector) -> str:
+        return collector_links(obj)["turn_off_link"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        collector = copy.copy(self.instance) if self.instance else Collector()
+        for name, value in attrs.items():
+            setattr(collector, name, value)
+        try:
+            collector.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> Collector:
+        return collector_create(**validated_data)
+
+
+class CollectorViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Collectors: a survey's API links for webhooks (SurveyLab's model), e.g. from Intercom."""
+
+    queryset = Collector.objects.select_related("survey", "source").order_by("pk")
+    serializer_class = CollectorSerializer
+    filterset_class = CollectorFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
