@@ -36,8 +36,9 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: ingest throughput on PostgreSQL, written to docs/benchmarks.md
+## bench: sync-back and ingest throughput on PostgreSQL, written to docs/benchmarks.md (ingest's line last)
 bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/sync_back.py
 	$(BIN)/python bench/ingest.py
 
 clean:
