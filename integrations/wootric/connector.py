@@ -38,17 +38,12 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from integrations.base import TEST_EVENT_TYPE, BaseConnector, ConnectorError, SettingsSchema
+from integrations.forwarding import mapping_for
 from integrations.http import MASK, HttpClient, HttpExchange, response_raise
-from integrations.mappings import (
-    TransformError,
-    mapping_apply,
-    mapping_compile_cached,
-    string,
-    unix_seconds_rounded,
-)
-from integrations.models import Destination, MappingSet
+from integrations.mappings import TransformError, mapping_apply, string, unix_seconds_rounded
+from integrations.models import Destination
 
-PRESET_TARGET = "wootric.end_user"
+TARGETS = {"identify": "wootric.end_user"}  # the preset "Wootric end users"
 TOKEN_TTL_SECONDS = 100 * 60
 FORM = "application/x-www-form-urlencoded"
 RESPONSE_EVENTS = ("response.created", "response.updated")
@@ -274,16 +269,14 @@ class WootricConnector(BaseConnector):
         user_id = call.get("userId")
         if not isinstance(user_id, str) or not user_id:
             return None  # anonymous: Wootric finds end users by external id only
-        mapping_set = destination.mapping_set or (
-            MappingSet.objects.filter(target=PRESET_TARGET, is_preset=True).order_by("pk").first()
-        )
-        if mapping_set is None:
+        mapping = mapping_for(destination=destination, call_type="identify", targets=TARGETS)
+        if mapping is None:
             raise ConnectorError(
                 "No attribute mapping: choose one for the destination (the preset 'Wootric end users' "
                 "was deleted).",
                 permanent=True,
             )
-        mapped = mapping_apply(mapping=mapping_compile_cached(mapping_set), call=call).output
+        mapped = mapping_apply(mapping=mapping, call=call).output
         traits = call.get("traits")
         traits = traits if isinstance(traits, dict) else {}
         fields = {

@@ -15,7 +15,7 @@ from werkzeug import Request
 from werkzeug import Response as WsgiResponse
 
 from integrations.deliveries import deliveries_deliver_due, deliveries_enqueue, destination_send_test
-from integrations.models import Delivery, Destination
+from integrations.models import Delivery, Destination, MappingSet
 from integrations.registry import connector_get
 from surveys.services.responses import response_followup_save, response_record
 from tests.surveys.factories_pages import page_invitation
@@ -207,6 +207,33 @@ def test_an_existing_end_user_is_updated_by_id_with_its_properties_kept(
     assert (update.method, update.path, update.content_type) == ("PUT", f"/v1/end_users/{user['id']}", FORM)
     assert update.form == {"email": "ann@example.com", "properties[team]": "blue", "properties[plan]": "pro"}
     assert Delivery.objects.get().status == Delivery.Status.DELIVERED
+
+
+def test_the_destinations_own_mapping_replaces_the_preset(
+    wootric: FakeWootric, httpserver: HTTPServer
+) -> None:
+    mapping_set = MappingSet.objects.create(
+        name="Our Wootric users", slug="our-wootric", target="wootric.end_user"
+    )
+    mapping_set.rules.create(source_paths="traits.contact_email", target="email")
+    mapping_set.rules.create(
+        source_paths="traits.signedUpAt", target="external_created_at", transform="unix_seconds"
+    )
+    destination = destination_make(httpserver)
+    destination.mapping_set = mapping_set
+    destination.save()
+
+    identify(traits={"contact_email": "ops@ann.example", "signedUpAt": "2023-11-14T22:13:20.600Z"})
+    deliveries_deliver_due()
+
+    _, create = wootric.api()
+    assert create.form == {
+        "email": "ops@ann.example",
+        "external_id": "u-42",
+        "external_created_at": "1700000000",
+        "properties[contact_email]": "ops@ann.example",
+        "properties[signedUpAt]": "2023-11-14T22:13:20.600Z",
+    }
 
 
 def test_answers_are_recorded_as_wootric_responses_when_forwarding_is_on(
