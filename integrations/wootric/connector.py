@@ -19,7 +19,7 @@ destination's attribute mapping, else the preset "Wootric end users" (target woo
 external id. Other event types are refused (the delivery is recorded as failed).
 
 Tokens: kept in Django's cache for 100 minutes (they last about 2 hours), keyed by destination and
-credentials, so changed credentials take a new one. With the default local-memory cache each worker
+its last save, so changed credentials take a new one. With the default local-memory cache each worker
 process fetches its own token; a shared cache (Redis) shares it. A 401 from the API fetches a new
 token and repeats the call once; a second 401, or a token request refused, fails the delivery.
 
@@ -27,7 +27,6 @@ Wootric takes no idempotency key: a call repeated after a lost answer (a timeout
 may record a response twice. The lookup makes repeated identify calls safe.
 """
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -66,9 +65,9 @@ def _text(value: Any) -> str | None:
         return str(value)
 
 
-def _form(fields: Mapping[str, Any], properties: Mapping[str, str], prefix: str = "properties") -> bytes:
+def _form(fields: Mapping[str, Any], properties: Mapping[str, str]) -> bytes:
     pairs = [(name, str(value)) for name, value in fields.items() if value not in (None, "")]
-    pairs += [(f"{prefix}[{name}]", value) for name, value in properties.items()]
+    pairs += [(f"properties[{name}]", value) for name, value in properties.items()]
     return urlencode(pairs).encode()
 
 
@@ -94,12 +93,11 @@ class _Api:
     """One delivery's calls: the base URL, the credentials and the bearer token."""
 
     def __init__(self, *, destination: Destination, base_url: str, client: HttpClient) -> None:
-        self.destination = destination
         self.base_url = base_url.rstrip("/")
         self.client = client
         self.secrets = destination.secret_values()
-        credentials = orjson.dumps([self.base_url, sorted(self.secrets.items())])
-        self.cache_key = f"wootric:token:{destination.pk}:{hashlib.sha256(credentials).hexdigest()[:16]}"
+        # Saving the destination (new credentials, another base URL) moves updated_at: a new token.
+        self.cache_key = f"wootric:token:{destination.pk}:{destination.updated_at.timestamp()}"
 
     def grant(self) -> dict[str, str]:
         if self.secrets.get("client_id") and self.secrets.get("client_secret"):

@@ -163,6 +163,19 @@ def test_the_token_is_requested_once_with_a_form_body_and_reused(
     assert list(Delivery.objects.values_list("status", flat=True)) == ["delivered", "delivered"]
 
 
+def test_changed_credentials_take_a_new_token(wootric: FakeWootric, httpserver: HTTPServer) -> None:
+    destination = destination_make(httpserver)
+    identify("k-1")
+    deliveries_deliver_due()
+
+    destination.secrets_update({"username": "new@acme.example"})
+    destination.save()
+    identify("k-2")
+    deliveries_deliver_due()
+
+    assert [c.form["username"] for c in wootric.token_calls()] == ["ops@acme.example", "new@acme.example"]
+
+
 def test_a_new_end_user_is_created_with_wootric_fields_and_properties(
     wootric: FakeWootric, httpserver: HTTPServer
 ) -> None:
