@@ -413,7 +413,7 @@ def _process_run(events: Sequence[InboundEvent]) -> None:
 # --- alias and delete -----------------------------------------------------------------------------
 
 
-def _person_by_any_id(source_id: int, value: str) -> Person | None:
+def person_by_any_id(source_id: int, value: str) -> Person | None:
     person = Person.objects.filter(source_id=source_id, user_id=value).first()
     if person is None:
         identity = Identity.objects.filter(source_id=source_id, value=value).select_related("person").first()
@@ -438,7 +438,7 @@ def person_alias(
     if _suppressed(source_id, "user_id", user_id):
         return None
     target = Person.objects.filter(source_id=source_id, user_id=user_id).first()
-    previous = _person_by_any_id(source_id, previous_id)
+    previous = person_by_any_id(source_id, previous_id)
     if target is not None and previous is not None and previous.pk != target.pk:
         person_merge(keep=target, gone=previous)
         person = target
@@ -506,7 +506,7 @@ def person_erase(*, source: Source, user_id: str, requested_by: str) -> Deletion
     suppressions (hashes) so later calls do not recreate the person; returns the receipt.
     """
     with transaction.atomic():
-        person = _person_by_any_id(source.pk, user_id)
+        person = person_by_any_id(source.pk, user_id)
         ids = {user_id}
         erased: dict[str, int] = {"people": 0}
         what: str
@@ -549,7 +549,8 @@ def people_process_events(events: Sequence[InboundEvent]) -> None:
     run: list[InboundEvent] = []
     for event in _in_order(events):
         if event.type in _RUN_TYPES:
-            run.append(event)
+            if event.user_id or event.anonymous_id:  # webhook calls without a contact name nobody
+                run.append(event)
             continue
         if run:
             _process_run(run)

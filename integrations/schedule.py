@@ -7,6 +7,7 @@ PERIODIC_TASKS: dict[str, tuple[str, int]] = {
     "Process events left accepted (sweeper)": ("integrations.sweep_inbound_events", 60),
     "Send due outbound deliveries (retries, safety net)": ("integrations.deliver_due", 60),
     "Send due survey invitations": ("surveys.dispatch_due", 60),
+    "Process collector webhooks left waiting (sweeper)": ("surveys.collector_sweep", 60),
 }
 
 # name -> (task, crontab fields in UTC: minute, hour, day_of_week, day_of_month, month_of_year; "*" if

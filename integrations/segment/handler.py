@@ -119,14 +119,14 @@ def _as_id(value: object) -> str | None:
     return None
 
 
-def _strip_nul(value: Any) -> Any:
+def strip_nul(value: Any) -> Any:
     """PostgreSQL text and jsonb cannot hold U+0000: replace it (rare, so this walk is the slow path)."""
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
     if isinstance(value, dict):
-        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_strip_nul(v) for v in value]
+        return [strip_nul(v) for v in value]
     return value
 
 
@@ -233,7 +233,7 @@ class BatchReader:
 
         payload = orjson.dumps(event, option=orjson.OPT_UTC_Z)
         if b"\\u0000" in payload:
-            event = _strip_nul(event)
+            event = strip_nul(event)
             payload = orjson.dumps(event, option=orjson.OPT_UTC_Z)
             notes.append("U+0000 characters were replaced with U+FFFD")
         name = event.get("event") if event_type == "track" else event.get("name")
@@ -263,12 +263,12 @@ class BatchReader:
         message_id = _as_id(raw.get("messageId"))
         if message_id is None or len(message_id) > _MESSAGE_ID_MAX:
             message_id = f"hub-{uuid.uuid4()}"
-        payload = orjson.dumps(_strip_nul(kept), option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+        payload = orjson.dumps(strip_nul(kept), option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
         return ParsedEvent(
-            message_id=_strip_nul(message_id),
+            message_id=strip_nul(message_id),
             type=event_type,
-            user_id=_strip_nul((_as_id(raw.get("userId")) or "")[:_ID_MAX]),
-            anonymous_id=_strip_nul((_as_id(raw.get("anonymousId")) or "")[:_ID_MAX]),
+            user_id=strip_nul((_as_id(raw.get("userId")) or "")[:_ID_MAX]),
+            anonymous_id=strip_nul((_as_id(raw.get("anonymousId")) or "")[:_ID_MAX]),
             event="",
             timestamp=None,
             original_timestamp=None,

@@ -37,7 +37,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from customers.models import Person
-from customers.services import _person_by_any_id, person_refresh_fields
+from customers.services import person_by_any_id, person_refresh_fields
 from customers.traits import person_fields, traits_merge, traits_normalise
 from integrations.base import ConnectorError
 from integrations.intercom import client as intercom_client
@@ -51,7 +51,7 @@ from integrations.intercom.handler import (
     signature_valid,
 )
 from integrations.models import InboundEvent, Source
-from integrations.segment.handler import ParsedEvent, _strip_nul
+from integrations.segment.handler import ParsedEvent, strip_nul
 from integrations.services import inbound_events_process, inbound_events_store, source_create
 from surveys.models import Collector, Invitation, Survey, SurveyPolicy
 from surveys.services.eligibility import COUNTED, Decision, History, eligibility_decide, histories_load
@@ -315,11 +315,11 @@ class _Call:
         options = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
         encoded = orjson.dumps(payload, option=options)
         if b"\\u0000" in encoded:  # PostgreSQL text cannot hold U+0000
-            encoded = orjson.dumps(_strip_nul(payload), option=options)
+            encoded = orjson.dumps(strip_nul(payload), option=options)
         return ParsedEvent(
-            message_id=_strip_nul(self.message_id[:_MESSAGE_ID_MAX]),
+            message_id=strip_nul(self.message_id[:_MESSAGE_ID_MAX]),
             type=InboundEvent.Type.TRACK,
-            user_id=_strip_nul(user_id),
+            user_id=strip_nul(user_id),
             anonymous_id="",
             event=self.name[:255],
             timestamp=self.received_at,
@@ -522,7 +522,7 @@ def collector_event_process(*, event_id: int, final_attempt: bool = True) -> Out
         .filter(pk=collector_id if isinstance(collector_id, int) else 0)
         .first()
     )
-    person = _person_by_any_id(event.source_id, event.user_id) if event.user_id else None
+    person = person_by_any_id(event.source_id, event.user_id) if event.user_id else None
     refused: Outcome | None
     if collector is None:
         refused = Outcome("failed", "the collector was deleted", http_status=500, code="failed")

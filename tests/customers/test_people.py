@@ -350,3 +350,19 @@ def test_processing_many_identifies_costs_a_few_queries_not_one_per_event_or_tra
     assert hundred < 25
     assert Person.objects.count() == 160
     assert Person.objects.get(user_id="u142").traits["trait_19"] == 19
+
+
+def test_a_processed_call_without_any_id_creates_nobody(source: Any) -> None:
+    from django.utils import timezone
+
+    event = InboundEvent.objects.create(
+        source=source,
+        message_id="webhook-1",
+        type="track",
+        event="webhook turnOnCollector",
+        received_at=timezone.now(),
+        payload={"type": "track", "event": "webhook turnOnCollector"},
+    )
+
+    assert inbound_events_process(ids=[event.pk]) == 1
+    assert not Person.objects.exists()
