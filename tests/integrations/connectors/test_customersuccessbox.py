@@ -1,6 +1,8 @@
 """CustomerSuccessBox: identify -> user, group -> account, track -> feature usage, each mapped by its
 shipped preset and POSTed with the API key as Bearer token to a local server standing in for CSB."""
 
+from typing import Any
+
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -24,7 +26,7 @@ def csb(httpserver: HTTPServer) -> Destination:
     )
 
 
-def deliver(call: str | dict[str, object]) -> Delivery:
+def deliver(call: str | dict[str, Any]) -> Delivery:
     (delivery,) = enqueue_call(call)
     deliveries_deliver_due()
     delivery.refresh_from_db()
@@ -133,7 +135,7 @@ def test_the_product_setting_fills_in_a_track_call_without_product(
         },
     ).respond_with_json({"status": "ok"})
 
-    call = {"type": "track", "event": "Report Exported", "userId": "u-1"}
+    call: dict[str, Any] = {"type": "track", "event": "Report Exported", "userId": "u-1"}
     call["properties"] = {"account_id": "a-1", "module_id": "Reports"}
     assert deliver(call).status == Delivery.Status.DELIVERED
     httpserver.check_assertions()

@@ -59,6 +59,7 @@ def test_identify_adds_the_contact_to_the_collector_through_the_link_with_the_se
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DELIVERED
     assert TOKEN not in str(delivery.last_exchange)  # masked in what the admin shows
+    assert delivery.last_exchange is not None
     assert "apiToken=" in delivery.last_exchange["url"]
 
 
