@@ -263,7 +263,11 @@ class Response(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["survey", "answered_at"], name="response_survey_time")]
+        indexes = [
+            models.Index(fields=["survey", "answered_at"], name="response_survey_time"),
+            # The sync-back cursor pages through answers by (updated_at, id).
+            models.Index(fields=["updated_at", "id"], name="response_updated"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rating} for {self.survey}"
