@@ -10,3 +10,8 @@ class IntegrationsConfig(AppConfig):
         from integrations.schedule import periodic_tasks_upsert
 
         post_migrate.connect(periodic_tasks_upsert, sender=self)
+
+        from integrations.forwarding import segment_events_forward
+        from integrations.services import event_handler_register
+
+        event_handler_register(segment_events_forward)

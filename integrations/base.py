@@ -42,7 +42,9 @@ HUB_EVENT_TYPES: dict[str, str] = {
     "invitation.sent": "a survey invitation was sent",
     "person.unsubscribed": "a person opted out of surveys",
 }
-SEGMENT_CALL_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
+# Forwarded to destinations as they are processed (integrations/forwarding.py); "delete" passes an
+# erasure on to a vendor that takes one.
+SEGMENT_CALL_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias", "delete")
 # The event type of "send test" in the admin; never enqueued.
 TEST_EVENT_TYPE = "hub.test"
 

@@ -150,13 +150,17 @@ class Outbound:
     idempotency_key: str
 
 
-def deliveries_enqueue_many(*, events: Sequence[Outbound]) -> list[Delivery]:
+def deliveries_enqueue_many(
+    *, events: Sequence[Outbound], destinations: Sequence[Destination] | None = None
+) -> list[Delivery]:
     """`deliveries_enqueue` for a batch of events, in a constant number of queries: the destinations
-    are loaded once, existing keys looked up in one query and the new rows inserted in one statement
-    (row by row only if another process inserted one of the same keys meanwhile)."""
+    are loaded once (or given: enabled ones, with their mapping_set), existing keys looked up in one
+    query and the new rows inserted in one statement (row by row only if another process inserted
+    one of the same keys meanwhile)."""
     if not events:
         return []
-    destinations = list(Destination.objects.filter(enabled=True).select_related("mapping_set"))
+    if destinations is None:
+        destinations = list(Destination.objects.filter(enabled=True).select_related("mapping_set"))
     pairs = [
         (event, destination)
         for event in events

@@ -15,7 +15,9 @@ with the destination's attribute mapping; `mapping_for` picks it.
 
 Erasure holds here too: calls about a person erased on request (a suppression) are not forwarded,
 nor calls that follow a `delete` of the same userId in the same batch. The `delete` call itself is
-forwarded to destinations subscribed to it, so that a vendor can erase the person as well.
+forwarded to destinations subscribed to it, so that a vendor can erase the person as well. (This
+handler runs before the customer-records one, integrations coming first in INSTALLED_APPS, so it
+reads the suppressions itself: one query per batch, only when a destination receives Segment calls.)
 """
 
 import time
@@ -50,7 +52,7 @@ def _erased(events: Sequence[InboundEvent]) -> set[int]:
     email (one query), or a delete of their userId earlier in this batch."""
     from customers.models import Suppression, suppression_hash
 
-    wanted: dict[tuple[int, str, str], list[int]] = {}
+    wanted: dict[tuple[int, str, str], list[int]] = {}  # (source, kind, hash) -> event ids
     for event in events:
         for kind, value in (
             ("user_id", event.user_id),
@@ -61,9 +63,12 @@ def _erased(events: Sequence[InboundEvent]) -> set[int]:
                 wanted.setdefault((event.source_id, kind, suppression_hash(kind, value)), []).append(event.pk)
     erased: set[int] = set()
     if wanted:
-        query = Q()
+        hashes: dict[tuple[int, str], set[str]] = {}
         for source_id, kind, value_hash in wanted:
-            query |= Q(source_id=source_id, kind=kind, value_hash=value_hash)
+            hashes.setdefault((source_id, kind), set()).add(value_hash)
+        query = Q()
+        for (source_id, kind), values in hashes.items():
+            query |= Q(source_id=source_id, kind=kind, value_hash__in=values)
         found = Suppression.objects.filter(query, reason=Suppression.Reason.DELETED)
         for key in found.values_list("source_id", "kind", "value_hash"):
             erased.update(wanted.get(key, ()))
@@ -83,13 +88,21 @@ def segment_events_forward(events: Sequence[InboundEvent]) -> None:
     ]
     if not candidates:
         return
+    destinations = [
+        d
+        for d in Destination.objects.filter(enabled=True).select_related("mapping_set")
+        if set(d.call_types or ()) & set(SEGMENT_CALL_TYPES)
+    ]
+    if not destinations:
+        return  # one query per batch when nothing receives Segment calls
     erased = _erased(candidates)
     deliveries_enqueue_many(
         events=[
             Outbound(event_type=event.type, data=event.payload, idempotency_key=forwarding_key(event))
             for event in candidates
             if event.pk not in erased or event.type == InboundEvent.Type.DELETE
-        ]
+        ],
+        destinations=destinations,
     )
 
 
