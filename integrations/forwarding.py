@@ -29,7 +29,7 @@ from django.db.models import Q
 from integrations.base import SEGMENT_CALL_TYPES
 from integrations.deliveries import Outbound, deliveries_enqueue_many
 from integrations.mappings import CompiledMapping, mapping_compile_cached
-from integrations.models import Destination, InboundEvent, MappingSet
+from integrations.models import Destination, InboundEvent, MappingSet, Source
 
 _NOT_FORWARDED = frozenset({InboundEvent.Status.REJECTED, InboundEvent.Status.FAILED})
 
@@ -95,6 +95,14 @@ def segment_events_forward(events: Sequence[InboundEvent]) -> None:
     ]
     if not destinations:
         return  # one query per batch when nothing receives Segment calls
+    # A collector's webhook calls are logged as track events of its own source; they are not
+    # Segment calls and are not passed on.
+    webhook_sources = set(
+        Source.objects.filter(pk__in={e.source_id for e in candidates}, collectors__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    candidates = [event for event in candidates if event.source_id not in webhook_sources]
     erased = _erased(candidates)
     deliveries_enqueue_many(
         events=[

@@ -233,3 +233,20 @@ def test_forwarding_a_batch_takes_the_same_queries_for_3_or_25_events(
 
     forward(1, "warm-up")  # the CSB preset is loaded and compiled once, then cached
     assert forward(3, "small") == forward(25, "large")
+
+
+def test_a_collectors_webhook_calls_are_not_forwarded_as_segment_calls(
+    client: Client, source: Source, write_key: str, httpserver: HTTPServer
+) -> None:
+    from surveys.models import Collector, Survey
+
+    survey = Survey.objects.create(name="CSAT", slug="csat", automation_enabled=True)
+    collector = Collector.objects.create(survey=survey, name="Intercom", source=source)
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    webhook(httpserver, call_types=["track"])
+    post_batch(client, write_key, track("intercom conversation.admin.closed", "m-hook"))
+
+    process()
+
+    assert collector.source == source
+    assert not Delivery.objects.exists()
