@@ -36,6 +36,8 @@ from customers.traits import (
 )
 from hub.db import bulk_update
 from hub.timeparse import parse_datetime
+from integrations.deliveries import deliveries_erase
+from integrations.forwarding import forwarding_key_for
 from integrations.models import InboundEvent, Source
 
 logger = logging.getLogger(__name__)
@@ -524,7 +526,12 @@ def person_erase(*, source: Source, user_id: str, requested_by: str) -> Deletion
             erased["accounts_left"] = person.memberships.count()
             person.delete()
             erased["people"] = 1
-        erased["events"] = events_scrub(Q(source=source) & (Q(user_id__in=ids) | Q(anonymous_id__in=ids)))
+        about_them = Q(source=source) & (Q(user_id__in=ids) | Q(anonymous_id__in=ids))
+        message_ids = InboundEvent.objects.filter(about_them).values_list("message_id", flat=True)
+        erased["deliveries"] = deliveries_erase(
+            idempotency_keys=[forwarding_key_for(source.pk, m) for m in message_ids]
+        )
+        erased["events"] = events_scrub(about_them)
         for kind, values in (("user_id", ids), ("email", emails)):
             for value in values:
                 Suppression.objects.get_or_create(

@@ -473,3 +473,16 @@ def destination_send_test(*, destination: Destination) -> tuple[HttpExchange | N
     finally:
         client.close()
     return exchange, ""
+
+
+def deliveries_erase(*, idempotency_keys: Iterable[str]) -> int:
+    """GDPR erasure reaches the outbound queue: the deliveries of an erased person's calls lose their
+    payload and exchange (the rows stay, counted), and what was not sent yet is never sent. A
+    forwarded `delete` keeps its payload, so the vendor can erase the person too."""
+    deliveries = Delivery.objects.filter(idempotency_key__in=list(idempotency_keys)).exclude(
+        event_type="delete"
+    )
+    deliveries.exclude(status=Delivery.Status.DELIVERED).update(
+        status=Delivery.Status.FAILED, last_error="personal data erased on request"
+    )
+    return deliveries.update(payload={"erased": True}, last_exchange=None, last_response_excerpt="")

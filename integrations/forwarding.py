@@ -36,7 +36,11 @@ _NOT_FORWARDED = frozenset({InboundEvent.Status.REJECTED, InboundEvent.Status.FA
 
 def forwarding_key(event: InboundEvent) -> str:
     """The idempotency key of an event's deliveries: the same for every destination and attempt."""
-    return f"segment:{event.source_id}:{event.message_id}"
+    return forwarding_key_for(event.source_id, event.message_id)
+
+
+def forwarding_key_for(source_id: int, message_id: str) -> str:
+    return f"segment:{source_id}:{message_id}"
 
 
 def _email(payload: Mapping[str, Any]) -> str:

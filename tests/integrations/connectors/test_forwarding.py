@@ -250,3 +250,32 @@ def test_a_collectors_webhook_calls_are_not_forwarded_as_segment_calls(
 
     assert collector.source == source
     assert not Delivery.objects.exists()
+
+
+def test_erasing_a_person_empties_their_queued_deliveries_and_keeps_the_delete(
+    client: Client, write_key: str, httpserver: HTTPServer
+) -> None:
+    webhook(httpserver, call_types=["identify", "delete"])
+    post_batch(
+        client,
+        write_key,
+        {
+            "type": "identify",
+            "userId": "u-gone",
+            "messageId": "queued",
+            "traits": {"email": "gone@example.com"},
+        },
+    )
+    process()
+    assert Delivery.objects.get().payload != {"erased": True}
+
+    post_batch(client, write_key, {"type": "delete", "userId": "u-gone", "messageId": "delete"})
+    process()
+
+    queued = Delivery.objects.get(idempotency_key__endswith=":queued")
+    assert queued.payload == {"erased": True}
+    assert queued.status == Delivery.Status.FAILED
+    assert "gone@example.com" not in json.dumps(list(Delivery.objects.values_list("payload", flat=True)))
+    delete = Delivery.objects.get(idempotency_key__endswith=":delete")
+    assert delete.status == Delivery.Status.PENDING
+    assert delete.payload != {"erased": True}
