@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations.base import TEST_EVENT_TYPE, ConnectorError
@@ -475,13 +475,15 @@ def destination_send_test(*, destination: Destination) -> tuple[HttpExchange | N
     return exchange, ""
 
 
-def deliveries_erase(*, idempotency_keys: Iterable[str]) -> int:
-    """GDPR erasure reaches the outbound queue: the deliveries of an erased person's calls lose their
-    payload and exchange (the rows stay, counted), and what was not sent yet is never sent. A
-    forwarded `delete` keeps its payload, so the vendor can erase the person too."""
-    deliveries = Delivery.objects.filter(idempotency_key__in=list(idempotency_keys)).exclude(
-        event_type="delete"
-    )
+def deliveries_erase(*, idempotency_keys: Iterable[str] = (), key_prefixes: Iterable[str] = ()) -> int:
+    """GDPR erasure reaches the outbound queue: the deliveries of an erased person's calls and events
+    (exact keys, or keys starting with a prefix) lose their payload and exchange (the rows stay,
+    counted), and what was not sent yet is never sent. A forwarded `delete` keeps its payload, so the
+    vendor can erase the person too."""
+    which = Q(idempotency_key__in=list(idempotency_keys))
+    for prefix in key_prefixes:
+        which |= Q(idempotency_key__startswith=prefix)
+    deliveries = Delivery.objects.filter(which).exclude(event_type="delete")
     deliveries.exclude(status=Delivery.Status.DELIVERED).update(
         status=Delivery.Status.FAILED, last_error="personal data erased on request"
     )

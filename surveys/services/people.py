@@ -5,6 +5,7 @@ from typing import Any
 from django.utils import timezone
 
 from customers.models import Person
+from integrations.deliveries import deliveries_erase
 from surveys.models import Invitation, Response
 
 
@@ -26,7 +27,20 @@ def person_erase_surveys(*, person: Person, **kwargs: Any) -> dict[str, int]:
         status=Invitation.Status.CANCELLED, error="person erased on request", claimed_at=timezone.now()
     )
     responses = Response.objects.filter(person=person)
+    response_ids = list(responses.values_list("pk", flat=True))
+    invitation_ids = list(Invitation.objects.filter(person=person).values_list("pk", flat=True))
+    # The hub events already queued for destinations carry the person's email and answers.
+    deliveries = deliveries_erase(
+        idempotency_keys=[f"response.created:{r}" for r in response_ids]
+        + [f"invitation.sent:{i}" for i in invitation_ids],
+        key_prefixes=[f"response.updated:{r}:" for r in response_ids] + [f"person.unsubscribed:{person.pk}:"],
+    )
     comments = responses.exclude(comment="").count()
     unlinked = responses.update(person=None, comment="")
     Invitation.objects.filter(person=person).update(person=None)
-    return {"invitations_cancelled": cancelled, "comments_erased": comments, "responses_unlinked": unlinked}
+    return {
+        "invitations_cancelled": cancelled,
+        "comments_erased": comments,
+        "responses_unlinked": unlinked,
+        "hub_event_deliveries_erased": deliveries,
+    }

@@ -167,3 +167,21 @@ def test_destinations_not_subscribed_get_nothing(httpserver: HTTPServer) -> None
     destination_create(httpserver.url_for("/hooks/other"), call_types=["invitation.sent"])
     response_record(invitation=page_invitation(), rating=10)
     assert not Delivery.objects.exists()
+
+
+def test_erasing_the_person_empties_their_queued_hub_events(hook: Destination) -> None:
+    from customers.services import person_erase
+
+    invitation = page_invitation()
+    response = response_record(invitation=invitation, rating=3)
+    response_followup_save(response=response, comment="My phone is 0470 12 34 56", tag_ratings={})
+    person = invitation.person
+    assert person is not None
+    assert Delivery.objects.count() == 2
+
+    receipt = person_erase(source=person.source, user_id=person.user_id or "", requested_by="staff test")
+
+    assert receipt.erased["hub_event_deliveries_erased"] == 2
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
+    assert all(payload == {"erased": True} for payload in Delivery.objects.values_list("payload", flat=True))
+    assert deliveries_deliver_due() == 0
