@@ -39,6 +39,7 @@ format: $(VENV)/.dev-installed
 ## bench: sync-back and ingest throughput on PostgreSQL, written to docs/benchmarks.md (ingest's line last)
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/sync_back.py
+	$(BIN)/python bench/survey_invitations.py
 	$(BIN)/python bench/ingest.py
 
 clean:
