@@ -80,20 +80,30 @@ def trigger_matches(trigger: Trigger, event: InboundEvent) -> bool:
 
 
 def _people_for(events: Sequence[InboundEvent]) -> dict[tuple[int, str], Person]:
-    """People by (source, user or anonymous id), for the events of a batch."""
-    user_ids = Q()
-    other_ids = Q()
+    """People by (source, user or anonymous id), for the events of a batch.
+
+    One `IN` list per source (an OR of one clause per event made PostgreSQL scan every person of
+    the source: docs/benchmarks.md, surveys).
+    """
+    user_ids: dict[int, set[str]] = {}
+    other_ids: dict[int, set[str]] = {}
     for event in events:
         if event.user_id:
-            user_ids |= Q(source_id=event.source_id, user_id=event.user_id)
+            user_ids.setdefault(event.source_id, set()).add(event.user_id)
         elif event.anonymous_id:
-            other_ids |= Q(source_id=event.source_id, value=event.anonymous_id)
+            other_ids.setdefault(event.source_id, set()).add(event.anonymous_id)
     found: dict[tuple[int, str], Person] = {}
     if user_ids:
-        for person in Person.objects.filter(user_ids):
+        query = Q()
+        for source_id, ids in user_ids.items():
+            query |= Q(source_id=source_id, user_id__in=ids)
+        for person in Person.objects.filter(query):
             found[(person.source_id, person.user_id or "")] = person
     if other_ids:
-        for identity in Identity.objects.filter(other_ids).select_related("person"):
+        query = Q()
+        for source_id, ids in other_ids.items():
+            query |= Q(source_id=source_id, value__in=ids)
+        for identity in Identity.objects.filter(query).select_related("person"):
             found[(identity.source_id, identity.value)] = identity.person
     return found
 
