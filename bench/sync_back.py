@@ -170,6 +170,12 @@ def answers_create(count: int) -> Any:
             ]
         )
     Response.objects.update(updated_at=F("answered_at"))
+    # A live database has planner statistics (autovacuum); a freshly bulk-loaded one does not, and
+    # without them PostgreSQL picks a quadratic plan for the cursor query.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return source
 
 
