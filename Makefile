@@ -36,7 +36,7 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: sync-back and ingest throughput on PostgreSQL, written to docs/benchmarks.md (ingest's line last)
+## bench: sync-back, survey decisions + emails, processor and ingest throughput on PostgreSQL (docs/benchmarks.md; ingest line last)
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/sync_back.py
 	$(BIN)/python bench/survey_invitations.py
