@@ -391,7 +391,7 @@ class Bench:
 
     def truncate(self) -> None:
         with self.db_connect() as conn:
-            conn.execute(f"TRUNCATE {TABLE}")
+            conn.execute(f"TRUNCATE {TABLE} CASCADE")  # invitations point at their trigger event
             conn.execute(f"VACUUM ANALYZE {TABLE}")
 
 
