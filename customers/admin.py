@@ -1,8 +1,5 @@
 """Customer records in the admin: people with their traits, accounts and recent calls; erasure."""
 
-from typing import Any
-
-import orjson
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
@@ -11,22 +8,10 @@ from django.utils.html import format_html, format_html_join
 
 from customers.models import Account, DeletionReceipt, Identity, Membership, Person, Suppression
 from customers.services import person_erase
+from hub.admin import ReadOnlyAdmin, pretty_json
 from integrations.models import InboundEvent
 
 TIMELINE_LENGTH = 25
-
-
-def pretty_json(value: Any) -> str:
-    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
-    return format_html('<pre class="hub-payload">{}</pre>', text)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class IdentityInline(admin.TabularInline[Identity, Person]):

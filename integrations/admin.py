@@ -14,12 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
-from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import capfirst
-from django.utils.timezone import localtime
 
+from hub.admin import ReadOnlyAdmin, excerpt, pretty_json, status_badge, to_the_second
 from integrations import registry, services
 from integrations.base import event_type_choices
 from integrations.deliveries import deliveries_replay, deliveries_replay_dead, destination_send_test
@@ -113,7 +112,7 @@ class InboundEventForm(forms.ModelForm[InboundEvent]):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin[InboundEvent]):
+class InboundEventAdmin(ReadOnlyAdmin):
     form = InboundEventForm
     list_display = ["received", "source", "type", "who", "event", "status_label", "reason_short"]
     list_filter = ["status", "type", "source", "received_at"]
@@ -147,20 +146,14 @@ class InboundEventAdmin(admin.ModelAdmin[InboundEvent]):
     class Media:
         css = {"all": ["integrations/admin.css"]}
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: InboundEvent | None = None) -> bool:
-        return False
-
     @admin.display(description="received at", ordering="received_at")
     def received(self, obj: InboundEvent) -> str:
         # To the second: a log's rows are told apart by time.
-        return date_format(localtime(obj.received_at), "Y-m-d H:i:s")
+        return to_the_second(obj.received_at)
 
     @admin.display(description="status", ordering="status")
     def status_label(self, obj: InboundEvent) -> str:
-        return format_html('<span class="hub-status hub-status-{}">{}</span>', obj.status, obj.status)
+        return status_badge(obj.status)
 
     @admin.display(description="user", ordering="user_id")
     def who(self, obj: InboundEvent) -> str:
@@ -168,14 +161,11 @@ class InboundEventAdmin(admin.ModelAdmin[InboundEvent]):
 
     @admin.display(description="reason")
     def reason_short(self, obj: InboundEvent) -> str:
-        if len(obj.reason) <= 120:
-            return obj.reason
-        return format_html('<span title="{}">{}…</span>', obj.reason, obj.reason[:120])
+        return excerpt(obj.reason, 120)
 
     @admin.display(description="payload")
     def pretty_payload(self, obj: InboundEvent) -> str:
-        text = orjson.dumps(obj.payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
-        return format_html('<pre class="hub-payload">{}</pre>', text)
+        return pretty_json(obj.payload)
 
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
@@ -441,26 +431,17 @@ class MappingSetAdmin(admin.ModelAdmin[MappingSet]):
 # --- outbound: destinations and deliveries -----------------------------------------------------------
 
 
-def _pretty(value: Any) -> str:
-    if value in (None, "", {}):
-        return format_html('<span class="hub-muted">{}</span>', "none")
-    text = (
-        value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    )
-    return format_html('<pre class="hub-payload">{}</pre>', text)
-
-
 def _pretty_body(body: str) -> str:
     """A body as sent or received: indented when it is JSON, as it came otherwise."""
     try:
-        return _pretty(json.loads(body)) if body else _pretty("")
+        return pretty_json(json.loads(body)) if body else pretty_json("")
     except ValueError:
-        return _pretty(body)
+        return pretty_json(body)
 
 
 def _exchange_request(exchange: dict[str, Any] | None) -> str:
     if not exchange:
-        return _pretty(None)
+        return pretty_json(None)
     headers = "\n".join(f"{k}: {v}" for k, v in exchange.get("request_headers", {}).items())
     return format_html(
         '<pre class="hub-payload">{} {}\n{}</pre>{}',
@@ -473,7 +454,7 @@ def _exchange_request(exchange: dict[str, Any] | None) -> str:
 
 def _exchange_response(exchange: dict[str, Any] | None) -> str:
     if not exchange:
-        return _pretty(None)
+        return pretty_json(None)
     if exchange.get("status") is None:
         return format_html('<pre class="hub-payload">no response: {}</pre>', exchange.get("error", ""))
     headers = "\n".join(f"{k}: {v}" for k, v in exchange.get("response_headers", {}).items())
@@ -665,7 +646,7 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin[Delivery]):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = [
         "created",
         "destination",
@@ -705,37 +686,27 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
     class Media:
         css = {"all": ["integrations/admin.css"]}
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
-        return False
-
     @admin.display(description="created at", ordering="created_at")
     def created(self, obj: Delivery) -> str:
-        return date_format(localtime(obj.created_at), "Y-m-d H:i:s")
+        return to_the_second(obj.created_at)
 
     @admin.display(description="status", ordering="status")
     def status_label(self, obj: Delivery) -> str:
-        return format_html(
-            '<span class="hub-status hub-status-{}">{}</span>', obj.status, obj.get_status_display()
-        )
+        return status_badge(obj.status, obj.get_status_display())
 
     @admin.display(description="next attempt at", ordering="next_attempt_at")
     def next_attempt(self, obj: Delivery) -> str:
         if obj.status not in (Delivery.Status.PENDING, Delivery.Status.IN_FLIGHT):
             return ""
-        return date_format(localtime(obj.next_attempt_at), "Y-m-d H:i:s")
+        return to_the_second(obj.next_attempt_at)
 
     @admin.display(description="last error")
     def error_short(self, obj: Delivery) -> str:
-        if len(obj.last_error) <= 100:
-            return obj.last_error
-        return format_html('<span title="{}">{}…</span>', obj.last_error, obj.last_error[:100])
+        return excerpt(obj.last_error, 100)
 
     @admin.display(description="payload")
     def pretty_payload(self, obj: Delivery) -> str:
-        return _pretty(obj.payload)
+        return pretty_json(obj.payload)
 
     @admin.display(description="last request")
     def last_request(self, obj: Delivery) -> str:

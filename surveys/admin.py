@@ -20,8 +20,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
-from customers.admin import ReadOnlyAdmin
 from customers.models import Person
+from hub.admin import ReadOnlyAdmin
 from surveys.models import (
     Collector,
     Invitation,

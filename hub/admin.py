@@ -1,0 +1,48 @@
+"""Pieces every app's admin uses: read-only consoles, pretty JSON, status badges, short excerpts."""
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.timezone import localtime
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    """A log or record staff read but never add or edit by hand (actions still run)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def pretty_json(value: Any) -> str:
+    """JSON indented and sorted in a <pre>; a string is shown as it is; nothing shows "none"."""
+    if value in (None, "", {}):
+        return format_html('<span class="hub-muted">{}</span>', "none")
+    if isinstance(value, str):
+        text = value
+    else:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    return format_html('<pre class="hub-payload">{}</pre>', text)
+
+
+def status_badge(status: str, label: str = "") -> str:
+    return format_html('<span class="hub-status hub-status-{}">{}</span>', status, label or status)
+
+
+def excerpt(text: str, limit: int) -> str:
+    """The start of a long text, the whole of it on hover."""
+    if len(text) <= limit:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[:limit])
+
+
+def to_the_second(moment: datetime | None) -> str:
+    """Local time to the second: a log's rows are told apart by time."""
+    return date_format(localtime(moment), "Y-m-d H:i:s") if moment else ""
