@@ -430,24 +430,6 @@ def hub_run(bench: Bench, workers: int, script: Path, templates: Path, events_pe
 
 
 # --- The COPY ceiling ------------------------------------------------------------------------------
-COPY_COLUMNS = (
-    "source_id",
-    "received_at",
-    "attempts",
-    "message_id",
-    "type",
-    "user_id",
-    "anonymous_id",
-    "event",
-    "timestamp",
-    "original_timestamp",
-    "sent_at",
-    "payload",
-    "status",
-    "reason",
-)
-
-
 def copy_rows(bench: Bench, total: int, events_per_body: int) -> list[tuple[object, ...]]:
     """The rows the hub would store for `total` events of the same generator (built untimed)."""
     from integrations.segment.handler import Limits, events_read
@@ -490,7 +472,10 @@ def copy_run(bench: Bench, rows: list[tuple[object, ...]]) -> float:
     with bench.db_connect(autocommit=False) as conn:
         started = time.perf_counter()
         with conn.cursor() as cursor:
-            sql = f"COPY {TABLE} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+            from integrations.services import EVENT_COLUMNS
+
+            columns = ("source_id", "received_at", "attempts", *EVENT_COLUMNS)
+            sql = f"COPY {TABLE} ({', '.join(columns)}) FROM STDIN"
             with cursor.copy(sql) as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -14,7 +14,8 @@ from integrations.segment.handler import ParsedEvent
 
 logger = logging.getLogger(__name__)
 
-_COLUMNS = (
+# The event-log columns the intake writes per event (after source_id, received_at, attempts).
+EVENT_COLUMNS = (
     "message_id",
     "type",
     "user_id",
@@ -93,7 +94,7 @@ def _store_postgresql(source_id: int, received_at: datetime, events: Sequence[Pa
     columns = list(zip(*(_row(e) for e in events), strict=True))
     sql = f"""
         INSERT INTO {InboundEvent._meta.db_table}
-            (source_id, received_at, attempts, {", ".join(_COLUMNS)})
+            (source_id, received_at, attempts, {", ".join(EVENT_COLUMNS)})
         SELECT %s, %s, 0, m, t, u, a, e, ts, ots, sa, p::jsonb, st, r
         FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
                     %b::timestamptz[], %b::timestamptz[], %b::timestamptz[],
@@ -111,8 +112,9 @@ def _store_postgresql(source_id: int, received_at: datetime, events: Sequence[Pa
 def _store_generic(source_id: int, received_at: datetime, events: Sequence[ParsedEvent]) -> list[int]:
     """Portable path (SQLite in embedded mode): one INSERT ... ON CONFLICT DO NOTHING per event."""
     sql = f"""
-        INSERT INTO {InboundEvent._meta.db_table} (source_id, received_at, attempts, {", ".join(_COLUMNS)})
-        VALUES (%s, %s, 0, {", ".join(["%s"] * len(_COLUMNS))})
+        INSERT INTO {InboundEvent._meta.db_table}
+            (source_id, received_at, attempts, {", ".join(EVENT_COLUMNS)})
+        VALUES (%s, %s, 0, {", ".join(["%s"] * len(EVENT_COLUMNS))})
         ON CONFLICT (source_id, message_id) DO NOTHING
         RETURNING id, status
     """  # noqa: S608 - the table name is ours, every value is a bound parameter
