@@ -1,15 +1,15 @@
 """Customer records in the admin: people with their traits, accounts and recent calls; erasure."""
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from customers.models import Account, DeletionReceipt, Identity, Membership, Person, Suppression
+from customers.selectors import person_recent_events
 from customers.services import person_erase
 from hub.admin import ReadOnlyAdmin, pretty_json
-from integrations.models import InboundEvent
 
 TIMELINE_LENGTH = 25
 
@@ -144,15 +144,6 @@ class PersonAdmin(admin.ModelAdmin[Person]):
                 person_erase(source=person.source, user_id=user_id, requested_by=f"staff {request.user}")
                 count += 1
         messages.success(request, f"Erased {count} person(s); see Deletion receipts.")
-
-
-def person_recent_events(person: Person, *, limit: int) -> list[InboundEvent]:
-    """The person's latest calls, by every id they have used."""
-    ids = list(person.identities.values_list("value", flat=True))
-    query = Q(anonymous_id__in=ids) if ids else Q(pk__in=[])
-    if person.user_id:
-        query |= Q(user_id=person.user_id)
-    return list(InboundEvent.objects.filter(query, source_id=person.source_id).order_by("-id")[:limit])
 
 
 @admin.register(Account)

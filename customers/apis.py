@@ -6,6 +6,7 @@ import django_filters
 from rest_framework import serializers, viewsets
 
 from customers.models import Account, Person
+from customers.selectors import person_recent_events
 from integrations.apis import InboundEventSerializer
 
 RECENT_EVENTS = 20
@@ -53,8 +54,6 @@ class PersonDetailSerializer(PersonSerializer):
         fields = [*PersonSerializer.Meta.fields, "recent_events"]
 
     def get_recent_events(self, obj: Person) -> list[dict[str, Any]]:
-        from customers.admin import person_recent_events
-
         return InboundEventSerializer(person_recent_events(obj, limit=RECENT_EVENTS), many=True).data  # type: ignore[return-value]
 
 

@@ -9,10 +9,8 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives
 from django.db import models
-from django.db.models import Count, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template import TemplateDoesNotExist
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -32,47 +30,15 @@ from surveys.models import (
     SurveyTranslation,
     Trigger,
 )
+from surveys.selectors import survey_nps, surveys_with_stats
 from surveys.services.collectors import collector_links, collector_source_ensure, collector_token_set
 from surveys.services.content import DEFAULT_TEXTS
 from surveys.services.eligibility import Decision, eligibility_explain
+from surveys.views import respond_preview
 
 WEEKDAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 PREVIEW_EMAIL = "preview@example.com"
 PREVIEW_FIRST_NAME = "Alex"
-RESPOND_UNAVAILABLE = "<p>The response page (surveys.views, surveys/respond/respond.html) is not ready.</p>"
-
-
-# --- Statistics --------------------------------------------------------------------------------------
-
-
-def _count_per_survey(model: type[Model], **filters: Any) -> Coalesce:
-    rows = (
-        model._default_manager.filter(survey=OuterRef("pk"), **filters)
-        .order_by()
-        .values("survey")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
-
-
-def surveys_with_stats(queryset: QuerySet[Survey]) -> QuerySet[Survey]:
-    """Invitations sent, responses, promoters and detractors per survey, as columns of the one query
-    that lists the surveys (subqueries, so the list costs the same whatever the number of rows)."""
-    return queryset.annotate(
-        sent_count=_count_per_survey(Invitation, sent_at__isnull=False),
-        response_count=_count_per_survey(Response),
-        promoter_count=_count_per_survey(Response, rating__gte=9),
-        detractor_count=_count_per_survey(Response, rating__lte=6),
-    )
-
-
-def survey_nps(survey: Survey) -> int | None:
-    """Promoters % minus detractors %, from `surveys_with_stats`' columns; None before any response."""
-    responses = getattr(survey, "response_count", 0)
-    if not responses:
-        return None
-    return round(100 * (survey.promoter_count - survey.detractor_count) / responses)  # type: ignore[attr-defined]
 
 
 # --- Survey templates ------------------------------------------------------------------------------
@@ -310,19 +276,10 @@ class SurveyAdmin(admin.ModelAdmin[Survey]):
         """The public response page as a person sees it after clicking 9 in the email."""
         survey = self._survey(request, object_id)
         language = request.GET.get("language") or survey.default_language
-        try:
-            # The public page's own code, so the preview cannot drift from what people see.
-            from surveys.views import _answer_page, _look
-        except ImportError:
-            return HttpResponse(RESPOND_UNAVAILABLE)
         invitation = preview_invitation(survey, language)
         response = Response(invitation=invitation, survey=survey, rating=9, language=language)
-        try:
-            page = _answer_page(request, _look(invitation, "preview"), invitation, response)
-        except TemplateDoesNotExist:
-            return HttpResponse(
-                "<p>The response page (surveys/respond/respond.html) is not available yet.</p>"
-            )
+        # The public page's own code, so the preview cannot drift from what people see.
+        page = respond_preview(request, invitation=invitation, response=response)
         # Shown in an iframe of the preview page, which the default X-Frame-Options: DENY forbids.
         page["X-Frame-Options"] = "SAMEORIGIN"
         return page

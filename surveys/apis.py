@@ -21,8 +21,8 @@ from rest_framework.views import APIView
 from customers.models import Person
 from hub.api import error_response
 from integrations.models import Source
-from surveys.admin import survey_nps, surveys_with_stats
 from surveys.models import Collector, Invitation, Response, Survey, SurveyTexts, SurveyTranslation, Trigger
+from surveys.selectors import survey_nps, surveys_with_stats
 from surveys.services.collectors import collector_create, collector_links
 from surveys.services.content import DEFAULT_TEXTS
 from surveys.services.eligibility import eligibility_explain

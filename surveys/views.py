@@ -328,3 +328,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         person_unsubscribe(invitation=invitation)
         done = True
     return _render(request, "unsubscribe.html", look, {"done": done})
+
+
+def respond_preview(request: HttpRequest, *, invitation: Invitation, response: Response) -> HttpResponse:
+    """The answer page for an unsaved invitation and response (the admin's preview): no live links."""
+    return _answer_page(request, _look(invitation, "preview"), invitation, response)
