@@ -192,9 +192,10 @@ def main() -> None:
 
         source = answers_create(args.responses)
         destination = Destination(
+            source=source,
             kind="segment",
             name="Bench Segment",
-            settings={"source": source.slug, "api_host": f"http://127.0.0.1:{server.server_address[1]}"},
+            settings={"api_host": f"http://127.0.0.1:{server.server_address[1]}"},
             timeout_seconds=30,
         )
         destination.secrets_update({"write_key": WRITE_KEY})

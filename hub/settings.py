@@ -234,6 +234,10 @@ INTAKE_MAX_BATCH_EVENTS = env.int("INTAKE_MAX_BATCH_EVENTS", default=2500)
 # Accepted events that no worker processed within this many seconds are picked up by the sweeper.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
 
+# Upgrading only: the source that migration integrations.0006 gives destinations that name none
+# when the hub has several sources (a destination now belongs to one source; docs/operations.md).
+HUB_MIGRATE_DESTINATION_SOURCE = env.str("HUB_MIGRATE_DESTINATION_SOURCE", default="")
+
 # --- Surveys and email -----------------------------------------------------------------------------
 # Where people reach the hub: links in survey emails are built on this.
 HUB_BASE_URL = env.str("HUB_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")

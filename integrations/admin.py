@@ -501,6 +501,7 @@ class DestinationForm(forms.ModelForm[Destination]):
         model = Destination
         fields = [
             "name",
+            "source",
             "kind",
             "enabled",
             "settings",
@@ -567,6 +568,7 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
     form = DestinationForm
     list_display = [
         "name",
+        "source",
         "kind",
         "enabled",
         "receives",
@@ -574,13 +576,13 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
         "rate_limit_per_second",
         "waiting",
     ]
-    list_filter = ["enabled", "kind"]
+    list_filter = ["enabled", "kind", "source"]
     search_fields = ["name"]
-    list_select_related = ["mapping_set"]
+    list_select_related = ["mapping_set", "source"]
     readonly_fields = ["secrets_masked", "next_slot_at", "created_at", "updated_at"]
     actions = ["send_test", "replay_dead"]
     fieldsets = [
-        (None, {"fields": ["name", "kind", "enabled", "settings", "mapping_set"]}),
+        (None, {"fields": ["name", "source", "kind", "enabled", "settings", "mapping_set"]}),
         ("Secrets", {"fields": ["secrets_masked", "new_secrets"]}),
         ("What it receives", {"fields": ["call_types", "event_names_text"]}),
         (

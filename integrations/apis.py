@@ -94,9 +94,15 @@ class InboundEventViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class DestinationSerializer(serializers.ModelSerializer):
-    """A destination. `secrets` is write-only: a PATCH sets the keys it names (null removes one) and
-    keeps the others; responses list only which keys are set (`secret_keys`)."""
+    """A destination of one source (by slug: it receives only that source's people). `secrets` is
+    write-only: a PATCH sets the keys it names (null removes one) and keeps the others; responses list
+    only which keys are set (`secret_keys`)."""
 
+    source = serializers.SlugRelatedField[Source](  # type: ignore[assignment]
+        slug_field="slug",
+        queryset=Source.objects.all(),
+        help_text="Slug of the source whose people, calls and answers this destination receives.",
+    )
     kind = serializers.ChoiceField(choices=[])
     secrets = serializers.DictField(
         child=serializers.CharField(allow_null=True, allow_blank=True),
@@ -118,6 +124,7 @@ class DestinationSerializer(serializers.ModelSerializer):
         model = Destination
         fields = [
             "id",
+            "source",
             "kind",
             "name",
             "enabled",
@@ -170,12 +177,20 @@ class DestinationSerializer(serializers.ModelSerializer):
         return self._save(instance, validated_data)
 
 
+class DestinationFilter(django_filters.FilterSet):
+    source = django_filters.CharFilter(field_name="source__slug", help_text="Source slug.")
+
+    class Meta:
+        model = Destination
+        fields = ["source", "kind", "enabled"]
+
+
 class DestinationViewSet(viewsets.ModelViewSet):
     """Outbound destinations (webhooks, vendor connectors). Deleting is not offered: disable instead."""
 
-    queryset = Destination.objects.select_related("mapping_set").order_by("name")
+    queryset = Destination.objects.select_related("mapping_set", "source").order_by("name")
     serializer_class = DestinationSerializer
-    filterset_fields = ["kind", "enabled"]
+    filterset_class = DestinationFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
 
 

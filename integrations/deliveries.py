@@ -1,9 +1,11 @@
 """The outbound delivery engine: every call to a destination is a `Delivery` row, attempted by
 workers that claim due rows, retried across attempts stored in the database.
 
-    deliveries_enqueue(event_type="response.created", data={...}, idempotency_key="response-42-created")
-        -> one Delivery per enabled destination subscribed to the event, in the caller's transaction;
-           a task delivers them right after commit (the beat's `deliver_due` is the safety net).
+    deliveries_enqueue(event_type="response.created", data={...}, idempotency_key="response-42-created",
+                       source_id=7)
+        -> one Delivery per enabled destination of source 7 subscribed to the event, in the caller's
+           transaction; a task delivers them right after commit (the beat's `deliver_due` is the
+           safety net). A destination never receives another source's people (tenancy).
     deliveries_deliver_due()   claim due rows one at a time (FOR UPDATE SKIP LOCKED), attempt, record.
 
 Outcomes: 2xx -> delivered. Connection error, timeout, 5xx, 408/425/429 -> pending again at
@@ -79,7 +81,15 @@ def _delivery_new(
             destination=destination, event_type=event_type, data=data
         )
     except Exception as exc:
-        logger.warning("building %s for destination %s failed", event_type, destination.pk, exc_info=True)
+        # A ConnectorError is about the data (its message may quote a trait value: kept on the row for
+        # staff, never logged); anything else is a bug, logged with its traceback.
+        logger.warning(
+            "building %s for destination %s failed: %s",
+            event_type,
+            destination.pk,
+            type(exc).__name__,
+            exc_info=not isinstance(exc, ConnectorError),
+        )
         delivery.status = Delivery.Status.FAILED
         delivery.last_error = f"could not build the payload: {_reason(exc)}"
         delivery.payload = {"type": event_type, "data": dict(data)}  # what it was about, for staff
@@ -104,8 +114,11 @@ def _deliver_after_commit(deliveries: Iterable[Delivery]) -> None:
         transaction.on_commit(lambda: _deliver_soon(ids))
 
 
-def deliveries_enqueue(*, event_type: str, data: Mapping[str, Any], idempotency_key: str) -> list[Delivery]:
-    """Create a Delivery for each enabled destination subscribed to `event_type`; deliver after commit.
+def deliveries_enqueue(
+    *, event_type: str, data: Mapping[str, Any], idempotency_key: str, source_id: int
+) -> list[Delivery]:
+    """Create a Delivery for each enabled destination of the source `source_id` (whose person the
+    event is about) subscribed to `event_type`; deliver after commit.
 
     Call it inside the transaction that stores what the event is about (an answer, an invitation):
     the deliveries then exist if and only if that commits, and nothing is sent before. Enqueueing
@@ -115,8 +128,8 @@ def deliveries_enqueue(*, event_type: str, data: Mapping[str, Any], idempotency_
     event_name = _event_name(data)
     destinations = [
         d
-        for d in Destination.objects.filter(enabled=True).select_related("mapping_set")
-        if d.receives(event_type, event_name)
+        for d in Destination.objects.filter(enabled=True, source_id=source_id).select_related("mapping_set")
+        if d.receives(event_type, event_name, source_id=source_id)
     ]
     deliveries: list[Delivery] = []
     now = timezone.now()
@@ -143,11 +156,12 @@ def deliveries_enqueue(*, event_type: str, data: Mapping[str, Any], idempotency_
 
 @dataclass(frozen=True)
 class Outbound:
-    """One event for `deliveries_enqueue_many`: the same three arguments as `deliveries_enqueue`."""
+    """One event for `deliveries_enqueue_many`: the same arguments as `deliveries_enqueue`."""
 
     event_type: str
     data: Mapping[str, Any]
     idempotency_key: str
+    source_id: int
 
 
 def deliveries_enqueue_many(
@@ -156,16 +170,22 @@ def deliveries_enqueue_many(
     """`deliveries_enqueue` for a batch of events, in a constant number of queries: the destinations
     are loaded once (or given: enabled ones, with their mapping_set), existing keys looked up in one
     query and the new rows inserted in one statement (row by row only if another process inserted
-    one of the same keys meanwhile)."""
+    one of the same keys meanwhile). Each event goes only to its own source's destinations."""
     if not events:
         return []
     if destinations is None:
-        destinations = list(Destination.objects.filter(enabled=True).select_related("mapping_set"))
+        sources = {event.source_id for event in events}
+        destinations = list(
+            Destination.objects.filter(enabled=True, source_id__in=sources).select_related("mapping_set")
+        )
+    by_source: dict[int, list[Destination]] = {}
+    for destination in destinations:
+        by_source.setdefault(destination.source_id, []).append(destination)
     pairs = [
         (event, destination)
         for event in events
-        for destination in destinations
-        if destination.receives(event.event_type, _event_name(event.data))
+        for destination in by_source.get(event.source_id, ())
+        if destination.receives(event.event_type, _event_name(event.data), source_id=event.source_id)
     ]
     if not pairs:
         return []

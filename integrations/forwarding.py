@@ -3,10 +3,14 @@ a webhook ...), as Segment passes a call on to the destinations enabled for it.
 
 `segment_events_forward` is a processing handler (registered in apps.py): for a batch of claimed
 events it enqueues, in the processing transaction, one Delivery per event and enabled destination
-subscribed to the event's call type (and, for a track call, its event name):
+of the event's source subscribed to the event's call type (and, for a track call, its event name):
 
     deliveries_enqueue_many(events=[Outbound(event_type="identify", data=event.payload,
-                                             idempotency_key="segment:<source id>:<messageId>"), ...])
+                                             idempotency_key="segment:<source id>:<messageId>",
+                                             source_id=<source id>), ...])
+
+A source's calls go only to that source's destinations (tenancy), as Segment passes a source's calls
+only to the destinations connected to it.
 
 The event type is the call type itself ("identify", "track", ...), the names destinations subscribe
 to (integrations.base.SEGMENT_CALL_TYPES). The key depends only on the event, so reprocessing an
@@ -94,7 +98,9 @@ def segment_events_forward(events: Sequence[InboundEvent]) -> None:
         return
     destinations = [
         d
-        for d in Destination.objects.filter(enabled=True).select_related("mapping_set")
+        for d in Destination.objects.filter(
+            enabled=True, source_id__in={event.source_id for event in candidates}
+        ).select_related("mapping_set")
         if set(d.call_types or ()) & set(SEGMENT_CALL_TYPES)
     ]
     if not destinations:
@@ -110,7 +116,12 @@ def segment_events_forward(events: Sequence[InboundEvent]) -> None:
     erased = _erased(candidates)
     deliveries_enqueue_many(
         events=[
-            Outbound(event_type=event.type, data=event.payload, idempotency_key=forwarding_key(event))
+            Outbound(
+                event_type=event.type,
+                data=event.payload,
+                idempotency_key=forwarding_key(event),
+                source_id=event.source_id,
+            )
             for event in candidates
             if event.pk not in erased or event.type == InboundEvent.Type.DELETE
         ],

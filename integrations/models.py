@@ -275,10 +275,20 @@ class Destination(models.Model):
     """Somewhere the hub sends data, e.g. "Ops webhook" (kind webhook, POSTing response.created to
     https://ops.example.com/hooks, signed with its whsec_ secret).
 
-    `kind` names a connector in integrations/registry.py; `settings` are its options (base URL ...),
-    `secrets` its credentials (a JSON object, encrypted at rest, never shown back in clear).
+    A destination belongs to one source and receives only that source's people: their forwarded
+    calls, their answers and invitations (tenancy). `kind` names a connector in
+    integrations/registry.py; `settings` are its options (base URL ...), `secrets` its credentials (a
+    JSON object, encrypted at rest, never shown back in clear).
     """
 
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.PROTECT,
+        related_name="destinations",
+        verbose_name="source",
+        help_text="Whose data this destination receives: only this source's people, calls and answers "
+        "(a collector's contacts live in the collector's own source).",
+    )
     kind = models.CharField(
         "kind", max_length=50, help_text="Which connector sends the data (integrations/registry.py)."
     )
@@ -369,9 +379,10 @@ class Destination(models.Model):
                 current[key] = str(value)
         self.secrets = json.dumps(current, sort_keys=True)
 
-    def receives(self, event_type: str, event_name: str | None = None) -> bool:
-        """Whether an event of this type (and, for track calls, this name) is for this destination."""
-        if event_type not in (self.call_types or []):
+    def receives(self, event_type: str, event_name: str | None = None, *, source_id: int) -> bool:
+        """Whether an event of this type (and, for track calls, this name) about a person of the
+        source `source_id` is for this destination: never another source's."""
+        if source_id != self.source_id or event_type not in (self.call_types or []):
             return False
         return not (self.event_names and event_name is not None and event_name not in self.event_names)
 

@@ -16,7 +16,8 @@ from rest_framework.test import APIClient
 
 from hub.celery import app as celery_app
 from integrations.models import Source
-from integrations.services import source_create
+from integrations.services import write_key_add
+from tests.sources import source_default
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -42,7 +43,10 @@ def _eager_celery() -> Iterator[None]:
 
 @pytest.fixture
 def source_with_key(db: None) -> tuple[Source, str]:
-    return source_create(name="Web app", slug="web-app")
+    """The default source ("web-app", perhaps made already by a destination fixture) and a write key."""
+    source = source_default()
+    write_key = write_key_add(source=source)
+    return source, write_key.key
 
 
 @pytest.fixture

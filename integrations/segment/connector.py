@@ -1,9 +1,10 @@
 """Segment as a destination: the daily NPS sync-back, the Callexa model (a third party sending
 `identify` calls into the customer's own Segment source with that source's write key).
 
-Settings: `source` (the slug of the hub source whose people are synced), `api_host` (default
-https://api.segment.io; the EU host https://events.eu1.segmentapis.com, or any Segment-compatible
-endpoint such as another Feedback Hub). Secret: `write_key` of the Segment source to write into.
+The destination's source is the hub source whose people's answers are synced. Settings: `api_host`
+(default https://api.segment.io; the EU host https://events.eu1.segmentapis.com, or any
+Segment-compatible endpoint such as another Feedback Hub). Secret: `write_key` of the Segment source
+to write into.
 
 Each delivery is one `/v1/batch` body built by integrations/segment/sync_back.py:
 
@@ -24,7 +25,7 @@ import orjson
 
 from integrations.base import TEST_EVENT_TYPE, BaseConnector, ConnectorError, SettingsSchema
 from integrations.http import HttpClient, HttpExchange
-from integrations.models import Destination, Source
+from integrations.models import Destination
 
 DEFAULT_API_HOST = "https://api.segment.io"
 
@@ -43,11 +44,10 @@ class SegmentConnector(BaseConnector):
     kind = "segment"
     label = "Segment (daily NPS sync-back)"
     settings_schema = SettingsSchema(
-        required=("source", "api_host"),
+        required=("api_host",),
         defaults={"api_host": DEFAULT_API_HOST},
         secrets=("write_key",),
         help={
-            "source": "Slug of the hub source whose people's answers are synced, e.g. web-app.",
             "api_host": "Segment's API host; EU: https://events.eu1.segmentapis.com; or another hub's URL.",
             "write_key": "The write key of the Segment source that receives the identify calls.",
         },
@@ -58,9 +58,6 @@ class SegmentConnector(BaseConnector):
         host = self.settings_schema.settings_with_defaults(settings).get("api_host")
         if isinstance(host, str) and host and not host.startswith(("https://", "http://")):
             problems.append("settings: 'api_host' must start with https:// (or http://).")
-        slug = settings.get("source")
-        if isinstance(slug, str) and slug and not Source.objects.filter(slug=slug).exists():
-            problems.append(f"settings: there is no source '{slug}'.")
         return problems
 
     def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:

@@ -353,7 +353,7 @@ def sync_back_run(
     if not destination.enabled and not dry_run:
         report.status, report.reason = "disabled", "the destination is disabled"
         return report
-    source = Source.objects.get(slug=destination.settings["source"])
+    source = destination.source
     if full and not dry_run:
         sync_cursor_reset(destination=destination)
     cursor, _ = SyncCursor.objects.get_or_create(destination=destination)

@@ -5,7 +5,8 @@ exists if and only if the change commits; the engine sends it after commit. The 
 documented in docs/operations.md ("Hub events"); change them only additively, receivers parse them.
 
 Idempotency keys name the change, not the call: the same change reported twice (a retried
-request, a dispatcher that re-sends after a crash) is one delivery per destination.
+request, a dispatcher that re-sends after a crash) is one delivery per destination. Each event goes
+only to the destinations of its person's source (tenancy).
 """
 
 from datetime import datetime
@@ -23,9 +24,17 @@ def _time(value: datetime | None) -> str | None:
 
 
 def hub_event_subscribed(event_type: str) -> bool:
-    """Whether any enabled destination receives `event_type`: lets a loop skip the per-item
-    transaction and lookup when nobody listens (a destination added mid-loop counts from the next)."""
-    return any(d.receives(event_type) for d in Destination.objects.filter(enabled=True).only("call_types"))
+    """Whether any enabled destination, of any source, receives `event_type`: lets a loop skip the
+    per-item transaction and lookup when nobody listens (a destination added mid-loop counts from the
+    next)."""
+    subscriptions = Destination.objects.filter(enabled=True).values_list("call_types", flat=True)
+    return any(event_type in (call_types or ()) for call_types in subscriptions)
+
+
+def _source_id(about: Response | Invitation) -> int | None:
+    """The source whose destinations hear of an answer or invitation: its person's (None: erased,
+    and nobody hears of an erased person)."""
+    return about.person.source_id if about.person is not None else None
 
 
 def person_data(person: Person | None) -> dict[str, Any] | None:
@@ -59,11 +68,18 @@ def response_changed_emit(*, response: Response, created: bool) -> None:
             "response.updated",
             f"response.updated:{response.pk}:{response.updated_at.isoformat()}",
         )
-    deliveries_enqueue(event_type=event_type, data=response_data(response), idempotency_key=key)
+    source_id = _source_id(response)
+    if source_id is not None:
+        deliveries_enqueue(
+            event_type=event_type, data=response_data(response), idempotency_key=key, source_id=source_id
+        )
 
 
 def invitation_sent_emit(*, invitation: Invitation, sent_at: datetime, language: str) -> None:
     """Once per invitation: a dispatcher re-sending after a crash reports the same key."""
+    source_id = _source_id(invitation)
+    if source_id is None:
+        return
     data = {
         "invitation_id": invitation.pk,
         "survey": invitation.survey.slug,
@@ -72,7 +88,10 @@ def invitation_sent_emit(*, invitation: Invitation, sent_at: datetime, language:
         "person": person_data(invitation.person),
     }
     deliveries_enqueue(
-        event_type="invitation.sent", data=data, idempotency_key=f"invitation.sent:{invitation.pk}"
+        event_type="invitation.sent",
+        data=data,
+        idempotency_key=f"invitation.sent:{invitation.pk}",
+        source_id=source_id,
     )
 
 
@@ -91,4 +110,5 @@ def person_unsubscribed_emit(
         event_type="person.unsubscribed",
         data=data,
         idempotency_key=f"person.unsubscribed:{person.pk}:{suppression.pk}",
+        source_id=person.source_id,
     )

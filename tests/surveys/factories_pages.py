@@ -9,9 +9,10 @@ from integrations.models import Source
 from integrations.services import source_create
 from surveys.models import Invitation, Survey, SurveyTranslation
 from surveys.services.tokens import invitation_token
+from tests.sources import DEFAULT_SLUG
 
 
-def page_source(slug: str = "shop") -> Source:
+def page_source(slug: str = DEFAULT_SLUG) -> Source:
     source = Source.objects.filter(slug=slug).first()
     return source or source_create(name=slug.title(), slug=slug)[0]
 

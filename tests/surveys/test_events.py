@@ -64,7 +64,7 @@ def test_a_click_on_a_score_is_delivered_as_a_signed_response_created_after_comm
         "language": "en",
         "answered_at": response.answered_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "updated_at": response.updated_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "person": {"user_id": "u-42", "email": "ann@example.com", "source": "shop"},
+        "person": {"user_id": "u-42", "email": "ann@example.com", "source": "web-app"},
     }
     assert Delivery.objects.get().status == Delivery.Status.DELIVERED
 
@@ -126,7 +126,7 @@ def test_unsubscribing_delivers_person_unsubscribed_once(
     (body,) = received(httpserver)
     assert body["type"] == "person.unsubscribed"
     data = body["data"]
-    assert data["person"] == {"user_id": "u-42", "email": "ann@example.com", "source": "shop"}
+    assert data["person"] == {"user_id": "u-42", "email": "ann@example.com", "source": "web-app"}
     assert (data["survey"], data["invitation_id"], data["cancelled_invitations"]) == (
         "customer-nps",
         invitation.pk,

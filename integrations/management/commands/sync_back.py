@@ -30,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         destinations = Destination.objects.filter(kind=KIND).order_by("pk")
         if options["source"]:
-            destinations = destinations.filter(settings__source=options["source"])
+            destinations = destinations.filter(source__slug=options["source"])
         if options["destination"]:
             destinations = destinations.filter(pk=options["destination"])
         if not options["destination"]:

@@ -10,6 +10,7 @@ from integrations.deliveries import deliveries_enqueue
 from integrations.forwarding import presets_forget
 from integrations.models import Delivery, Destination
 from tests.integrations.mappings.helpers import presets_load, segment_call
+from tests.sources import source_default
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def destination_create(
     kind: str, *, settings: dict[str, Any], secrets: dict[str, str], **fields: Any
 ) -> Destination:
     destination = Destination(
+        source=fields.pop("source", None) or source_default(),
         kind=kind,
         name=fields.pop("name", kind),
         settings=settings,
@@ -43,4 +45,5 @@ def enqueue_call(call: dict[str, Any] | str, key: str | None = None) -> list[Del
         event_type=data["type"],
         data=data,
         idempotency_key=key or f"segment:test:{data.get('messageId', 'm')}",
+        source_id=source_default().pk,
     )

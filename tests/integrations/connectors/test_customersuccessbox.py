@@ -203,3 +203,16 @@ def test_validation_names_what_is_missing() -> None:
         "settings: 'base_url' is required.",
         "secrets: 'api_key' is required.",
     ]
+
+
+def test_a_call_that_cannot_be_built_is_logged_without_its_trait_values(
+    csb: Destination, caplog: pytest.LogCaptureFixture
+) -> None:
+    call = {"type": "identify", "userId": "u-9", "messageId": "m-9", "traits": {"createdAt": "day-7f3a9c"}}
+
+    (delivery,) = enqueue_call(call)
+
+    assert delivery.status == Delivery.Status.FAILED
+    assert "day-7f3a9c" in delivery.last_error  # staff see the value on the delivery...
+    assert "building identify for destination" in caplog.text
+    assert "day-7f3a9c" not in caplog.text  # ...the log never holds it

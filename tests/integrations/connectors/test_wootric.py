@@ -18,6 +18,7 @@ from integrations.deliveries import deliveries_deliver_due, deliveries_enqueue, 
 from integrations.models import Delivery, Destination, MappingSet
 from integrations.registry import connector_get
 from surveys.services.responses import response_followup_save, response_record
+from tests.sources import source_default
 from tests.surveys.factories_pages import page_invitation
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +128,7 @@ def wootric(httpserver: HTTPServer) -> Iterator[FakeWootric]:
 
 def destination_make(httpserver: HTTPServer, **settings: Any) -> Destination:
     destination = Destination(
+        source=source_default(),
         kind="wootric",
         name="Wootric",
         settings={"base_url": httpserver.url_for("").rstrip("/"), **settings},
@@ -141,7 +143,12 @@ def destination_make(httpserver: HTTPServer, **settings: Any) -> Destination:
 
 
 def identify(key: str = "segment:1:m-1", **changes: Any) -> Delivery:
-    (delivery,) = deliveries_enqueue(event_type="identify", data={**IDENTIFY, **changes}, idempotency_key=key)
+    (delivery,) = deliveries_enqueue(
+        event_type="identify",
+        data={**IDENTIFY, **changes},
+        idempotency_key=key,
+        source_id=source_default().pk,
+    )
     return delivery
 
 
@@ -392,8 +399,15 @@ def test_calls_wootric_cannot_take_are_skipped_or_refused(
     destination.save()
 
     anonymous = {**IDENTIFY, "userId": None, "anonymousId": "a-1"}
-    assert deliveries_enqueue(event_type="identify", data=anonymous, idempotency_key="anon") == []
-    (track,) = deliveries_enqueue(event_type="track", data={"event": "Signed Up"}, idempotency_key="t")
+    assert (
+        deliveries_enqueue(
+            event_type="identify", data=anonymous, idempotency_key="anon", source_id=source_default().pk
+        )
+        == []
+    )
+    (track,) = deliveries_enqueue(
+        event_type="track", data={"event": "Signed Up"}, idempotency_key="t", source_id=source_default().pk
+    )
     assert track.status == Delivery.Status.FAILED
     assert "Wootric takes identify calls" in track.last_error
     assert wootric.calls == []

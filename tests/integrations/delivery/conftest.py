@@ -14,6 +14,7 @@ from werkzeug import Request
 
 from integrations.deliveries import deliveries_enqueue
 from integrations.models import Delivery, Destination
+from tests.sources import source_default
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 EVENT = {"response_id": 42, "score": 9, "comment": "Great support", "person": {"userId": "user-1"}}
@@ -46,6 +47,7 @@ def closed_port() -> int:
 
 def destination_create(url: str, **fields: Any) -> Destination:
     destination = Destination(
+        source=fields.pop("source", None) or source_default(),
         kind="webhook",
         name=fields.pop("name", "Ops webhook"),
         settings={"url": url, **fields.pop("settings", {})},
@@ -64,5 +66,7 @@ def webhook(db: None, httpserver: HTTPServer) -> Destination:
 
 
 def enqueue_one(key: str = "response-42-created", event_type: str = "response.created") -> Delivery:
-    (delivery,) = deliveries_enqueue(event_type=event_type, data=EVENT, idempotency_key=key)
+    (delivery,) = deliveries_enqueue(
+        event_type=event_type, data=EVENT, idempotency_key=key, source_id=source_default().pk
+    )
     return delivery

@@ -6,7 +6,7 @@ from django.test import Client
 from pytest_httpserver import HTTPServer
 
 from integrations.deliveries import deliveries_deliver_due
-from integrations.models import Delivery, Destination
+from integrations.models import Delivery, Destination, Source
 from tests.integrations.delivery.conftest import SECRET, enqueue_one
 
 
@@ -22,7 +22,7 @@ def test_secrets_are_never_shown_in_the_destination_pages(admin_client: Client, 
 
 
 def test_a_destination_is_added_in_the_admin_with_its_kind_from_the_registry(
-    admin_client: Client, db: None
+    admin_client: Client, source: Source
 ) -> None:
     form = admin_client.get("/admin/integrations/destination/add/").content.decode()
     assert re.search(r'<option value="webhook">Webhook', form)
@@ -31,6 +31,7 @@ def test_a_destination_is_added_in_the_admin_with_its_kind_from_the_registry(
         "/admin/integrations/destination/add/",
         {
             "name": "Ops webhook",
+            "source": source.pk,
             "kind": "webhook",
             "enabled": "on",
             "settings": '{"url": "https://ops.example.com/hooks"}',
@@ -44,6 +45,7 @@ def test_a_destination_is_added_in_the_admin_with_its_kind_from_the_registry(
 
     assert response.status_code == 302, response.content.decode()[-3000:]
     destination = Destination.objects.get()
+    assert destination.source == source
     assert destination.secret_values() == {"signing_secret": SECRET}
     assert destination.call_types == ["response.created", "track"]
     assert destination.event_names == ["Order Completed"]

@@ -10,10 +10,12 @@ from hub.crypto import decrypt
 from integrations.deliveries import deliveries_deliver_due
 from integrations.models import Delivery, Destination
 from tests.integrations.delivery.conftest import SECRET, enqueue_one
+from tests.sources import source_default
 
 
 def create_body(url: str, **extra: Any) -> dict[str, Any]:
     return {
+        "source": source_default().slug,
         "kind": "webhook",
         "name": "Ops webhook",
         "settings": {"url": url},
@@ -34,6 +36,7 @@ def test_a_destination_is_created_with_write_only_secrets(api_client: APIClient)
     assert body["secret_keys"] == ["signing_secret"]
     assert SECRET not in response.content.decode()
     destination = Destination.objects.get(pk=body["id"])
+    assert body["source"] == destination.source.slug == "web-app"
     assert destination.secret_values() == {"signing_secret": SECRET}
     with connection.cursor() as cursor:
         cursor.execute("SELECT secrets FROM integrations_destination WHERE id = %s", [destination.pk])
@@ -116,3 +119,18 @@ def test_replaying_a_pending_delivery_is_a_conflict(api_client: APIClient, webho
     response = api_client.post(f"/api/deliveries/{delivery.pk}/replay/")
     assert response.status_code == 409
     assert response.json()["code"] == "conflict"
+
+
+def test_a_destination_belongs_to_a_source_given_by_slug(api_client: APIClient) -> None:
+    without = {k: v for k, v in create_body("https://ops.example.com/hooks").items() if k != "source"}
+    unknown = create_body("https://ops.example.com/hooks", source="no-such-source")
+
+    missing = api_client.post("/api/destinations/", without, format="json")
+    wrong = api_client.post("/api/destinations/", unknown, format="json")
+
+    assert (missing.status_code, wrong.status_code) == (400, 400)
+    assert "source" in missing.json()["errors"]
+    assert "source" in wrong.json()["errors"]
+    assert not Destination.objects.exists()
+    listed = api_client.get("/api/destinations/?source=web-app").json()
+    assert listed["count"] == 0

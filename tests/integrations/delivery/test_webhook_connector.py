@@ -17,6 +17,7 @@ from tests.integrations.delivery.conftest import (
     enqueue_one,
     standard_webhooks_verify,
 )
+from tests.sources import source_default
 
 
 def test_a_response_is_posted_as_signed_json(webhook: Destination, httpserver: HTTPServer) -> None:
@@ -70,13 +71,28 @@ def test_only_enabled_destinations_subscribed_to_the_event_get_a_delivery(
     )
 
     assert [d.destination for d in enqueue_response()] == [webhook]
-    assert deliveries_enqueue(event_type="track", data={"event": "Page Viewed"}, idempotency_key="t1") == []
-    (order,) = deliveries_enqueue(event_type="track", data={"event": "Order Completed"}, idempotency_key="t2")
+    assert (
+        deliveries_enqueue(
+            event_type="track",
+            data={"event": "Page Viewed"},
+            idempotency_key="t1",
+            source_id=source_default().pk,
+        )
+        == []
+    )
+    (order,) = deliveries_enqueue(
+        event_type="track",
+        data={"event": "Order Completed"},
+        idempotency_key="t2",
+        source_id=source_default().pk,
+    )
     assert order.destination == tracks
 
 
 def enqueue_response() -> list[Delivery]:
-    return deliveries_enqueue(event_type="response.created", data=EVENT, idempotency_key="r-1")
+    return deliveries_enqueue(
+        event_type="response.created", data=EVENT, idempotency_key="r-1", source_id=source_default().pk
+    )
 
 
 def test_enqueueing_the_same_key_twice_creates_one_delivery(webhook: Destination) -> None:

@@ -24,9 +24,10 @@ START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 
 def segment_destination(api_host: str, source: Source, **fields: Any) -> Destination:
     destination = Destination(
+        source=source,
         kind="segment",
         name=fields.pop("name", "Segment (production)"),
-        settings={"source": source.slug, "api_host": api_host},
+        settings={"api_host": api_host},
         timeout_seconds=fields.pop("timeout_seconds", 5.0),
         **fields,
     )

@@ -41,7 +41,7 @@ def test_the_daily_task_syncs_every_enabled_segment_destination(
     destination: Destination, source: Source, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request("/v1/batch").respond_with_handler(segment_ok)
-    Destination.objects.create(kind="segment", name="Off", enabled=False, settings={"source": source.slug})
+    Destination.objects.create(source=source, kind="segment", name="Off", enabled=False)
     answers_make(source, 2)
 
     assert sync_back_all() == 1  # the per-destination tasks run inline (eager in tests)
