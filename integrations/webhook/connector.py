@@ -61,7 +61,7 @@ class WebhookConnector(BaseConnector):
         help={
             "url": "Where to POST, e.g. https://ops.example.com/hooks/feedback.",
             "headers": 'Extra request headers, e.g. {"X-Team": "ops"}.',
-            "signing_secret": "whsec_ + base64; integrations.webhook.connector.secret_generate() makes one.",
+            "signing_secret": "whsec_ + base64 of 32 random bytes (docs/operations.md shows a command).",
         },
     )
 

@@ -1,6 +1,11 @@
 """The webhook connector against a real HTTP server: what goes over the wire, and its signature."""
 
+import os
+import re
+import shlex
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from integrations.deliveries import deliveries_deliver_due, deliveries_enqueue
 from integrations.http import user_agent
 from integrations.models import Delivery, Destination
+from integrations.webhook.connector import secret_key
 from tests.integrations.delivery.conftest import (
     EVENT,
     SECRET,
@@ -130,3 +136,24 @@ def test_a_payload_that_cannot_be_built_is_recorded_as_failed(webhook: Destinati
     assert delivery.status == Delivery.Status.FAILED
     assert "no score" in delivery.last_error
     assert deliveries_deliver_due(now=timezone.now()) == 0
+
+
+def test_the_documented_secret_command_works_outside_the_project(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "operations.md").read_text()
+    command = re.search(r"Make a secret with\s+`(python3 -c .+?)`\n", doc)
+    assert command is not None, "docs/operations.md no longer shows how to make a webhook secret"
+    environment = {"PATH": os.environ["PATH"]}  # no Django settings, no project on the path
+
+    made = subprocess.run(
+        shlex.split(command.group(1)),
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip()
+    assert secret.startswith("whsec_")
+    assert len(secret_key(secret)) == 32
