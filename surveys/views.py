@@ -198,7 +198,9 @@ def _answer_page(
     response: Response | None,
     form: AnswerForm | None = None,
     status: int = 200,
+    chosen: int | None = None,
 ) -> HttpResponse:
+    """The answer page. `chosen`: the score of the email's link, selected and not yet sent."""
     survey = invitation.survey
     texts = look.texts
     assert texts is not None
@@ -212,7 +214,9 @@ def _answer_page(
         data |= {f"tag_{i}": str(response.tag_ratings.get(tag, "")) for i, tag in enumerate(tags)}
     rating = data.get("rating", "")
     shown_rating = int(rating) if isinstance(rating, str) and _SCORE.fullmatch(rating) else None
-    if response is not None and shown_rating is None:
+    if chosen is not None:
+        shown_rating = chosen
+    elif response is not None and shown_rating is None:
         shown_rating = response.rating
     errors: list[tuple[str, str]] = []
     if form is not None and form.is_bound:
@@ -243,9 +247,11 @@ def _answer_page(
             for i, tag in enumerate(tags)
         ],
         "tag_scale": survey.tag_scale,
-        # The follow-up shows once a score is known; a person who opens the page without one picks
-        # a score first (step "rating").
-        "ask_followup": response is not None or bool(form and form.is_bound and data.get("step") != "rating"),
+        # The follow-up shows once a score is recorded; a person who opens the page without one picks
+        # a score first (step "rating"), and the email's link sends its score first.
+        "ask_followup": chosen is None
+        and (response is not None or bool(form and form.is_bound and data.get("step") != "rating")),
+        "confirm": chosen is not None,
     }
     return _render(request, "respond.html", look, context, status=status)
 
@@ -253,7 +259,14 @@ def _answer_page(
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def respond(request: HttpRequest, token: str) -> HttpResponse:
-    """GET ?score=N (the email's buttons) records N and shows the follow-up; POST stores the answers."""
+    """GET ?score=N (the email's buttons) shows N ready to send; POST records it, then the follow-up.
+
+    Only a POST answers: mail scanners (Safe Links, Mimecast, Proofpoint) fetch every link of a
+    message, and if a GET recorded the score the last link they fetched would be the answer. A
+    browser sends the form at once (surveys/static/surveys/respond.js); without JavaScript the person
+    presses "Confirm my score". The form needs the CSRF cookie the page sets, which a scanner that
+    fetches each link on its own never sends back.
+    """
     found = _invitation(request, token)
     if isinstance(found, HttpResponse):
         return found
@@ -281,11 +294,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         if score is not None:
             if not _SCORE.fullmatch(score):
                 return _error(request, look, "score", 400)
-            # Only a GET answers: link checkers that merely HEAD the link do not.
-            if request.method == "GET":
-                response_record(invitation=invitation, rating=int(score))
-            # Without ?score in the address, reloading the page later cannot undo a changed score.
-            return HttpResponseRedirect(here)
+            return _answer_page(request, look, invitation, response, chosen=int(score))
     except SurveyClosed:
         return _error(request, look, "closed", 410)
     return _answer_page(request, look, invitation, response)

@@ -1,6 +1,7 @@
 """The whole journey, every part real: a Segment identify arrives over HTTP, the survey's trigger
-schedules an invitation, dispatch emails it through an SMTP server, the customer clicks a score
-link from that email in Chromium, answers the follow-up and a tag, and the response is stored."""
+schedules an invitation, dispatch emails it through an SMTP server, a mail scanner opens every link
+(answering nothing), the customer clicks a score link from that email in Chromium, answers the
+follow-up and a tag, and the response is stored."""
 
 import re
 from typing import Any
@@ -51,9 +52,20 @@ def test_identify_to_email_to_answer_in_the_browser(
     links = {score: url for url, score in re.findall(r'href="([^"]*\?score=(\d+))"', html)}
     assert sorted(links, key=int) == [str(n) for n in range(11)]
 
-    page.goto(links["9"].replace("&amp;", "&"))
+    links = {score: url.replace("&amp;", "&") for score, url in links.items()}
+
+    # The recipient's mail security scanner opens every link of the message first: it answers nothing.
+    for url in links.values():
+        assert requests.get(url, timeout=10).status_code == 200
+    assert not Response.objects.exists()
+    invitation.refresh_from_db()
+    assert invitation.status == Invitation.Status.SENT
+
+    page.goto(links["9"])
 
     expect(page.get_by_role("heading", name="How likely are you to recommend Acme")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/s/[^/?]+/$"))  # the one click sent the score by itself
+    assert Response.objects.get().rating == 9
     page.get_by_label("What do you like most about us?").fill("The onboarding call.")
     page.get_by_role("group", name="Support").get_by_role("radio", name="5").check(force=True)
     page.get_by_role("button", name="Send").click()

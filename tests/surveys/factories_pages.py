@@ -1,7 +1,10 @@
 """Test data for the public survey pages: a source, a person, a survey with tags, a sent invitation."""
 
+from html.parser import HTMLParser
 from typing import Any
 
+from django.http.response import HttpResponseBase
+from django.test import Client
 from django.utils import timezone
 
 from customers.models import Person
@@ -60,3 +63,50 @@ def page_path(invitation: Invitation) -> str:
     """The invitation's answer page; "thanks/" and "unsubscribe/" follow it. Tokens carry the time they
     were made, so a test takes one path and reuses it."""
     return f"/s/{invitation_token(invitation)}/"
+
+
+class _AnswerForm(HTMLParser):
+    """What a browser sends with the page's answer form: its hidden fields and checked radios."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self.buttons: list[str] = []
+        self._in_button = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form" and found.get("method") == "post" and self.action is None:
+            self.action = found.get("action")
+        elif tag == "input" and found.get("name"):
+            kind = found.get("type")
+            if kind == "hidden" or (kind == "radio" and "checked" in found):
+                self.fields[found["name"] or ""] = found.get("value") or ""
+        elif tag == "button" and found.get("type") == "submit":
+            self._in_button = True
+            self.buttons.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "button":
+            self._in_button = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_button:
+            self.buttons[-1] += data.strip()
+
+
+def page_answer_form(html: str) -> _AnswerForm:
+    form = _AnswerForm()
+    form.feed(html)
+    return form
+
+
+def page_click(client: Client, path: str, score: int) -> HttpResponseBase:
+    """A person clicks score `score` in the email: the link's page, then the form it shows, sent as
+    is (respond.js sends it by itself; without JavaScript the person presses its confirm button)."""
+    page = client.get(f"{path}?score={score}")
+    assert page.status_code == 200, page.status_code
+    form = page_answer_form(page.content.decode())
+    assert form.action == path
+    return client.post(form.action, form.fields)

@@ -19,7 +19,7 @@ from surveys.services.responses import response_followup_save, response_record
 from tests.integrations.delivery.conftest import SECRET, destination_create, standard_webhooks_verify
 from tests.surveys.conftest import SmtpRecorder
 from tests.surveys.factories import due_invitations_make
-from tests.surveys.factories_pages import page_invitation, page_path
+from tests.surveys.factories_pages import page_click, page_invitation, page_path
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_a_click_on_a_score_is_delivered_as_a_signed_response_created_after_comm
     invitation = page_invitation()
 
     with django_capture_on_commit_callbacks(execute=True):  # the engine's task runs (eagerly) on commit
-        assert client.get(f"{page_path(invitation)}?score=9").status_code == 302
+        assert page_click(client, page_path(invitation), 9).status_code == 302
 
     response = Response.objects.get()
     ((request, _),) = httpserver.log
@@ -67,6 +67,25 @@ def test_a_click_on_a_score_is_delivered_as_a_signed_response_created_after_comm
         "person": {"user_id": "u-42", "email": "ann@example.com", "source": "web-app"},
     }
     assert Delivery.objects.get().status == Delivery.Status.DELIVERED
+
+
+def test_a_link_scanner_emits_no_event_the_person_s_click_one(
+    hook: Destination, httpserver: HTTPServer, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    invitation = page_invitation()
+    base = page_path(invitation)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for score in range(11):  # a mail scanner: every link, no cookies, no JavaScript
+            assert Client().get(f"{base}?score={score}").status_code == 200
+    assert not Delivery.objects.exists()
+    assert httpserver.log == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page_click(Client(enforce_csrf_checks=True), base, 6)  # the person, in a browser
+
+    (body,) = received(httpserver)
+    assert (body["type"], body["data"]["rating"]) == ("response.created", 6)
 
 
 def test_changing_the_rating_and_adding_a_comment_are_response_updated(

@@ -20,6 +20,8 @@ from surveys.services.eligibility import histories_load
 from surveys.services.responses import SurveyClosed, response_record
 from surveys.services.tokens import invitation_token
 from tests.surveys.factories_pages import (
+    page_answer_form,
+    page_click,
     page_invitation,
     page_path,
     page_person,
@@ -30,13 +32,33 @@ from tests.surveys.factories_pages import (
 pytestmark = pytest.mark.django_db
 
 
-def test_one_click_records_the_rating_and_marks_the_invitation_responded(client: Client) -> None:
+def test_a_score_link_shows_the_score_and_the_form_posts_it(client: Client) -> None:
     invitation = page_invitation()
     base = page_path(invitation)
 
-    answer = client.get(f"{base}?score=9")
+    page = client.get(f"{base}?score=9")
 
-    # Recorded at once, then the address loses ?score so a later reload cannot undo a changed score.
+    # Opening the link records nothing: mail scanners open every link of a message.
+    assert page.status_code == 200
+    assert Response.objects.count() == 0
+    assert Invitation.objects.get().status == Invitation.Status.SENT
+    html = page.content.decode()
+    assert '<input class="choice" type="radio" name="rating" id="rating-9" value="9" checked>' in html
+    assert '<script src="/static/surveys/respond.js" defer></script>' in html  # sends the form by itself
+    assert "<script>" not in html  # nothing inline: a Content-Security-Policy may forbid it
+    form = page_answer_form(html)
+    assert form.action == base
+    assert form.fields == {
+        "csrfmiddlewaretoken": form.fields["csrfmiddlewaretoken"],
+        "rating": "9",
+        "step": "rating",
+    }
+    assert form.buttons == ["Confirm my score"]
+    assert "What do you like most about us?" not in html  # the follow-up comes once the score is in
+
+    answer = client.post(base, form.fields)
+
+    # Recorded, then the page without ?score, so a later reload cannot undo a changed score.
     assert answer.status_code == 302
     assert answer["Location"] == base
     response = Response.objects.get()
@@ -56,14 +78,34 @@ def test_one_click_records_the_rating_and_marks_the_invitation_responded(client:
     assert "<legend>Price</legend>" in html
 
 
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_a_link_scanner_opening_every_score_link_answers_nothing(method: str) -> None:
+    """Safe Links, Mimecast, Proofpoint: each link of the message fetched in a row, no cookies, no
+    JavaScript, redirects followed."""
+    invitation = page_invitation()
+    base = page_path(invitation)
+
+    for score in range(11):
+        scanner = Client(enforce_csrf_checks=True)  # a fresh client: no cookie from an earlier fetch
+        fetched = getattr(scanner, method)(f"{base}?score={score}", follow=True)
+        assert fetched.status_code == 200
+
+    assert Response.objects.count() == 0
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.responded_at) == (Invitation.Status.SENT, None)
+
+
 def test_a_second_click_changes_the_same_response(client: Client) -> None:
     invitation = page_invitation()
     base = page_path(invitation)
-    client.get(f"{base}?score=9")
+    page_click(client, base, 9)
     first = Response.objects.get()
     responded_at = Invitation.objects.get().responded_at
 
-    client.get(f"{base}?score=3")
+    page = client.get(f"{base}?score=3")
+    assert Response.objects.get().rating == 9  # opening the link changes nothing yet
+    assert "your score is saved" not in page.content.decode()
+    page_click(client, base, 3)
 
     response = Response.objects.get()
     assert (response.pk, response.rating, response.answered_at) == (first.pk, 3, first.answered_at)
@@ -75,7 +117,7 @@ def test_followup_and_tag_ratings_are_stored_then_thanks() -> None:
     client = Client(enforce_csrf_checks=True)
     invitation = page_invitation()
     base = page_path(invitation)
-    client.get(f"{base}?score=7")
+    page_click(client, base, 7)
     page = client.get(base)
     assert "What would make you more enthusiastic about us?" in page.content.decode()
     csrf = client.cookies["csrftoken"].value  # set by the page itself: the form works on a fresh visit
@@ -110,7 +152,7 @@ def test_followup_and_tag_ratings_are_stored_then_thanks() -> None:
 def test_the_form_refuses_a_tag_rating_off_the_scale_and_keeps_what_was_typed(client: Client) -> None:
     invitation = page_invitation()
     base = page_path(invitation)
-    client.get(f"{base}?score=4")
+    page_click(client, base, 4)
 
     sent = client.post(base, {"rating": "4", "comment": "Slow support", "tag_0": "6"})
 
@@ -142,7 +184,8 @@ def test_pages_carry_the_survey_branding_and_language(client: Client) -> None:
     invitation = page_invitation(survey=survey, person=page_person(language="nl-BE"))
     base = page_path(invitation)
 
-    html = client.get(f"{base}?score=2", follow=True).content.decode()
+    page_click(client, base, 2)
+    html = client.get(base).content.decode()
 
     assert '<html lang="nl">' in html
     assert "Hoe waarschijnlijk is het dat je Acme aanbeveelt?" in html
@@ -206,7 +249,7 @@ def test_an_expired_link_gets_a_closed_page_in_the_survey_style(client: Client) 
 def test_a_closed_invitation_takes_no_answer_and_no_change(client: Client, status: str) -> None:
     invitation = page_invitation()
     base = page_path(invitation)
-    client.get(f"{base}?score=5")
+    page_click(client, base, 5)
     Invitation.objects.filter(pk=invitation.pk).update(status=status)
 
     click = client.get(f"{base}?score=9")

@@ -1,5 +1,20 @@
-// Progressive enhancement: when the person changes their score, ask the follow-up question of the new
-// band (0-6, 7-8, 9-10). Without JavaScript the form works the same; the question follows on reload.
+// Progressive enhancement: every form also works without JavaScript.
+
+// The email's score link opens the page with that score ready to send (a GET records nothing, as mail
+// scanners open every link): send it at once, so one click in the email is the answer.
+(function () {
+  var form = document.querySelector("form[data-send-on-load]");
+  if (!form) return;
+  var hint = document.getElementById("confirm-hint");
+  if (hint && hint.dataset.sending) hint.textContent = hint.dataset.sending;
+  // Sent while the page is still loading, the form's answer replaces this page in the history
+  // (HTML's navigation rules), so going back later does not send the link's score again.
+  if (form.requestSubmit) form.requestSubmit();
+  else form.submit();
+})();
+
+// When the person changes their score, ask the follow-up question of the new band (0-6, 7-8, 9-10).
+// Without JavaScript the question follows on reload.
 document.addEventListener("change", function (event) {
   var input = event.target;
   var label = document.getElementById("followup-label");
