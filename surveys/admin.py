@@ -476,6 +476,7 @@ class ResponseAdmin(ReadOnlyAdmin):
         "tag_ratings",
         "language",
         "answered_at",
+        "rated_at",
         "updated_at",
     )
     fields = readonly_fields

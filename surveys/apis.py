@@ -305,6 +305,7 @@ class ResponseSerializer(serializers.ModelSerializer):
             "tag_ratings",
             "language",
             "answered_at",
+            "rated_at",
             "updated_at",
         ]
 

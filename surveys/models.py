@@ -260,6 +260,12 @@ class Response(models.Model):
     tag_ratings = models.JSONField(default=dict, blank=True, help_text='e.g. {"Support": 5, "Price": 3}.')
     language = models.CharField(max_length=35, blank=True)
     answered_at = models.DateTimeField(default=timezone.now, help_text="First answer (the click).")
+    rated_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When the current rating was given: the first answer, or the last change of the score "
+        "(a comment or tag added later leaves it). The sync-back's NPS_date. Answers from before this "
+        "field existed have their first answer's time.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 """The daily NPS sync-back to Segment: one `identify` per person whose latest response changed since
-the last successful sync, with the traits `NPS_rating`, `NPS_comment` and `NPS_date`.
+the last successful sync, with the traits `NPS_rating`, `NPS_comment` and `NPS_date` (when that
+rating was given: `Response.rated_at`).
 
     report = sync_back_run(destination=destination)               # the beat task, "sync now", manage.py
     report = sync_back_run(destination=destination, dry_run=True)  # what would be sent; sends nothing
@@ -161,8 +162,12 @@ def message_id(*, destination_id: int, response_id: int, updated_at: datetime) -
 def identify_event(
     *, destination_id: int, row: dict[str, Any], user_id: str | None, anonymous_id: str | None
 ) -> dict[str, Any]:
-    """The identify call for one response (`row`: id, rating, comment, updated_at)."""
-    when = _iso(row["updated_at"])
+    """The identify call for one response (`row`: id, rating, comment, rated_at, updated_at).
+
+    NPS_date is when the rating was given (or last changed), as Callexa sends it; the call's
+    timestamp is when the answer last changed, so a receiver that orders traits by time (a hub)
+    takes a comment added later, or the survivor's answer after a merge, as the newer value.
+    """
     event: dict[str, Any] = {"type": "identify"}
     if user_id:
         event["userId"] = user_id
@@ -171,9 +176,9 @@ def identify_event(
     event["traits"] = {
         "NPS_rating": int(row["rating"]),
         "NPS_comment": row["comment"] or "",
-        "NPS_date": when,
+        "NPS_date": _iso(row["rated_at"]),
     }
-    event["timestamp"] = when
+    event["timestamp"] = _iso(row["updated_at"])
     event["messageId"] = message_id(
         destination_id=destination_id, response_id=row["id"], updated_at=row["updated_at"]
     )
@@ -204,7 +209,16 @@ def batches_build(
     position = after
     while True:
         changed = responses_changed(source=source, after=position, until=until)
-        fields = ("id", "rating", "comment", "updated_at", "person_id", "person__user_id", "is_newer")
+        fields = (
+            "id",
+            "rating",
+            "comment",
+            "rated_at",
+            "updated_at",
+            "person_id",
+            "person__user_id",
+            "is_newer",
+        )
         page = list(changed.values(*fields)[:PAGE_SIZE])
         if not page:
             break

@@ -10,7 +10,12 @@ from surveys.models import Invitation, Response
 
 
 def person_merge_surveys(*, keep: Person, gone: Person, **kwargs: Any) -> None:
-    """Invitations and responses follow the person; two open invitations of one survey become one."""
+    """Invitations and responses follow the person; two open invitations of one survey become one.
+
+    A moved response has changed (its person did), so its updated_at moves too: the sync-back, which
+    reads changes by updated_at, then sends the survivor's latest answer under the survivor's id,
+    with a new messageId, even when it was synced before under the merged person's id.
+    """
     open_surveys = set(
         Invitation.objects.filter(person=keep, status__in=Invitation.OPEN).values_list("survey_id", flat=True)
     )
@@ -18,7 +23,7 @@ def person_merge_surveys(*, keep: Person, gone: Person, **kwargs: Any) -> None:
         status=Invitation.Status.CANCELLED, error="merged into another person's invitation"
     )
     Invitation.objects.filter(person=gone).update(person=keep)
-    Response.objects.filter(person=gone).update(person=keep)
+    Response.objects.filter(person=gone).update(person=keep, updated_at=timezone.now())
 
 
 def person_erase_surveys(*, person: Person, **kwargs: Any) -> dict[str, int]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from customers.models import Suppression, suppression_hash
 from surveys.models import Invitation, Response
@@ -41,6 +42,7 @@ def response_record(*, invitation: Invitation, rating: int) -> Response:
     """Record (or change) the 0-10 rating: one click in the email is a response.
 
     A second click updates the same Response; the invitation becomes `responded` on the first.
+    `rated_at` is the time of the answer that gave the rating now held (the sync-back's NPS_date).
     """
     if not 0 <= rating <= 10:
         raise ValueError(f"rating {rating} is not between 0 and 10")
@@ -51,13 +53,21 @@ def response_record(*, invitation: Invitation, rating: int) -> Response:
         language = survey_texts(invitation.survey, person.language or invitation.language).language
         # The lock serialises clicks on PostgreSQL (SQLite serialises writers anyway); get_or_create
         # also survives a concurrent insert through its IntegrityError fallback.
+        now = timezone.now()
         response, created = Response.objects.get_or_create(
             invitation=invitation,
-            defaults={"survey": invitation.survey, "person": person, "rating": rating, "language": language},
+            defaults={
+                "survey": invitation.survey,
+                "person": person,
+                "rating": rating,
+                "language": language,
+                "answered_at": now,
+                "rated_at": now,
+            },
         )
         if not created and response.rating != rating:
-            response.rating = rating
-            response.save(update_fields=["rating", "updated_at"])
+            response.rating, response.rated_at = rating, now
+            response.save(update_fields=["rating", "rated_at", "updated_at"])
             response_changed_emit(response=response, created=False)
         elif created:
             response_changed_emit(response=response, created=True)
@@ -92,12 +102,15 @@ def response_followup_save(*, response: Response, comment: str, tag_ratings: Map
         raise ValueError(f"the comment is longer than {COMMENT_MAX_LENGTH} characters")
     with transaction.atomic():
         _invitation_lock(response.invitation)
-        changed = (response.comment, response.tag_ratings) != (comment.strip(), dict(tag_ratings))
+        response.refresh_from_db(fields=["comment", "tag_ratings"])  # as stored, not as the caller read it
+        # The same form sent again is no news: updated_at stays, so neither hub events nor the
+        # sync-back (which follows updated_at) report it again.
+        if (response.comment, response.tag_ratings) == (comment.strip(), dict(tag_ratings)):
+            return response
         response.comment = comment.strip()
         response.tag_ratings = dict(tag_ratings)
         response.save(update_fields=["comment", "tag_ratings", "updated_at"])
-        if changed:  # the same form sent again is no news for destinations
-            response_changed_emit(response=response, created=False)
+        response_changed_emit(response=response, created=False)
     return response
 
 

@@ -205,6 +205,7 @@ def test_responses_filter_by_survey_user_and_since(api_client: APIClient, source
             comment=f"comment of {person.user_id}",
             tag_ratings={"Support": rating // 2},
             answered_at=datetime(2026, 3, day, 12, tzinfo=UTC),
+            rated_at=datetime(2026, 3, day, 14, tzinfo=UTC),
         )
 
     def get(query: str) -> list[dict[str, Any]]:
@@ -216,6 +217,7 @@ def test_responses_filter_by_survey_user_and_since(api_client: APIClient, source
     assert recent["comment"] == "comment of u-bob"
     assert recent["tag_ratings"] == {"Support": 5}
     assert recent["answered_at"] == "2026-03-05T12:00:00Z"
+    assert recent["rated_at"] == "2026-03-05T14:00:00Z"  # the score changed two hours later
     assert [r["rating"] for r in get("user_id=u-ann")] == [3]
     assert get("survey=other") == []
 

@@ -49,8 +49,8 @@ def answers_make(
     comment: Callable[[int], str] = lambda i: "",
     user_prefix: str = "user",
 ) -> list[Response]:
-    """`count` people of `source`, each with one answered invitation; response i answered (and last
-    changed) at start + i seconds, rated i % 11."""
+    """`count` people of `source`, each with one answered invitation; response i answered (rated, and
+    last changed) at start + i seconds, rated i % 11."""
     survey, _ = Survey.objects.get_or_create(slug="nps", defaults={"name": "NPS"})
     offset = Person.objects.count()
     people = Person.objects.bulk_create(
@@ -71,6 +71,7 @@ def answers_make(
                 rating=i % 11,
                 comment=comment(i),
                 answered_at=start + timedelta(seconds=i),
+                rated_at=start + timedelta(seconds=i),
             )
             for i, invitation in enumerate(invitations)
         ]
@@ -85,7 +86,13 @@ def answer_add(person: Person, *, rating: int, at: datetime, comment: str = "") 
         survey=survey, person=person, due_at=at, status=Invitation.Status.RESPONDED
     )
     response = Response.objects.create(
-        invitation=invitation, survey=survey, person=person, rating=rating, comment=comment, answered_at=at
+        invitation=invitation,
+        survey=survey,
+        person=person,
+        rating=rating,
+        comment=comment,
+        answered_at=at,
+        rated_at=at,
     )
     Response.objects.filter(pk=response.pk).update(updated_at=at)
     response.refresh_from_db()
