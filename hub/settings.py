@@ -65,6 +65,8 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if (EMBEDDED or TESTING) else []
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Survey pages explain a refused cookie in the survey's style; elsewhere Django's own 403 page.
+CSRF_FAILURE_VIEW = "surveys.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -13,10 +13,11 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -125,12 +126,19 @@ ERRORS = {
         _lazy("Please pick a score from 0 to 10"),
         _lazy("The score in this link is not one we know. Choose yours on the survey page."),
     ),
+    "cookies": (
+        _lazy("Please allow cookies for this page"),
+        _lazy(
+            "Your browser did not send back the cookie this page needs, so your answer was not saved. "
+            "Allow cookies for this site, then choose your score again."
+        ),
+    ),
 }
 
 
 def _error(request: HttpRequest, look: Look, what: str, status: int) -> HttpResponse:
     title, message = ERRORS[what]
-    context = {"title": title, "message": message, "retry": what == "score"}
+    context = {"title": title, "message": message, "retry": what in ("score", "cookies")}
     return _render(request, "error.html", look, context, status=status)
 
 
@@ -342,3 +350,21 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def respond_preview(request: HttpRequest, *, invitation: Invitation, response: Response) -> HttpResponse:
     """The answer page for an unsaved invitation and response (the admin's preview): no live links."""
     return _answer_page(request, _look(invitation, "preview"), invitation, response)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: on the answer page, a page in the survey's style that says what to do.
+
+    Every answer is a POST that needs the cookie its page set (a mail scanner fetching the link never
+    sends it back), so a person whose browser refuses cookies lands here. Elsewhere: Django's page.
+    """
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return django_csrf_failure(request, reason=reason)
+    if match.view_name != "surveys:respond":
+        return django_csrf_failure(request, reason=reason)
+    found = _invitation(request, match.kwargs["token"])
+    if isinstance(found, HttpResponse):
+        return found
+    return _error(request, _look(found, match.kwargs["token"]), "cookies", 403)

@@ -95,6 +95,27 @@ def test_a_link_scanner_opening_every_score_link_answers_nothing(method: str) ->
     assert (invitation.status, invitation.responded_at) == (Invitation.Status.SENT, None)
 
 
+def test_a_browser_that_refuses_cookies_gets_a_page_saying_so(client: Client) -> None:
+    """The answer form needs the cookie its page sets (that is what a link scanner never sends back):
+    a person whose browser refuses it is told why, in the survey's style, not shown Django's 403."""
+    person = Client(enforce_csrf_checks=True)
+    invitation = page_invitation()
+    base = page_path(invitation)
+    form = page_answer_form(person.get(f"{base}?score=8").content.decode())
+    person.cookies.clear()
+
+    refused = person.post(base, form.fields)
+
+    assert refused.status_code == 403
+    html = refused.content.decode()
+    assert "Please allow cookies for this page" in html
+    assert 'alt="Acme"' in html
+    assert f'href="{base}"' in html
+    assert Response.objects.count() == 0
+    # Elsewhere (the admin) Django's own page stays.
+    assert "CSRF verification failed" in person.post("/admin/login/", {}).content.decode()
+
+
 def test_a_second_click_changes_the_same_response(client: Client) -> None:
     invitation = page_invitation()
     base = page_path(invitation)
