@@ -10,6 +10,7 @@ Three modes share this one file:
   so CI runs on PostgreSQL and Redis.
 """
 
+import ipaddress
 import secrets
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import django_stubs_ext
 import environ
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin.ModelAdmin[Model] and friends be subscripted at run time, as the type stubs want.
 django_stubs_ext.monkeypatch()
@@ -239,6 +241,23 @@ INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
 # Upgrading only: the source that migration integrations.0006 gives destinations that name none
 # when the hub has several sources (a destination now belongs to one source; docs/operations.md).
 HUB_MIGRATE_DESTINATION_SOURCE = env.str("HUB_MIGRATE_DESTINATION_SOURCE", default="")
+
+
+# --- Outbound calls --------------------------------------------------------------------------------
+def _networks(name: str) -> list[str]:
+    """Comma-separated CIDRs, each checked now: a typo must not start a hub that allows more than meant."""
+    networks = []
+    for cidr in env.list(name, default=[]):
+        try:
+            networks.append(str(ipaddress.ip_network(cidr.strip())))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: '{cidr}' is not a network in CIDR form ({exc}).") from exc
+    return networks
+
+
+# Networks destinations may reach besides public addresses (loopback, private, link-local ... are
+# refused otherwise), e.g. 127.0.0.1/32 for another hub on this machine. Empty: public addresses only.
+HUB_OUTBOUND_ALLOWED_NETWORKS = _networks("HUB_OUTBOUND_ALLOWED_NETWORKS")
 
 # --- Surveys and email -----------------------------------------------------------------------------
 # Where people reach the hub: links in survey emails are built on this.

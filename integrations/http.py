@@ -9,10 +9,22 @@ in the database (integrations/deliveries.py), so a retry survives a worker resta
 
 What a retry is for: connection errors, timeouts, 5xx, 408, 425 and 429 (with Retry-After). Any other
 non-2xx (including redirects, which are not followed) is permanent.
+
+Only public addresses are called (integrations/egress.py; an operator may allow more networks with
+HUB_OUTBOUND_ALLOWED_NETWORKS). The check sits where the connection is made: the session's
+adapter makes urllib3 use `_GuardedHTTPConnection` / `_GuardedHTTPSConnection`, whose `_new_conn`
+resolves the host name once, checks every address it got, and opens the socket to one of those
+addresses itself. There is no second lookup between the check and the connection, so a name that
+answers a public address to the check and 127.0.0.1 a moment later (DNS rebinding) gains nothing.
+Everything above the socket is urllib3's as usual: the connection object still carries the host
+*name*, so TLS sends it as SNI and verifies the certificate against it, and the Host header is the
+name. Proxies are never used (a proxy would connect to a host we did not check), and redirects are
+not followed. A refused address raises a permanent ConnectorError naming the address class.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -25,8 +37,20 @@ from typing import Any
 
 import orjson
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+)
+from urllib3.util.connection import allowed_gai_family
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from integrations.base import ConnectorError
+from integrations.egress import AddressRefused, addresses_resolve
 
 # Stored and shown bodies are cut to these many characters.
 REQUEST_BODY_LIMIT = 16_384
@@ -122,6 +146,77 @@ def _decode(body: bytes | None, limit: int) -> str:
     return text + ("…" if len(body) > limit else "")
 
 
+def _connect_checked(connection: HTTPConnection) -> socket.socket:
+    """The socket of a new urllib3 connection, opened to an address of its host that passed the
+    check: urllib3's own `create_connection`, with the resolution replaced by `addresses_resolve`."""
+    try:
+        addresses = addresses_resolve(connection._dns_host, connection.port, family=allowed_gai_family())
+    except socket.gaierror as exc:
+        raise NameResolutionError(connection.host, connection, exc) from exc
+    except UnicodeError:
+        raise LocationParseError(f"'{connection.host}', label empty or too long") from None
+    error: OSError | None = None
+    for family, address in addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            for option in connection.socket_options or ():
+                sock.setsockopt(*option)
+            if connection.timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(connection.timeout)
+            if connection.source_address:
+                sock.bind(connection.source_address)
+            sock.connect(address)
+            return sock
+        except TimeoutError as exc:
+            sock.close()
+            message = f"Connection to {connection.host} timed out. (connect timeout={connection.timeout})"
+            raise ConnectTimeoutError(connection, message) from exc
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise NewConnectionError(connection, f"Failed to establish a new connection: {error}")
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connect_checked(self)
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connect_checked(self)
+
+
+class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """requests' adapter with urllib3 pools of guarded connections, and no proxies."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPConnectionPool,
+            "https": _GuardedHTTPSConnectionPool,
+        }
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies={})
+
+
 class HttpClient:
     """A requests session with the hub's defaults. One per attempt (or per loop), not shared across threads.
 
@@ -134,6 +229,8 @@ class HttpClient:
         self.masker = _Masker(secrets)
         self.session = requests.Session()
         self.session.verify = True
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, _GuardedAdapter())
         self.session.headers["User-Agent"] = user_agent()
 
     def close(self) -> None:
@@ -177,6 +274,9 @@ class HttpClient:
                 exchange.status = response.status_code
                 exchange.response_headers = self.masker.headers(dict(response.headers))
                 exchange.response_body = self.masker.text(_decode(content, RESPONSE_BODY_LIMIT))
+        except AddressRefused as exc:
+            exchange.error = str(exc)
+            raise self._error(exchange, exc, permanent=True) from exc
         except requests.Timeout as exc:
             exchange.error = f"timed out after {self.timeout:g} s"
             raise self._error(exchange, exc) from exc

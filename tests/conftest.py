@@ -33,6 +33,16 @@ def service_missing(what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
+# The suite's own servers (pytest-httpserver, a second hub) listen on loopback, which production
+# refuses to call (integrations/egress.py). Tests of that refusal set the setting to [].
+TEST_ALLOWED_NETWORKS = ["127.0.0.1/32", "::1/128"]
+
+
+@pytest.fixture(autouse=True)
+def _outbound_to_local_servers(settings: Any) -> None:
+    settings.HUB_OUTBOUND_ALLOWED_NETWORKS = TEST_ALLOWED_NETWORKS
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery() -> Iterator[None]:
     """Tasks enqueued on commit run inline, unless a test starts a real worker (`celery_worker`)."""
@@ -93,6 +103,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=database_url_for_subprocess(),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        HUB_OUTBOUND_ALLOWED_NETWORKS=",".join(TEST_ALLOWED_NETWORKS),
         PYTHONPATH=str(ROOT),
     )
     env.pop("HUB_EMBEDDED", None)
