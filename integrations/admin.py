@@ -20,7 +20,7 @@ from django.utils.text import capfirst
 
 from hub.admin import ReadOnlyAdmin, excerpt, pretty_json, status_badge, to_the_second
 from integrations import registry, services
-from integrations.base import event_type_choices
+from integrations.base import event_type_choices, problem_field
 from integrations.deliveries import deliveries_replay, deliveries_replay_dead, destination_send_test
 from integrations.mappings import mapping_apply, mapping_compile
 from integrations.models import Delivery, Destination, InboundEvent, MappingRule, MappingSet, Source, WriteKey
@@ -523,18 +523,18 @@ class DestinationForm(forms.ModelForm[Destination]):
             raise forms.ValidationError('A JSON object of names to text values, e.g. {"api_key": "..."}.')
         return value
 
+    # Where a problem about a destination's settings or secrets is shown (see integrations.base.Problem).
+    PROBLEM_FIELDS = {"settings": "settings", "secrets": "new_secrets"}
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         kind, settings = data.get("kind"), data.get("settings")
-        if kind and isinstance(settings, dict):
-            probe = Destination(secrets=self.instance.secrets)
-            probe.secrets_update(data.get("new_secrets") or {})
-            for problem in registry.connector_get(kind).validate(
-                settings=settings, secrets=probe.secret_values()
-            ):
-                self.add_error(None, problem)
-        elif settings is not None and not isinstance(settings, dict):
-            self.add_error("settings", 'A JSON object, e.g. {"url": "https://..."}.')
+        if kind and settings is not None:
+            problems = self.instance.configuration_problems(
+                kind=kind, settings=settings, secrets=data.get("new_secrets") or {}
+            )
+            for problem in problems:
+                self.add_error(self.PROBLEM_FIELDS.get(problem_field(problem) or ""), problem)
         return data
 
     def save(self, commit: bool = True) -> Destination:

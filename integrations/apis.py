@@ -11,10 +11,10 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.base import event_type_choices
+from integrations.base import event_type_choices, problem_field
 from integrations.deliveries import deliveries_replay
 from integrations.models import Delivery, Destination, InboundEvent, MappingSet, Source, WriteKey
-from integrations.registry import connector_get, kind_choices
+from integrations.registry import kind_choices
 
 
 class WriteKeySerializer(serializers.ModelSerializer):
@@ -152,13 +152,14 @@ class DestinationSerializer(serializers.ModelSerializer):
         instance: Destination = self.instance or Destination()
         kind = attrs.get("kind", instance.kind)
         settings = attrs.get("settings", instance.settings)
-        if not isinstance(settings, dict):
-            raise serializers.ValidationError({"settings": "A JSON object."})
-        probe = Destination(secrets=instance.secrets)
-        probe.secrets_update(attrs.get("secrets", {}))
-        problems = connector_get(kind).validate(settings=settings, secrets=probe.secret_values())
+        problems = instance.configuration_problems(
+            kind=kind, settings=settings, secrets=attrs.get("secrets", {})
+        )
         if problems:
-            raise serializers.ValidationError({"configuration": problems})
+            errors: dict[str, list[str]] = {}
+            for problem in problems:  # "settings", "secrets", or "configuration" for the whole
+                errors.setdefault(problem_field(problem) or "configuration", []).append(problem)
+            raise serializers.ValidationError(errors)
         return attrs
 
     def _save(self, instance: Destination, validated: dict[str, Any]) -> Destination:

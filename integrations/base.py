@@ -7,7 +7,7 @@ A connector is one class in `integrations/<vendor>/connector.py`, registered by 
         kind = "wootric"
         label = "Wootric"
         settings_schema = SettingsSchema(required=("base_url",), defaults={"base_url": "https://api.wootric.com"},
-                                         secrets=("client_id", "client_secret"))
+                                         secrets=("client_id", "client_secret"), urls=("base_url",))
         rate_limit_per_second = None
 
         # Once, at enqueue, in the caller's transaction: stored as Delivery.payload (None: skip).
@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from integrations.egress import url_host_port, url_origin, url_refusal
 
 if TYPE_CHECKING:
     from integrations.http import HttpClient, HttpExchange
@@ -80,26 +82,67 @@ class ConnectorError(Exception):
         self.exchange = exchange
 
 
+class Problem(str):
+    """A configuration problem as staff read it, "settings: 'url' must start with https://", that
+    also knows which part of the destination it is about (`field`: "settings" or "secrets"), so the
+    admin and the API show it beside that field. A plain string is about the destination as a whole."""
+
+    field: str
+
+    def __new__(cls, field: str, message: str) -> Problem:
+        problem = super().__new__(cls, f"{field}: {message}")
+        problem.field = field
+        return problem
+
+
+def problem_field(problem: str) -> str | None:
+    """The field a problem is about ("settings", "secrets"), or None for the destination as a whole."""
+    return problem.field if isinstance(problem, Problem) else None
+
+
 @dataclass(frozen=True)
 class SettingsSchema:
-    """What a destination of this kind needs: required settings keys, defaults, required secrets."""
+    """What a destination of this kind needs: required settings keys, defaults, required secrets, and
+    which settings are URLs the connector calls (with the secrets attached)."""
 
     required: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     help: Mapping[str, str] = field(default_factory=dict)
+    urls: tuple[str, ...] = ()
 
     def settings_with_defaults(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         return {**self.defaults, **settings}
 
     def errors(self, *, settings: Mapping[str, Any], secret_keys: set[str]) -> list[str]:
-        """What is missing, in words for the admin and the API; empty when the destination is usable."""
+        """What is missing or unusable, in words for the admin and the API; empty when the destination
+        is usable. URL settings must be http(s) and may not point at an address the hub refuses to
+        call (integrations/egress.py), judged by the addresses their host resolves to now."""
         merged = self.settings_with_defaults(settings)
-        problems = [
-            f"settings: '{key}' is required." for key in self.required if merged.get(key) in (None, "")
+        problems: list[str] = [
+            Problem("settings", f"'{key}' is required.")
+            for key in self.required
+            if merged.get(key) in (None, "")
         ]
-        problems += [f"secrets: '{key}' is required." for key in self.secrets if key not in secret_keys]
+        problems += [
+            Problem("secrets", f"'{key}' is required.") for key in self.secrets if key not in secret_keys
+        ]
+        for key in self.urls:
+            url = merged.get(key)
+            if url in (None, ""):
+                continue
+            if not isinstance(url, str) or url_host_port(url) is None:
+                problems.append(Problem("settings", f"'{key}' must start with https:// (or http://)."))
+            elif refused := url_refusal(url):
+                problems.append(Problem("settings", f"'{key}': {refused}."))
         return problems
+
+    def origins(self, settings: Mapping[str, Any]) -> frozenset[str]:
+        """The scheme://host:port of every URL setting: whom the destination's calls (and secrets) reach."""
+        merged = self.settings_with_defaults(settings)
+        return frozenset(
+            url_origin(url) for key in self.urls if isinstance(url := merged.get(key), str) and url
+        )
 
 
 class Connector(Protocol):

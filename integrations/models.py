@@ -3,7 +3,9 @@ mappings, outbound destinations and their deliveries."""
 
 import hashlib
 import json
+import logging
 import secrets
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,7 +14,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hub.crypto import EncryptedTextField
+from integrations.base import Problem
 from integrations.mappings import rule_errors
+from integrations.registry import UnknownKind, connector_get
+
+logger = logging.getLogger(__name__)
 
 
 class Source(models.Model):
@@ -355,11 +361,66 @@ class Destination(models.Model):
     created_at = models.DateTimeField("created at", default=timezone.now, editable=False)
     updated_at = models.DateTimeField("updated at", auto_now=True)
 
+    # Names of the secrets set or removed by `secrets_update` since this object was loaded or saved.
+    _secrets_entered: frozenset[str] = frozenset()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saves; stored secrets that would travel to a new host are dropped first. The admin and the
+        API refuse such a change with a field error (`configuration_problems`), so this only catches
+        other code paths: a secret is never sent to a host it was not entered for."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or {"kind", "settings"} & set(update_fields):
+            left = self.secrets_left_behind(
+                kind=self.kind, settings=self.settings, secrets_entered=self._secrets_entered
+            )
+            if left:
+                logger.warning(
+                    "destination %s moved to a new host: secrets %s dropped", self.pk, ", ".join(left)
+                )
+                self.secrets_update(dict.fromkeys(left))
+                if update_fields is not None:
+                    kwargs["update_fields"] = {*update_fields, "secrets"}
+        super().save(*args, **kwargs)
+        self._secrets_entered = frozenset()
+
+    def secrets_left_behind(self, *, kind: str, settings: Any, secrets_entered: Iterable[str]) -> list[str]:
+        """The stored secrets that a change to `kind` and `settings` would send to a new host, unless
+        entered again (`secrets_entered` names those given with the change). A new host is a
+        scheme://host:port no URL setting had before (another path on the same host is not)."""
+        if self.pk is None or not isinstance(settings, dict):
+            return []
+        stored = Destination.objects.filter(pk=self.pk).values_list("kind", "settings").first()
+        if stored is None or _origins(kind, settings) <= _origins(*stored):
+            return []
+        return sorted(set(self.secret_values()) - set(secrets_entered))
+
+    def configuration_problems(
+        self, *, kind: str, settings: Any, secrets: Mapping[str, str | None]
+    ) -> list[str]:
+        """Why this destination cannot be saved with `kind`, `settings` and the secrets given now (None
+        removes one): the connector's checks, and stored secrets a new host would receive. For the
+        admin and the API; `integrations.base.problem_field` tells which field each is about."""
+        if not isinstance(settings, dict):
+            return [Problem("settings", 'a JSON object, e.g. {"url": "https://..."}.')]
+        probe = Destination(secrets=self.secrets)
+        probe.secrets_update(dict(secrets))
+        problems = connector_get(kind).validate(settings=settings, secrets=probe.secret_values())
+        left = self.secrets_left_behind(kind=kind, settings=settings, secrets_entered=secrets)
+        if left:
+            problems.append(
+                Problem(
+                    "secrets",
+                    f"enter {', '.join(left)} again with the new host: stored secrets are never sent to a "
+                    "host they were not entered for.",
+                )
+            )
+        return problems
 
     def secret_values(self) -> dict[str, str]:
         """The decrypted secrets, e.g. {"signing_secret": "whsec_..."}."""
@@ -378,6 +439,7 @@ class Destination(models.Model):
             else:
                 current[key] = str(value)
         self.secrets = json.dumps(current, sort_keys=True)
+        self._secrets_entered = self._secrets_entered | set(values)
 
     def receives(self, event_type: str, event_name: str | None = None, *, source_id: int) -> bool:
         """Whether an event of this type (and, for track calls, this name) about a person of the
@@ -385,6 +447,15 @@ class Destination(models.Model):
         if source_id != self.source_id or event_type not in (self.call_types or []):
             return False
         return not (self.event_names and event_name is not None and event_name not in self.event_names)
+
+
+def _origins(kind: str, settings: Any) -> frozenset[str]:
+    """Whom a destination of this kind with these settings calls (scheme://host:port of its URLs)."""
+    try:
+        schema = connector_get(kind).settings_schema
+    except UnknownKind:
+        return frozenset()
+    return schema.origins(settings) if isinstance(settings, dict) else frozenset()
 
 
 class Delivery(models.Model):

@@ -47,19 +47,13 @@ class CustomerSuccessBoxConnector(BaseConnector):
         required=("base_url",),
         defaults={"product_id": ""},
         secrets=("api_key",),
+        urls=("base_url",),
         help={
             "base_url": "Your CustomerSuccessBox API endpoint, e.g. https://api.customersuccessbox.com.",
             "product_id": "Product sent with feature usage when a track call has no product_id.",
             "api_key": "The 'API key for POST request' (sent as 'Authorization: Bearer <key>').",
         },
     )
-
-    def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
-        problems = super().validate(settings=settings, secrets=secrets)
-        base_url = settings.get("base_url")
-        if isinstance(base_url, str) and base_url and not base_url.startswith(("https://", "http://")):
-            problems.append("settings: 'base_url' must start with https:// (or http://).")
-        return problems
 
     def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:
         if event_type not in CALLS:

@@ -38,6 +38,7 @@ class HelloCustomerConnector(BaseConnector):
             "language_unique_id": "",
         },
         secrets=("api_key",),
+        urls=("base_url",),
         help={
             "base_url": "The API's address, default https://api.hellocustomer.com.",
             "touchpoint_unique_id": "The touchpoint (campaign) GUID respondents are added to.",
@@ -47,13 +48,6 @@ class HelloCustomerConnector(BaseConnector):
         },
     )
     rate_limit_per_second = 1.0
-
-    def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
-        problems = super().validate(settings=settings, secrets=secrets)
-        base_url = self.settings_schema.settings_with_defaults(settings).get("base_url")
-        if isinstance(base_url, str) and base_url and not base_url.startswith(("https://", "http://")):
-            problems.append("settings: 'base_url' must start with https:// (or http://).")
-        return problems
 
     def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:
         if event_type not in SEGMENT_CALL_TYPES:

@@ -47,18 +47,12 @@ class SegmentConnector(BaseConnector):
         required=("api_host",),
         defaults={"api_host": DEFAULT_API_HOST},
         secrets=("write_key",),
+        urls=("api_host",),
         help={
             "api_host": "Segment's API host; EU: https://events.eu1.segmentapis.com; or another hub's URL.",
             "write_key": "The write key of the Segment source that receives the identify calls.",
         },
     )
-
-    def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
-        problems = super().validate(settings=settings, secrets=secrets)
-        host = self.settings_schema.settings_with_defaults(settings).get("api_host")
-        if isinstance(host, str) and host and not host.startswith(("https://", "http://")):
-            problems.append("settings: 'api_host' must start with https:// (or http://).")
-        return problems
 
     def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:
         # Answers go out in the daily batches (sync_back.py), not one call per hub event. The admin's

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from integrations.base import SEGMENT_CALL_TYPES, BaseConnector, ConnectorError, SettingsSchema
+from integrations.base import SEGMENT_CALL_TYPES, BaseConnector, ConnectorError, Problem, SettingsSchema
 from integrations.http import HttpClient, HttpExchange
 from integrations.mappings import mapping_apply, mapping_compile_cached
 from integrations.models import Destination
@@ -64,6 +64,7 @@ class SurveyLabConnector(BaseConnector):
         required=("api_link", "source"),
         defaults={"source": "segment", "actions": {"identify": ADD_CONTACT}},
         secrets=("api_token",),
+        urls=("api_link",),
         help={
             "api_link": "The collector's API link without apiToken, e.g. https://eu.surveylab.com/api.php?cId=123.",
             "source": "Sent as source=..., default segment.",
@@ -78,26 +79,28 @@ class SurveyLabConnector(BaseConnector):
         merged = self.settings_schema.settings_with_defaults(settings)
         link = merged.get("api_link")
         if isinstance(link, str) and link:
-            parts = urlsplit(link)
-            query = dict(parse_qsl(parts.query))
-            if parts.scheme not in ("https", "http") or not parts.netloc:
-                problems.append("settings: 'api_link' must start with https:// (or http://).")
+            query = dict(parse_qsl(urlsplit(link).query))
             if not query.get("cId"):
                 problems.append(
-                    "settings: 'api_link' must name the collector (…/api.php?cId=<collector id>)."
+                    Problem("settings", "'api_link' must name the collector (…/api.php?cId=<collector id>).")
                 )
             if TOKEN_PARAM in query:
                 problems.append(
-                    "settings: remove apiToken from 'api_link' and store it as the secret api_token."
+                    Problem(
+                        "settings", "remove apiToken from 'api_link' and store it as the secret api_token."
+                    )
                 )
         actions = merged.get("actions")
         if not isinstance(actions, dict) or not actions:
             problems.append(
-                'settings: \'actions\' maps events to actions, e.g. {"identify": "addContactToCollector"}.'
+                Problem(
+                    "settings",
+                    '\'actions\' maps events to actions, e.g. {"identify": "addContactToCollector"}.',
+                )
             )
         else:
             problems += [
-                f"settings: unknown action '{action}' for '{name}' (one of {', '.join(ACTIONS)})."
+                Problem("settings", f"unknown action '{action}' for '{name}' (one of {', '.join(ACTIONS)}).")
                 for name, action in actions.items()
                 if action not in ACTIONS
             ]

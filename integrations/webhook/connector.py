@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from django.utils import timezone
 
-from integrations.base import BaseConnector, ConnectorError, SettingsSchema
+from integrations.base import BaseConnector, ConnectorError, Problem, SettingsSchema
 from integrations.http import HttpClient, HttpExchange
 from integrations.models import Destination
 
@@ -58,6 +58,7 @@ class WebhookConnector(BaseConnector):
         required=("url",),
         defaults={"headers": {}},
         secrets=("signing_secret",),
+        urls=("url",),
         help={
             "url": "Where to POST, e.g. https://ops.example.com/hooks/feedback.",
             "headers": 'Extra request headers, e.g. {"X-Team": "ops"}.',
@@ -67,17 +68,14 @@ class WebhookConnector(BaseConnector):
 
     def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
         problems = super().validate(settings=settings, secrets=secrets)
-        url = settings.get("url")
-        if isinstance(url, str) and url and not url.startswith(("https://", "http://")):
-            problems.append("settings: 'url' must start with https:// (or http://).")
         if not isinstance(settings.get("headers", {}), dict):
-            problems.append("settings: 'headers' must be an object of header names to values.")
+            problems.append(Problem("settings", "'headers' must be an object of header names to values."))
         secret = secrets.get("signing_secret")
         if secret:
             try:
                 secret_key(secret)
             except ConnectorError as exc:
-                problems.append(f"secrets: {exc.message}")
+                problems.append(Problem("secrets", exc.message))
         return problems
 
     def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:

@@ -36,7 +36,7 @@ import orjson
 from django.conf import settings as django_settings
 from django.core.cache import cache
 
-from integrations.base import TEST_EVENT_TYPE, BaseConnector, ConnectorError, SettingsSchema
+from integrations.base import TEST_EVENT_TYPE, BaseConnector, ConnectorError, Problem, SettingsSchema
 from integrations.forwarding import mapping_for
 from integrations.http import MASK, HttpClient, HttpExchange, response_raise
 from integrations.mappings import TransformError, mapping_apply, string, unix_seconds_rounded
@@ -221,6 +221,7 @@ class WootricConnector(BaseConnector):
             "origin_url": "",
             "ip_address": "0.0.0.0",  # noqa: S104 - an IP address sent as data, not a bind address
         },
+        urls=("base_url",),
         help={
             "base_url": "Wootric's API: https://api.wootric.com, or https://api.eu.wootric.com (EU) or "
             "https://api.au.wootric.com (Australia) for accounts hosted there.",
@@ -239,14 +240,14 @@ class WootricConnector(BaseConnector):
     def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
         problems = super().validate(settings=settings, secrets=secrets)
         merged = self.settings_schema.settings_with_defaults(settings)
-        if not str(merged.get("base_url", "")).startswith(("https://", "http://")):
-            problems.append("settings: 'base_url' must start with https:// (or http://).")
         if not isinstance(merged.get("forward_responses"), bool):
-            problems.append("settings: 'forward_responses' is true or false.")
+            problems.append(Problem("settings", "'forward_responses' is true or false."))
         pairs = (("username", "password"), ("client_id", "client_secret"))
         if not any(secrets.get(a) and secrets.get(b) for a, b in pairs):
             problems.append(
-                "secrets: 'username' and 'password' (or 'client_id' and 'client_secret') are required."
+                Problem(
+                    "secrets", "'username' and 'password' (or 'client_id' and 'client_secret') are required."
+                )
             )
         return problems
 

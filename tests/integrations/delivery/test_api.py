@@ -73,9 +73,9 @@ def test_an_unusable_configuration_is_refused_with_the_reasons(api_client: APICl
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
-    problems = " ".join(response.json()["errors"]["configuration"])
-    assert "https://" in problems
-    assert "Standard Webhooks secret" in problems
+    errors = response.json()["errors"]
+    assert "'url' must start with https://" in " ".join(errors["settings"])
+    assert "Standard Webhooks secret" in " ".join(errors["secrets"])
     assert not Destination.objects.exists()
 
     response = api_client.post(
