@@ -167,14 +167,13 @@ def _connect_checked(connection: HTTPConnection) -> socket.socket:
                 sock.bind(connection.source_address)
             sock.connect(address)
             return sock
-        except TimeoutError as exc:
-            sock.close()
-            message = f"Connection to {connection.host} timed out. (connect timeout={connection.timeout})"
-            raise ConnectTimeoutError(connection, message) from exc
-        except OSError as exc:
+        except OSError as exc:  # a timeout too: the next address may answer
             sock.close()
             error = exc
-    raise NewConnectionError(connection, f"Failed to establish a new connection: {error}")
+    if isinstance(error, TimeoutError):
+        message = f"Connection to {connection.host} timed out. (connect timeout={connection.timeout})"
+        raise ConnectTimeoutError(connection, message) from error
+    raise NewConnectionError(connection, f"Failed to establish a new connection: {error}") from error
 
 
 class _GuardedHTTPConnection(HTTPConnection):
