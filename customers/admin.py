@@ -1,14 +1,16 @@
 """Customer records in the admin: people with their traits, accounts and recent calls; erasure."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from customers.models import Account, DeletionReceipt, Identity, Membership, Person, Suppression
 from customers.selectors import person_recent_events
-from customers.services import person_erase
+from customers.services import people_erase, person_erase_record
 from hub.admin import ReadOnlyAdmin, pretty_json
 
 TIMELINE_LENGTH = 25
@@ -137,13 +139,21 @@ class PersonAdmin(admin.ModelAdmin[Person]):
 
     @admin.action(description="Erase selected people (GDPR)")
     def erase_people(self, request: HttpRequest, queryset: QuerySet[Person]) -> None:
-        count = 0
-        for person in queryset.select_related("source"):
-            user_id = person.user_id or person.identities.values_list("value", flat=True).first()
-            if user_id:
-                person_erase(source=person.source, user_id=user_id, requested_by=f"staff {request.user}")
-                count += 1
-        messages.success(request, f"Erased {count} person(s); see Deletion receipts.")
+        receipts = people_erase(people=queryset, requested_by=f"staff {request.user}")
+        messages.success(request, f"Erased {len(receipts)} person(s); see Deletion receipts.")
+
+    # Django's own delete button and "Delete selected people" are the same erasure: a person is never
+    # deleted without suppressions and a receipt (and customers.models refuses any other deletion).
+
+    def delete_model(self, request: HttpRequest, obj: Person) -> None:
+        person_erase_record(person=obj, requested_by=f"staff {request.user}")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Person]) -> None:
+        people_erase(people=queryset, requested_by=f"staff {request.user}")
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        # Django's message would quote str(person), their email, into the session's message store.
+        return super().response_delete(request, f"#{obj_id} (erased; see Deletion receipts)", obj_id)
 
 
 @admin.register(Account)

@@ -5,6 +5,10 @@ them in the admin. Identity is per source (a userId means something only within 
 """
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -75,6 +79,34 @@ class Person(TraitsRecord):
 
     def __str__(self) -> str:
         return self.email or self.user_id or f"anonymous #{self.pk}"
+
+
+class PersonDeleteRefused(Exception):
+    """A person was about to be deleted outside erasure and merging (which leave suppressions and a
+    receipt, or move everything to the surviving record)."""
+
+
+_person_delete_allowed: ContextVar[bool] = ContextVar("person_delete_allowed", default=False)
+
+
+@contextmanager
+def person_delete_allowed() -> Iterator[None]:
+    """Opened only by the erasure and the merge in customers/services.py."""
+    token = _person_delete_allowed.set(True)
+    try:
+        yield
+    finally:
+        _person_delete_allowed.reset(token)
+
+
+def person_delete_guard(sender: type[models.Model], instance: Person, **kwargs: Any) -> None:
+    """pre_delete of Person (connected in apps.py): every way of deleting a row passes here, the
+    admin's delete buttons, a queryset's delete() in a shell, a cascade."""
+    if not _person_delete_allowed.get():
+        raise PersonDeleteRefused(
+            f"person {instance.pk} was not deleted: erase people with customers.services.person_erase or "
+            "person_erase_record, which leave a suppression and a deletion receipt"
+        )
 
 
 class Identity(models.Model):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -23,6 +25,7 @@ from customers.models import (
     Membership,
     Person,
     Suppression,
+    person_delete_allowed,
     suppression_hash,
 )
 from customers.traits import (
@@ -38,7 +41,7 @@ from hub.db import bulk_update
 from hub.timeparse import parse_datetime
 from integrations.deliveries import deliveries_erase
 from integrations.forwarding import forwarding_key_for
-from integrations.models import InboundEvent, Source
+from integrations.models import ERASED_PAYLOAD, ERASED_REASON, InboundEvent, Source
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,9 @@ _ACCOUNT_FIELDS = [
     "updated_at",
 ]
 
-# Later stages move or erase their own rows when people merge or are erased (invitations, responses).
+# Later stages move or erase their own rows when people merge or are erased (invitations, responses,
+# collector calls, sync-back batches); each registers its hook in its app's ready(), as a lower layer
+# cannot import them. docs/architecture.md ("Personal data") maps which step erases which table.
 PersonHook = Callable[..., Any]
 PERSON_MERGE_HOOKS: list[PersonHook] = []  # hook(keep=Person, gone=Person)
 PERSON_ERASE_HOOKS: list[PersonHook] = []  # hook(person=Person) -> may return {"what": count}
@@ -481,7 +486,8 @@ def person_merge(*, keep: Person, gone: Person) -> None:
         for hook in PERSON_MERGE_HOOKS:
             hook(keep=keep, gone=gone)
         gone_user_id = gone.user_id
-        gone.delete()
+        with person_delete_allowed():  # a merge, not an erasure: everything of theirs lives on in `keep`
+            gone.delete()
         if gone_user_id:
             Identity.objects.get_or_create(
                 source_id=keep.source_id, value=gone_user_id, defaults={"person": keep, "kind": "alias"}
@@ -489,63 +495,120 @@ def person_merge(*, keep: Person, gone: Person) -> None:
         keep.save()
 
 
+def person_ids(person: Person) -> set[str]:
+    """Every id a person is known by in their source: userId, anonymousIds and former ids (aliases)."""
+    ids = set(person.identities.values_list("value", flat=True))
+    if person.user_id:
+        ids.add(person.user_id)
+    return ids
+
+
 def events_scrub(query: Q) -> int:
     """Erase personal data from event-log rows: payloads and ids go, type and times stay."""
     return InboundEvent.objects.filter(query).update(
-        payload={"erased": True},
-        user_id="",
-        anonymous_id="",
-        event="",
-        reason="personal data erased on request",
+        payload=ERASED_PAYLOAD, user_id="", anonymous_id="", event="", reason=ERASED_REASON
     )
 
 
 def person_erase(*, source: Source, user_id: str, requested_by: str) -> DeletionReceipt:
-    """GDPR erasure of one person of `source`, found by userId (or an id aliased to it).
+    """GDPR erasure of the person of `source` a `delete` call names by userId (or an id aliased to it).
 
-    Deletes the record with its traits, names, email, ids and memberships; scrubs the event log;
-    lets later stages erase free text and cancel invitations (PERSON_ERASE_HOOKS); records
-    suppressions (hashes) so later calls do not recreate the person; returns the receipt.
+    The email address is the person wherever it appears: records with the same email in any source
+    (a collector's contacts, another app's) are erased with them, and so are calls that name them by
+    email. See `_erase`. Returns the receipt; a userId nobody has is still suppressed.
     """
     with transaction.atomic():
         person = person_by_any_id(source.pk, user_id)
-        ids = {user_id}
-        erased: dict[str, int] = {"people": 0}
-        what: str
-        count: int
-        emails: set[str] = set()
-        if person is not None:
-            ids |= set(person.identities.values_list("value", flat=True))
-            if person.user_id:
-                ids.add(person.user_id)
-            if person.email:
-                emails.add(person.email)
-            for hook in PERSON_ERASE_HOOKS:
-                for what, count in (hook(person=person) or {}).items():
-                    erased[what] = erased.get(what, 0) + count
-            erased["accounts_left"] = person.memberships.count()
-            person.delete()
-            erased["people"] = 1
-        about_them = Q(source=source) & (Q(user_id__in=ids) | Q(anonymous_id__in=ids))
-        message_ids = InboundEvent.objects.filter(about_them).values_list("message_id", flat=True)
-        erased["deliveries"] = deliveries_erase(
-            idempotency_keys=[forwarding_key_for(source.pk, m) for m in message_ids]
-        )
-        erased["events"] = events_scrub(about_them)
-        for kind, values in (("user_id", ids), ("email", emails)):
+        return _erase(source=source, user_id=user_id, person=person, requested_by=requested_by)
+
+
+def person_erase_record(*, person: Person, requested_by: str) -> DeletionReceipt:
+    """Erase this record (the admin's erase action and delete buttons): the same erasure as a `delete`
+    call for its userId, or, for an anonymous record, for the first id it was known by."""
+    with transaction.atomic():
+        first_id = person.identities.order_by("pk").values_list("value", flat=True).first()
+        user_id = person.user_id or first_id or ""
+        return _erase(source=person.source, user_id=user_id, person=person, requested_by=requested_by)
+
+
+def people_erase(*, people: Iterable[Person], requested_by: str) -> list[DeletionReceipt]:
+    """Erase each of these records (the admin's selection); one receipt each. A record erased already
+    with an earlier one (the same email) is skipped."""
+    receipts = []
+    for person in list(people):
+        current = Person.objects.filter(pk=person.pk).select_related("source").first()
+        if current is not None:
+            receipts.append(person_erase_record(person=current, requested_by=requested_by))
+    return receipts
+
+
+def _erase(*, source: Source, user_id: str, person: Person | None, requested_by: str) -> DeletionReceipt:
+    """Delete the records (traits, names, email, ids, memberships) after the later stages erased their
+    part (PERSON_ERASE_HOOKS: invitations, answers, hub events, collector calls, sync-back batches);
+    scrub the event log and the forwarded calls, and the admin's history; record suppressions (hashes)
+    so that later calls do not bring them back; return the receipt (counts, a hash, who asked)."""
+    people = [person] if person is not None else []
+    if person is not None and person.email:
+        people += Person.objects.filter(email=person.email).exclude(pk=person.pk).select_related("source")
+    ids: dict[int, set[str]] = {source.pk: {user_id} - {""}}
+    emails = {record.email for record in people if record.email}
+    erased: dict[str, int] = {"people": len(people), "accounts_left": 0}
+    for record in people:
+        ids.setdefault(record.source_id, set()).update(person_ids(record))
+        for hook in PERSON_ERASE_HOOKS:
+            for what, count in (hook(person=record) or {}).items():
+                erased[what] = erased.get(what, 0) + count
+        erased["accounts_left"] += record.memberships.count()
+    with person_delete_allowed():
+        Person.objects.filter(pk__in=[record.pk for record in people]).delete()
+    about_them = _calls_about(ids, emails)
+    message_ids = InboundEvent.objects.filter(about_them).values_list("source_id", "message_id")
+    erased["deliveries"] = deliveries_erase(
+        idempotency_keys=[forwarding_key_for(source_id, m) for source_id, m in message_ids]
+    )
+    erased["events"] = events_scrub(about_them)
+    erased["admin_log_entries"] = _admin_log_scrub(
+        people=people, texts=emails | {i for values in ids.values() for i in values}
+    )
+    for source_id, values_of_source in ids.items():
+        for kind, values in (("user_id", values_of_source), ("email", emails)):
             for value in values:
                 Suppression.objects.get_or_create(
-                    source=source,
+                    source_id=source_id,
                     kind=kind,
                     value_hash=suppression_hash(kind, value),
                     defaults={"reason": Suppression.Reason.DELETED},
                 )
-        return DeletionReceipt.objects.create(
-            source=source,
-            requested_by=requested_by,
-            user_id_hash=suppression_hash("user_id", user_id),
-            erased=erased,
-        )
+    return DeletionReceipt.objects.create(
+        source=source,
+        requested_by=requested_by,
+        user_id_hash=suppression_hash("user_id", user_id) if user_id else "",
+        erased=erased,
+    )
+
+
+def _calls_about(ids: dict[int, set[str]], emails: set[str]) -> Q:
+    """Event-log rows about erased people: by any of their ids within its source, and in any source
+    by their email as userId (a collector logs a contact without a userId so)."""
+    query = Q(user_id__in=emails) if emails else Q(pk__in=[])
+    for source_id, values in ids.items():
+        if values:
+            query |= Q(source_id=source_id) & (Q(user_id__in=values) | Q(anonymous_id__in=values))
+    return query
+
+
+def _admin_log_scrub(*, people: Sequence[Person], texts: set[str]) -> int:
+    """The admin's history names each object by str(): a person by email or userId, an invitation
+    "<survey> → <person>", an event "track Clicked <userId>". Those names go; the entries stay."""
+    which = Q(
+        content_type=ContentType.objects.get_for_model(Person),
+        object_id__in=[str(record.pk) for record in people],
+    )
+    for text in texts:
+        which |= Q(object_repr__iexact=text) | Q(object_repr__iendswith=f" {text}")
+        if "@" in text:
+            which |= Q(object_repr__icontains=text)
+    return LogEntry.objects.filter(which).update(object_repr=ERASED_REASON)
 
 
 # --- the processing handler -------------------------------------------------------------------------
@@ -576,9 +639,24 @@ def people_process_events(events: Sequence[InboundEvent]) -> None:
             receipt = person_erase(
                 source=event.source, user_id=event.user_id, requested_by=f"source {event.source.slug}"
             )
+            _forget_scrubbed(events)
             event.reason = f"erased: {receipt.erased}"
     if run:
         _process_run(run)
+
+
+def _forget_scrubbed(events: Sequence[InboundEvent]) -> None:
+    """The erasure scrubbed calls of this very batch in the database: the copies in memory follow, or
+    the batch's final write would put their notes back and later handlers would act on them."""
+    scrubbed = set(
+        InboundEvent.objects.filter(pk__in=[e.pk for e in events], reason=ERASED_REASON).values_list(
+            "pk", flat=True
+        )
+    )
+    for event in events:
+        if event.pk in scrubbed:
+            event.payload, event.reason = dict(ERASED_PAYLOAD), ERASED_REASON
+            event.user_id = event.anonymous_id = event.event = ""
 
 
 def _in_order(events: Iterable[InboundEvent]) -> list[InboundEvent]:

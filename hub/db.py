@@ -1,10 +1,14 @@
-"""Database helpers shared by the apps' hot paths."""
+"""Database helpers shared by the apps: the hot paths' bulk update, the erasure's JSON search."""
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.db.models import Q
+from django.db.models.functions import Cast
+from django.db.models.lookups import IContains
 
 
 def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
@@ -46,3 +50,21 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
         cursor.execute(sql, arrays, binary=True)
     if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+
+
+def json_mentions(column: str, values: Iterable[str]) -> Q:
+    """Rows whose JSON `column` holds one of `values` as a whole string, a key or a value at any depth
+    (case-insensitively): `json_mentions("payload", ["ann@example.com"])`.
+
+    The column is searched as text, for the value JSON-quoted ("ann@example.com" with its quotes, so
+    "ann@example.com.au" does not match), in both spellings a row may have: non-ASCII as is (jsonb,
+    orjson) or \\u-escaped (Django's json.dumps on SQLite). A full scan of the rows the other filters
+    leave: for rare work such as erasure, never on a request path.
+    """
+    query = Q(pk__in=[])
+    text = Cast(column, models.TextField())
+    for value in values:
+        if value:
+            for needle in {json.dumps(value), json.dumps(value, ensure_ascii=False)}:
+                query |= Q(IContains(text, needle))
+    return query

@@ -11,7 +11,11 @@ class IntegrationsConfig(AppConfig):
 
         post_migrate.connect(periodic_tasks_upsert, sender=self)
 
+        from customers.services import PERSON_ERASE_HOOKS
         from integrations.forwarding import segment_events_forward
+        from integrations.segment.sync_back import sync_back_erase
         from integrations.services import event_handler_register
 
         event_handler_register(segment_events_forward)
+        if sync_back_erase not in PERSON_ERASE_HOOKS:
+            PERSON_ERASE_HOOKS.append(sync_back_erase)

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from integrations.base import TEST_EVENT_TYPE, ConnectorError
 from integrations.http import HttpClient, HttpExchange
-from integrations.models import Delivery, Destination
+from integrations.models import ERASED_PAYLOAD, ERASED_REASON, Delivery, Destination
 from integrations.registry import UnknownKind, connector_get
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ SLOT_GUARD_SECONDS = 0.05
 # A claim lasts the call's timeout plus its slot wait plus this (database writes around it).
 LEASE_MARGIN_SECONDS = 10.0
 EXCERPT_LIMIT = 500
+FORWARDED_DELETE = "delete"  # the event type of a forwarded Segment `delete` call
 
 
 def _event_name(data: Mapping[str, Any]) -> str | None:
@@ -390,6 +391,8 @@ def delivery_attempt(*, claim: _Claim, clock: Callable[[], datetime]) -> str:
             fields.update(status=Delivery.Status.DEAD, last_error=f"{error.message} ({gave_up})")
         else:
             fields.update(status=Delivery.Status.PENDING, next_attempt_at=next_at, last_error=error.message)
+    if delivery.event_type == FORWARDED_DELETE and fields["status"] != Delivery.Status.PENDING:
+        fields.update(_delete_forgotten(fields))
     fields["updated_at"] = now
     # Only while our claim holds: a worker that took longer than its lease lost the row to another.
     recorded = Delivery.objects.filter(
@@ -398,6 +401,20 @@ def delivery_attempt(*, claim: _Claim, clock: Callable[[], datetime]) -> str:
     if not recorded:
         logger.warning("delivery %s: the claim expired before the outcome was recorded", delivery.pk)
     return str(fields["status"])
+
+
+def _delete_forgotten(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A forwarded `delete` keeps the person's ids only until the vendor had its chance to erase them
+    too: once it is delivered, failed or dead, its payload and exchange go like the rest of them (the
+    HTTP status stays, and a failure says what kind it was, without the remote's words)."""
+    erased: dict[str, Any] = {"payload": ERASED_PAYLOAD, "last_exchange": None, "last_response_excerpt": ""}
+    if fields["status"] != Delivery.Status.DELIVERED:
+        status = fields.get("last_http_status")
+        erased["last_error"] = (
+            f"{'no answer' if status is None else f'HTTP {status}'}; "
+            "the forwarded delete's details were erased with the person"
+        )
+    return erased
 
 
 def deliveries_deliver_due(
@@ -445,6 +462,8 @@ def deliveries_replay(*, ids: Iterable[int]) -> int:
             .select_related("destination")
         )
         for delivery in rows:
+            if delivery.payload == ERASED_PAYLOAD:
+                continue  # what it was about was erased on request: nothing left to send
             delivery.status = Delivery.Status.PENDING
             delivery.next_attempt_at = now
             delivery.retry_until = now + timedelta(seconds=delivery.destination.max_age_seconds)
@@ -497,14 +516,14 @@ def destination_send_test(*, destination: Destination) -> tuple[HttpExchange | N
 
 def deliveries_erase(*, idempotency_keys: Iterable[str] = (), key_prefixes: Iterable[str] = ()) -> int:
     """GDPR erasure reaches the outbound queue: the deliveries of an erased person's calls and events
-    (exact keys, or keys starting with a prefix) lose their payload and exchange (the rows stay,
-    counted), and what was not sent yet is never sent. A forwarded `delete` keeps its payload, so the
-    vendor can erase the person too."""
+    (exact keys, or keys starting with a prefix) lose their payload, exchange and error (the rows stay,
+    counted), and what was not sent yet is never sent (nor replayed). A forwarded `delete` keeps its
+    payload until it is delivered (or given up), so the vendor can erase the person too."""
     which = Q(idempotency_key__in=list(idempotency_keys))
     for prefix in key_prefixes:
         which |= Q(idempotency_key__startswith=prefix)
-    deliveries = Delivery.objects.filter(which).exclude(event_type="delete")
-    deliveries.exclude(status=Delivery.Status.DELIVERED).update(
-        status=Delivery.Status.FAILED, last_error="personal data erased on request"
+    deliveries = Delivery.objects.filter(which).exclude(event_type=FORWARDED_DELETE)
+    deliveries.exclude(status=Delivery.Status.DELIVERED).update(status=Delivery.Status.FAILED)
+    return deliveries.update(
+        payload=ERASED_PAYLOAD, last_exchange=None, last_response_excerpt="", last_error=ERASED_REASON
     )
-    return deliveries.update(payload={"erased": True}, last_exchange=None, last_response_excerpt="")

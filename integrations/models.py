@@ -74,6 +74,12 @@ class WriteKey(models.Model):
         self.hint = self.mask(key)
 
 
+# What an erased event or delivery keeps of its payload, and the note it gets instead of its own
+# (GDPR erasure, customers/services.py).
+ERASED_PAYLOAD: dict[str, Any] = {"erased": True}
+ERASED_REASON = "personal data erased on request"
+
+
 class InboundEvent(models.Model):
     """One call received on the intake, e.g. an `identify` for userId "u1": the hub's event log.
 

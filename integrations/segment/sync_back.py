@@ -36,9 +36,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from customers.models import Identity
+from customers.models import Identity, Person
+from customers.services import person_ids
+from hub.db import json_mentions
 from integrations.deliveries import deliveries_deliver_due, deliveries_replay
-from integrations.http import user_agent
+from integrations.http import REQUEST_BODY_LIMIT, user_agent
 from integrations.models import Delivery, Destination, Source, SyncCursor
 from integrations.segment.connector import SegmentConnector
 from surveys.models import Response
@@ -470,3 +472,51 @@ def _stopped(report: SyncReport, delivery: Delivery, status: str) -> bool:
 def sync_back_destinations() -> QuerySet[Destination]:
     """The destinations the daily task syncs."""
     return Destination.objects.filter(kind=KIND, enabled=True).order_by("pk")
+
+
+# --- erasure ----------------------------------------------------------------------------------------
+
+
+def sync_back_erase(*, person: Person, **kwargs: Any) -> dict[str, int]:
+    """GDPR erasure reaches the batches (a PERSON_ERASE_HOOKS hook, registered in apps.py).
+
+    A batch holds many people's answers in one payload: the erased person's identify calls leave it,
+    and its stored request; a response that quotes them is dropped (its status stays). A batch not
+    yet delivered is then sent without them; the cursor is untouched, as the batch still covers the
+    same range and their answers, unlinked by the erasure, are not read again.
+    """
+    ids = person_ids(person)
+    if not ids:
+        return {}
+    batches = (
+        Delivery.objects.select_for_update(of=("self",))
+        .filter(
+            event_type=EVENT_TYPE, destination__kind=KIND, destination__settings__source=person.source.slug
+        )
+        .filter(json_mentions("payload", ids))
+    )
+    removed = 0
+    for delivery in batches:
+        payload = delivery.payload if isinstance(delivery.payload, dict) else {}
+        events = payload.get("batch")
+        if not isinstance(events, list):
+            continue
+        kept = [
+            event
+            for event in events
+            if not (isinstance(event, dict) and {event.get("userId"), event.get("anonymousId")} & ids)
+        ]
+        if len(kept) == len(events):
+            continue
+        removed += len(events) - len(kept)
+        delivery.payload = {**payload, "batch": kept}
+        if isinstance(delivery.last_exchange, dict):
+            exchange = {**delivery.last_exchange}
+            exchange["request_body"] = orjson.dumps(delivery.payload).decode()[:REQUEST_BODY_LIMIT]
+            if any(i in str(exchange.get("response_body")) for i in ids):
+                exchange["response_body"] = ""
+            delivery.last_exchange = exchange
+        if any(i in delivery.last_response_excerpt for i in ids):
+            delivery.last_response_excerpt = ""
+        delivery.save(update_fields=["payload", "last_exchange", "last_response_excerpt", "updated_at"])
+    return {"sync_back_calls_erased": removed} if removed else {}

@@ -50,7 +50,7 @@ from integrations.intercom.handler import (
     notification_parse,
     signature_valid,
 )
-from integrations.models import InboundEvent, Source
+from integrations.models import ERASED_PAYLOAD, InboundEvent, Source
 from integrations.segment.handler import ParsedEvent, strip_nul
 from integrations.services import inbound_events_process, inbound_events_store, source_create
 from surveys.models import Collector, Invitation, Survey, SurveyPolicy
@@ -509,7 +509,7 @@ def collector_event_process(*, event_id: int, final_attempt: bool = True) -> Out
         return Outcome("failed", f"event {event_id} no longer exists", http_status=500, code="failed")
     if event.status == InboundEvent.Status.ACCEPTED:
         raise CollectorRetry("the event is being processed by another worker", countdown=2)
-    if event.payload == {"erased": True}:
+    if event.payload == ERASED_PAYLOAD:
         return Outcome("suppressed", "not invited: this person was erased on request")
     if event.status == InboundEvent.Status.FAILED:
         return Outcome("failed", f"processing failed: {event.reason}", http_status=500, code="failed")

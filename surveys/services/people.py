@@ -2,11 +2,15 @@
 
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Person
+from customers.services import events_scrub
+from hub.db import json_mentions
 from integrations.deliveries import deliveries_erase
-from surveys.models import Invitation, Response
+from integrations.models import ERASED_REASON, InboundEvent
+from surveys.models import Collector, Invitation, Response
 
 
 def person_merge_surveys(*, keep: Person, gone: Person, **kwargs: Any) -> None:
@@ -27,7 +31,10 @@ def person_merge_surveys(*, keep: Person, gone: Person, **kwargs: Any) -> None:
 
 
 def person_erase_surveys(*, person: Person, **kwargs: Any) -> dict[str, int]:
-    """GDPR: cancel pending invitations, erase free-text answers, unlink scores (they stay counted)."""
+    """GDPR: cancel pending invitations and drop their error texts (an SMTP refusal quotes the address);
+    erase free-text answers and tag ratings, unlink scores (they stay counted); empty the hub events
+    queued or sent about them; scrub the collector calls that name their email."""
+    Invitation.objects.filter(person=person).exclude(error="").update(error=ERASED_REASON)
     cancelled = Invitation.objects.filter(person=person, status__in=Invitation.OPEN).update(
         status=Invitation.Status.CANCELLED, error="person erased on request", claimed_at=timezone.now()
     )
@@ -41,11 +48,23 @@ def person_erase_surveys(*, person: Person, **kwargs: Any) -> dict[str, int]:
         key_prefixes=[f"response.updated:{r}:" for r in response_ids] + [f"person.unsubscribed:{person.pk}:"],
     )
     comments = responses.exclude(comment="").count()
-    unlinked = responses.update(person=None, comment="")
+    unlinked = responses.update(person=None, comment="", tag_ratings={})
     Invitation.objects.filter(person=person).update(person=None)
     return {
         "invitations_cancelled": cancelled,
         "comments_erased": comments,
         "responses_unlinked": unlinked,
         "hub_event_deliveries_erased": deliveries,
+        "collector_calls_erased": collector_calls_erase(email=person.email) if person.email else 0,
     }
+
+
+def collector_calls_erase(*, email: str) -> int:
+    """Collector calls keep the whole body they came with (an Intercom notification, a form): every
+    call to any collector that mentions the address is scrubbed, whoever it was logged under and
+    whatever became of it (collector off, rejected, ignored topic)."""
+    collector_sources = Collector.objects.exclude(source=None).values("source_id")
+    calls = InboundEvent.objects.filter(source_id__in=collector_sources).filter(
+        json_mentions("payload", [email])
+    )
+    return events_scrub(Q(pk__in=calls.values("pk")))
