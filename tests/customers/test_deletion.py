@@ -4,12 +4,23 @@ import json
 from typing import Any
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.db import transaction
 from django.test import Client
 
-from customers.models import Account, DeletionReceipt, Identity, Person, Suppression, suppression_hash
+from customers.models import (
+    Account,
+    DeletionReceipt,
+    Identity,
+    Person,
+    PersonDeleteRefused,
+    Suppression,
+    suppression_hash,
+)
 from customers.services import person_erase
 from integrations.models import InboundEvent, Source
 from tests.customers.test_people import fixture, send
+from tests.pii import pii_hits
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +141,87 @@ def test_unsubscribed_people_keep_their_record_only_erasure_stops_it(
     )
 
     assert Person.objects.get(user_id="u7").traits["plan"] == "pro"
+
+
+# --- Django's own delete buttons are the erasure too ---------------------------------------------------
+
+
+def admin_person(client: Client, write_key: str, user_id: str = "u8") -> Person:
+    send(
+        client,
+        write_key,
+        {
+            "type": "identify",
+            "userId": user_id,
+            "anonymousId": f"anon-{user_id}",
+            "traits": {"email": f"{user_id}-7f3a@example.com", "name": f"Name of {user_id} 7f3a"},
+        },
+    )
+    return Person.objects.get(user_id=user_id)
+
+
+def test_the_admins_delete_button_erases_with_suppressions_and_a_receipt(
+    admin_client: Any, client: Client, write_key: str
+) -> None:
+    person = admin_person(client, write_key)
+    page = admin_client.get(f"/admin/customers/person/{person.pk}/delete/")
+    assert page.status_code == 200
+
+    done = admin_client.post(f"/admin/customers/person/{person.pk}/delete/", {"post": "yes"}, follow=True)
+
+    assert done.status_code == 200
+    assert "u8-7f3a@example.com" not in done.content.decode()  # not even in the "deleted" message
+    assert not Person.objects.exists()
+    receipt = DeletionReceipt.objects.get()
+    assert (receipt.requested_by, receipt.erased["people"]) == ("staff admin", 1)
+    kinds = set(Suppression.objects.filter(reason="deleted").values_list("kind", flat=True))
+    assert kinds == {"user_id", "email"}
+    assert pii_hits("u8-7f3a@example.com", "anon-u8", "Name of u8 7f3a") == []  # the admin's log included
+    assert LogEntry.objects.filter(action_flag=DELETION).count() == 1  # who did it stays known
+
+
+def test_delete_selected_erases_each_person_with_a_receipt(
+    admin_client: Any, client: Client, write_key: str
+) -> None:
+    people = [admin_person(client, write_key, user_id) for user_id in ("u9", "u10")]
+
+    done = admin_client.post(
+        "/admin/customers/person/",
+        {"action": "delete_selected", "_selected_action": [p.pk for p in people], "post": "yes"},
+        follow=True,
+    )
+
+    assert done.status_code == 200
+    assert not Person.objects.exists()
+    assert DeletionReceipt.objects.filter(requested_by="staff admin").count() == 2
+    assert Suppression.objects.filter(reason="deleted", kind="email").count() == 2
+    assert pii_hits("u9-7f3a@example.com", "u10-7f3a@example.com", "anon-u9", "anon-u10") == []
+
+
+def test_a_person_is_never_deleted_without_erasure(client: Client, write_key: str) -> None:
+    person = admin_person(client, write_key)
+
+    with pytest.raises(PersonDeleteRefused), transaction.atomic():
+        person.delete()
+    with pytest.raises(PersonDeleteRefused), transaction.atomic():
+        Person.objects.all().delete()
+
+    assert Person.objects.filter(pk=person.pk).exists()
+
+
+def test_calls_in_the_same_batch_as_the_delete_keep_no_trait_in_their_notes(
+    client: Client, write_key: str
+) -> None:
+    events = send(
+        client,
+        write_key,
+        {
+            "type": "identify",
+            "userId": "u11",
+            "traits": {"email": "u11@example.com", "createdAt": "7f3a-day"},
+        },
+        {"type": "delete", "userId": "u11"},
+    )
+
+    assert [e.status for e in events] == ["processed", "processed"]
+    assert pii_hits("7f3a-day", "u11@example.com") == []

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from pytest_httpserver import HTTPServer
 
 from integrations import services
-from integrations.deliveries import deliveries_deliver_due
+from integrations.deliveries import deliveries_deliver_due, deliveries_replay
 from integrations.forwarding import segment_events_forward
 from integrations.models import Delivery, Destination, InboundEvent, Source
 from integrations.services import inbound_events_process, inbound_events_reprocess
@@ -279,3 +279,25 @@ def test_erasing_a_person_empties_their_queued_deliveries_and_keeps_the_delete(
     delete = Delivery.objects.get(idempotency_key__endswith=":delete")
     assert delete.status == Delivery.Status.PENDING
     assert delete.payload != {"erased": True}
+    assert deliveries_replay(ids=[queued.pk]) == 0  # nothing left to send, nor to send again
+
+
+@pytest.mark.parametrize("answer", [200, 400])
+def test_a_forwarded_delete_forgets_the_person_once_the_vendor_had_it(
+    client: Client, write_key: str, httpserver: HTTPServer, answer: int
+) -> None:
+    httpserver.expect_request("/hook").respond_with_data('{"erasing": "u-gone-7f3a"}', status=answer)
+    webhook(httpserver, call_types=["delete"])
+    post_batch(client, write_key, {"type": "delete", "userId": "u-gone-7f3a", "messageId": "delete"})
+    process()
+
+    deliveries_deliver_due()
+
+    ((request, _),) = httpserver.log
+    assert json.loads(request.get_data())["data"]["userId"] == "u-gone-7f3a"  # the vendor got it
+    delete = Delivery.objects.get()
+    assert delete.status == ("delivered" if answer == 200 else "failed")
+    assert delete.last_http_status == answer
+    assert "u-gone-7f3a" not in json.dumps(
+        [delete.payload, delete.last_exchange, delete.last_response_excerpt, delete.last_error]
+    )
