@@ -488,11 +488,10 @@ def sync_back_erase(*, person: Person, **kwargs: Any) -> dict[str, int]:
     ids = person_ids(person)
     if not ids:
         return {}
+    syncing = Destination.objects.filter(kind=KIND, settings__source=person.source.slug)
     batches = (
-        Delivery.objects.select_for_update(of=("self",))
-        .filter(
-            event_type=EVENT_TYPE, destination__kind=KIND, destination__settings__source=person.source.slug
-        )
+        Delivery.objects.select_for_update()
+        .filter(destination_id__in=list(syncing.values_list("pk", flat=True)), event_type=EVENT_TYPE)
         .filter(json_mentions("payload", ids))
     )
     removed = 0
