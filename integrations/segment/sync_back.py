@@ -488,7 +488,7 @@ def sync_back_erase(*, person: Person, **kwargs: Any) -> dict[str, int]:
     ids = person_ids(person)
     if not ids:
         return {}
-    syncing = Destination.objects.filter(kind=KIND, settings__source=person.source.slug)
+    syncing = Destination.objects.filter(kind=KIND, source_id=person.source_id)
     batches = (
         Delivery.objects.select_for_update()
         .filter(destination_id__in=list(syncing.values_list("pk", flat=True)), event_type=EVENT_TYPE)
