@@ -165,7 +165,7 @@ def test_the_admins_delete_button_erases_with_suppressions_and_a_receipt(
 ) -> None:
     person = admin_person(client, write_key)
     page = admin_client.get(f"/admin/customers/person/{person.pk}/delete/")
-    assert page.status_code == 200
+    assert "is a GDPR erasure" in page.content.decode()  # staff are told what the button does
 
     done = admin_client.post(f"/admin/customers/person/{person.pk}/delete/", {"post": "yes"}, follow=True)
 
@@ -184,6 +184,8 @@ def test_delete_selected_erases_each_person_with_a_receipt(
     admin_client: Any, client: Client, write_key: str
 ) -> None:
     people = [admin_person(client, write_key, user_id) for user_id in ("u9", "u10")]
+    selected = {"action": "delete_selected", "_selected_action": [p.pk for p in people]}
+    assert "is a GDPR erasure" in admin_client.post("/admin/customers/person/", selected).content.decode()
 
     done = admin_client.post(
         "/admin/customers/person/",
