@@ -513,9 +513,11 @@ def events_scrub(query: Q) -> int:
 def person_erase(*, source: Source, user_id: str, requested_by: str) -> DeletionReceipt:
     """GDPR erasure of the person of `source` a `delete` call names by userId (or an id aliased to it).
 
-    The email address is the person wherever it appears: records with the same email in any source
-    (a collector's contacts, another app's) are erased with them, and so are calls that name them by
-    email. See `_erase`. Returns the receipt; a userId nobody has is still suppressed.
+    The email address names the same person in the collectors' sources (where a collector keeps the
+    contacts it invited, by email): records with that email there are erased with them, and so are
+    the calls that name them by email. Other sources' records are theirs (tenancy): a source's
+    `delete` never erases another source's customer. See `_erase`. Returns the receipt; a userId
+    nobody has is still suppressed.
     """
     with transaction.atomic():
         person = person_by_any_id(source.pk, user_id)
@@ -548,8 +550,13 @@ def _erase(*, source: Source, user_id: str, person: Person | None, requested_by:
     scrub the event log and the forwarded calls, and the admin's history; record suppressions (hashes)
     so that later calls do not bring them back; return the receipt (counts, a hash, who asked)."""
     people = [person] if person is not None else []
+    reach = _erasure_sources(source)
     if person is not None and person.email:
-        people += Person.objects.filter(email=person.email).exclude(pk=person.pk).select_related("source")
+        people += (
+            Person.objects.filter(email=person.email, source_id__in=reach)
+            .exclude(pk=person.pk)
+            .select_related("source")
+        )
     ids: dict[int, set[str]] = {source.pk: {user_id} - {""}}
     emails = {record.email for record in people if record.email}
     erased: dict[str, int] = {"people": len(people), "accounts_left": 0}
@@ -561,7 +568,7 @@ def _erase(*, source: Source, user_id: str, person: Person | None, requested_by:
         erased["accounts_left"] += record.memberships.count()
     with person_delete_allowed():
         Person.objects.filter(pk__in=[record.pk for record in people]).delete()
-    about_them = _calls_about(ids, emails)
+    about_them = _calls_about(ids, emails, reach)
     message_ids = InboundEvent.objects.filter(about_them).values_list("source_id", "message_id")
     erased["deliveries"] = deliveries_erase(
         idempotency_keys=[forwarding_key_for(source_id, m) for source_id, m in message_ids]
@@ -587,10 +594,17 @@ def _erase(*, source: Source, user_id: str, person: Person | None, requested_by:
     )
 
 
-def _calls_about(ids: dict[int, set[str]], emails: set[str]) -> Q:
-    """Event-log rows about erased people: by any of their ids within its source, and in any source
-    by their email as userId (a collector logs a contact without a userId so)."""
-    query = Q(user_id__in=emails) if emails else Q(pk__in=[])
+def _erasure_sources(source: Source) -> set[int]:
+    """Where an erasure asked for in `source` reaches by email: that source and the collectors'
+    sources (a collector's contacts are the hub's own survey invitees, kept by email)."""
+    collector_sources = Source.objects.filter(collectors__isnull=False).values_list("pk", flat=True)
+    return {source.pk, *collector_sources}
+
+
+def _calls_about(ids: dict[int, set[str]], emails: set[str], reach: set[int]) -> Q:
+    """Event-log rows about erased people: by any of their ids within its source, and, in the sources
+    the erasure reaches, by their email as userId (a collector logs a contact without a userId so)."""
+    query = Q(user_id__in=emails, source_id__in=reach) if emails else Q(pk__in=[])
     for source_id, values in ids.items():
         if values:
             query |= Q(source_id=source_id) & (Q(user_id__in=values) | Q(anonymous_id__in=values))

@@ -19,6 +19,7 @@ from customers.models import (
 )
 from customers.services import person_erase
 from integrations.models import InboundEvent, Source
+from integrations.services import source_create
 from tests.customers.test_people import fixture, send
 from tests.pii import pii_hits
 
@@ -227,3 +228,19 @@ def test_calls_in_the_same_batch_as_the_delete_keep_no_trait_in_their_notes(
 
     assert [e.status for e in events] == ["processed", "processed"]
     assert pii_hits("7f3a-day", "u11@example.com") == []
+
+
+def test_a_sources_delete_never_erases_another_sources_customer_with_the_same_email(
+    client: Client, source: Source, write_key: str
+) -> None:
+    other, other_key = source_create(name="Other app", slug="other-app")
+    same = {"type": "identify", "userId": "u-gdpr-1", "traits": {"email": "shared@example.com"}}
+    send(client, other_key, {**same, "messageId": "other-1"})
+    send(client, write_key, same)
+
+    send(client, write_key, fixture("delete"))
+
+    assert not Person.objects.filter(source=source, user_id="u-gdpr-1").exists()
+    kept = Person.objects.get(source=other, user_id="u-gdpr-1")
+    assert kept.email == "shared@example.com"
+    assert InboundEvent.objects.get(source=other, message_id="other-1").payload["traits"]["email"]
