@@ -48,12 +48,17 @@ class PersonSerializer(serializers.ModelSerializer):
 
 
 class PersonDetailSerializer(PersonSerializer):
-    recent_events = serializers.SerializerMethodField(help_text=f"The person's last {RECENT_EVENTS} calls.")
+    recent_events = serializers.SerializerMethodField(
+        help_text=f"The person's last {RECENT_EVENTS} calls (empty without permission to view events)."
+    )
 
     class Meta(PersonSerializer.Meta):
         fields = [*PersonSerializer.Meta.fields, "recent_events"]
 
     def get_recent_events(self, obj: Person) -> list[dict[str, Any]]:
+        request = self.context.get("request")
+        if request is None or not request.user.has_perm("integrations.view_inboundevent"):
+            return []
         return InboundEventSerializer(person_recent_events(obj, limit=RECENT_EVENTS), many=True).data  # type: ignore[return-value]
 
 

@@ -183,7 +183,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Staff status and Django's model permissions (view_ to read), as given in the admin (hub/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": ["hub.permissions.StaffModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -195,6 +196,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Management API of Feedback Hub. The Segment-compatible intake lives under /v1/.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema names every endpoint and field: staff only (a token, or the admin's login).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
 }
 
 # --- Celery ----------------------------------------------------------------------------------------

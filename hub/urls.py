@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -8,6 +9,11 @@ urlpatterns = [
     path("", include("surveys.collector_urls")),
     path("api/", include("hub.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # A page for people: without a staff login it sends them to the admin's login, then back.
+    path(
+        "api/docs/",
+        staff_member_required(SpectacularSwaggerView.as_view(url_name="schema")),
+        name="api-docs",
+    ),
     path("", include("surveys.urls")),
 ]

@@ -11,6 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.permissions import staff_with_permissions
 from integrations.base import event_type_choices, problem_field
 from integrations.deliveries import deliveries_replay
 from integrations.models import Delivery, Destination, InboundEvent, MappingSet, Source, WriteKey
@@ -227,7 +228,13 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = EventPagination  # newest first, cursor pages
 
     @extend_schema(request=None, responses={200: DeliverySerializer, 409: OpenApiTypes.OBJECT})
-    @action(detail=True, methods=["post"])
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[
+            staff_with_permissions("integrations.view_delivery", "integrations.change_delivery")
+        ],
+    )
     def replay(self, request: Request, pk: str | None = None) -> Response:
         """A new attempt now, with the same idempotency key and a fresh retry window."""
         delivery = self.get_object()

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from customers.models import Person
 from hub.api import error_response
+from hub.permissions import staff_with_permissions
 from integrations.models import Source
 from surveys.models import Collector, Invitation, Response, Survey, SurveyTexts, SurveyTranslation, Trigger
 from surveys.selectors import survey_nps, surveys_with_stats
@@ -334,6 +335,8 @@ class ErrorSerializer(serializers.Serializer):
 
 class PersonEligibilityView(APIView):
     """Why (not) surveyed: the decision the hub would make now for this person and survey."""
+
+    permission_classes = [staff_with_permissions("customers.view_person", "surveys.view_survey")]
 
     @extend_schema(
         parameters=[

@@ -4,12 +4,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -74,12 +75,42 @@ def staff_user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user(username="staff", password="pw-staff-123", is_staff=True)
 
 
-@pytest.fixture
-def api_client(staff_user: Any) -> APIClient:
-    token = Token.objects.create(user=staff_user)
+def token_client(user: Any) -> APIClient:
+    """An API client that authenticates as `user` with a token, as scripts do."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+@pytest.fixture
+def api_client(django_user_model: Any) -> APIClient:
+    """A superuser's token: every permission, so tests of behaviour need not list them."""
+    return token_client(
+        django_user_model.objects.create_superuser(username="api-admin", password="pw-api-123")
+    )
+
+
+@pytest.fixture
+def staff_api_client(django_user_model: Any) -> Callable[..., APIClient]:
+    """A staff user's token with only the permissions named ("customers.view_person", ...)."""
+
+    def make(*permissions: str) -> APIClient:
+        user = django_user_model.objects.create_user(
+            username=f"staff-{django_user_model.objects.count()}", password="pw-staff-123", is_staff=True
+        )
+        user.user_permissions.add(*permissions_named(*permissions))
+        return token_client(user)
+
+    return make
+
+
+def permissions_named(*names: str) -> list[Permission]:
+    """Permission rows for "app_label.codename" names; a name that matches nothing fails the test."""
+    found = []
+    for name in names:
+        app_label, codename = name.split(".")
+        found.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return found
 
 
 def database_url_for_subprocess() -> str:

@@ -118,14 +118,38 @@ def test_a_bad_filter_value_is_a_400_with_code_and_message(api_client: APIClient
     assert "status" in response.json()["errors"]
 
 
-def test_the_openapi_schema_describes_the_api(client: Client) -> None:
-    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+def test_the_openapi_schema_describes_the_api(api_client: APIClient) -> None:
+    response = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
 
     assert response.status_code == 200
     schema = response.json()
     assert {"/api/sources/", "/api/events/", "/api/events/{id}/"} <= set(schema["paths"])
     parameters = {p["name"] for p in schema["paths"]["/api/events/"]["get"]["parameters"]}
     assert {"source", "type", "status", "message_id", "user_id", "cursor"} <= parameters
+
+
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/"])
+def test_the_schema_and_the_docs_need_a_staff_login(
+    client: Client, django_user_model: Any, staff_user: Any, url: str
+) -> None:
+    anonymous = client.get(url)
+    assert anonymous.status_code in (302, 401, 403)
+    assert b"openapi" not in anonymous.content.lower()
+    if anonymous.status_code == 302:
+        assert anonymous["Location"].startswith("/admin/login/")
+
+    customer = django_user_model.objects.create_user(username="customer", password="pw-123-customer")
+    client.force_login(customer)
+    assert client.get(url).status_code in (302, 403)
+
+    client.force_login(staff_user)
+    assert client.get(url).status_code == 200
+
+
+def test_the_schema_is_served_to_a_staff_token(staff_api_client: Any) -> None:
+    response = staff_api_client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert "/api/people/" in response.json()["paths"]
 
 
 def test_an_unknown_object_is_404_with_code_not_found(api_client: APIClient) -> None:
