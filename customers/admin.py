@@ -137,7 +137,7 @@ class PersonAdmin(admin.ModelAdmin[Person]):
             rows,
         )
 
-    @admin.action(description="Erase selected people (GDPR)")
+    @admin.action(description="Erase selected people (GDPR)", permissions=["delete"])
     def erase_people(self, request: HttpRequest, queryset: QuerySet[Person]) -> None:
         receipts = people_erase(people=queryset, requested_by=f"staff {request.user}")
         messages.success(request, f"Erased {len(receipts)} person(s); see Deletion receipts.")

@@ -1,5 +1,6 @@
 """The operations console for sources, the event log, attribute mappings, destinations and deliveries."""
 
+import functools
 import json
 from typing import Any, cast
 
@@ -17,6 +18,8 @@ from django.urls import URLPattern, path
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import capfirst
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import PeriodicTask
 
 from hub.admin import ReadOnlyAdmin, excerpt, pretty_json, status_badge, to_the_second
 from integrations import registry, services
@@ -87,7 +90,7 @@ class SourceAdmin(admin.ModelAdmin[Source]):
             services.write_key_add(source=obj)
             messages.info(request, "A write key was generated; copy it from the source's page.")
 
-    @admin.action(description="Generate a new write key")
+    @admin.action(description="Generate a new write key", permissions=["change"])
     def generate_write_key(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         for source in queryset:
             services.write_key_add(source=source)
@@ -167,7 +170,11 @@ class InboundEventAdmin(ReadOnlyAdmin):
     def pretty_payload(self, obj: InboundEvent) -> str:
         return pretty_json(obj.payload)
 
-    @admin.action(description="Reprocess selected events")
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # The log is read-only (ReadOnlyAdmin): reprocessing is what "change" means for an event.
+        return request.user.has_perm("integrations.change_inboundevent")
+
+    @admin.action(description="Reprocess selected events", permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         done = services.inbound_events_reprocess(ids=ids)
@@ -616,7 +623,7 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
     def waiting(self, obj: Destination) -> str:
         return f"{getattr(obj, 'waiting_count', 0)} / {getattr(obj, 'dead_count', 0)}"
 
-    @admin.action(description="Send a test event (shows the HTTP exchange)")
+    @admin.action(description="Send a test event (shows the HTTP exchange)", permissions=["change"])
     def send_test(self, request: HttpRequest, queryset: QuerySet[Destination]) -> HttpResponse:
         results = []
         for destination in queryset[:5]:
@@ -641,7 +648,12 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
         html = engines["django"].from_string(SEND_TEST_TEMPLATE).render(context, request)
         return HttpResponse(html)
 
-    @admin.action(description="Replay all dead deliveries of the selected destinations")
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.change_delivery")
+
+    @admin.action(
+        description="Replay all dead deliveries of the selected destinations", permissions=["replay"]
+    )
     def replay_dead(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
         total = sum(deliveries_replay_dead(destination=destination) for destination in queryset)
         messages.success(request, f"Replaying {total} dead deliver{'y' if total == 1 else 'ies'}.")
@@ -718,7 +730,11 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def last_response(self, obj: Delivery) -> str:
         return _exchange_response(obj.last_exchange)
 
-    @admin.action(description="Replay selected deliveries (same idempotency key)")
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        # Deliveries are a read-only log: a replay is what "change" means for one.
+        return request.user.has_perm("integrations.change_delivery")
+
+    @admin.action(description="Replay selected deliveries (same idempotency key)", permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         done = deliveries_replay(ids=ids)
@@ -726,7 +742,9 @@ class DeliveryAdmin(ReadOnlyAdmin):
             request, f"Replaying {done} of {len(ids)}; pending and in-flight ones are left alone."
         )
 
-    @admin.action(description="Replay all dead deliveries of these deliveries' destinations")
+    @admin.action(
+        description="Replay all dead deliveries of these deliveries' destinations", permissions=["replay"]
+    )
     def replay_dead_of_destination(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         destinations = Destination.objects.filter(pk__in=queryset.values("destination_id"))
         total = sum(deliveries_replay_dead(destination=destination) for destination in destinations)
@@ -734,7 +752,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 
 # The Segment sync-back (integrations/segment/sync_back.py) adds its action to the destinations.
-@admin.action(description="Sync NPS answers back to Segment now (the daily sync, started at once)")
+@admin.action(
+    description="Sync NPS answers back to Segment now (the daily sync, started at once)",
+    permissions=["change"],
+)
 def sync_back_now(
     modeladmin: DestinationAdmin, request: HttpRequest, queryset: QuerySet[Destination]
 ) -> None:
@@ -755,3 +776,29 @@ def sync_back_now(
 
 
 DestinationAdmin.actions = [*DestinationAdmin.actions, sync_back_now]
+
+
+# --- Periodic tasks (integrations/schedule.py declares them; django-celery-beat's admin edits them) -------
+
+
+def _needing(function: Any, *permissions: str) -> Any:
+    """A third-party admin action, offered only to staff with `permissions` ("change", ...)."""
+
+    @functools.wraps(function)
+    def action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        return function(modeladmin, request, queryset)
+
+    action.allowed_permissions = permissions  # type: ignore[attr-defined]
+    return action
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    # Enabling, disabling and running tasks (a sync-back, a dispatch) change what the hub does.
+    actions = [
+        _needing(getattr(beat_admin.PeriodicTaskAdmin, name), "change")
+        for name in beat_admin.PeriodicTaskAdmin.actions
+    ]

@@ -269,6 +269,7 @@ class SurveyAdmin(admin.ModelAdmin[Survey]):
             html=email_html(email) if email else "",
             error=error,
             respond_url=survey_page_url("preview_respond", survey, language=language),
+            can_send_test=self.has_change_permission(request, survey),
         )
         return TemplateResponse(request, "admin/surveys/survey/preview.html", context)
 
@@ -288,11 +289,13 @@ class SurveyAdmin(admin.ModelAdmin[Survey]):
         survey = self._survey(request, object_id)
         if request.method != "POST":
             return HttpResponseRedirect(survey_page_url("preview", survey))
+        if not self.has_change_permission(request, survey):  # as the action "send a test" (permissions)
+            raise PermissionDenied
         language = request.POST.get("language") or survey.default_language
         send_test(request, survey, language)
         return HttpResponseRedirect(survey_page_url("preview", survey, language=language))
 
-    @admin.action(description="Send a test of the selected surveys to me")
+    @admin.action(description="Send a test of the selected surveys to me", permissions=["change"])
     def send_test_to_me(self, request: HttpRequest, queryset: QuerySet[Survey]) -> None:
         for survey in queryset:
             send_test(request, survey, survey.default_language)
@@ -640,7 +643,7 @@ class CollectorAdmin(admin.ModelAdmin[Collector]):
         super().save_model(request, obj, form, change)
         collector_source_ensure(obj)
 
-    @admin.action(description="Generate a new API token (the old links stop working)")
+    @admin.action(description="Generate a new API token (the old links stop working)", permissions=["change"])
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Collector]) -> None:
         for collector in queryset:
             collector_token_set(collector)
