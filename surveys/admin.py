@@ -31,7 +31,7 @@ from surveys.models import (
     Trigger,
 )
 from surveys.selectors import survey_nps, surveys_with_stats
-from surveys.services.collectors import collector_links, collector_source_ensure, collector_token_set
+from surveys.services.collectors import collector_links, collector_source_ensure, collector_tokens_set
 from surveys.services.content import DEFAULT_TEXTS
 from surveys.services.eligibility import Decision, eligibility_explain
 from surveys.views import respond_preview
@@ -543,7 +543,16 @@ class CollectorForm(forms.ModelForm[Collector]):
 
     class Meta:
         model = Collector
-        fields = ["survey", "name", "channel", "enabled", "delay_minutes", "resurvey_days", "topic_actions"]
+        fields = [
+            "survey",
+            "name",
+            "channel",
+            "enabled",
+            "delay_minutes",
+            "resurvey_days",
+            "topic_actions",
+            "unsigned_calls",
+        ]
         widgets = {"topic_actions": forms.Textarea({"rows": 3, "cols": 70})}
 
     def clean_topic_actions(self) -> Any:
@@ -580,9 +589,12 @@ class CollectorAdmin(admin.ModelAdmin[Collector]):
             "API link",
             {
                 "fields": ["api_links"],
-                "description": "Paste a link into the other tool (e.g. an Intercom app's webhook URL, "
-                "subscribed to conversation.admin.closed). Any tool can POST JSON or a form with email, "
-                "name, language, user_id; other fields are kept as traits.",
+                "description": "Paste a link into the other tool. The Intercom webhook link goes into an "
+                "Intercom app (subscribed to conversation.admin.closed); once the Intercom client secret "
+                "is set below it takes only notifications Intercom signed. The other links, with their "
+                "own token, are for any other tool: POST JSON or a form with email, name, language, "
+                "user_id (other fields are kept as traits). On a collector with an Intercom client "
+                "secret they are refused unless 'accept unsigned calls from other tools' is on.",
             },
         ),
         ("When to invite", {"fields": ["delay_minutes", "resurvey_days"]}),
@@ -595,6 +607,7 @@ class CollectorAdmin(admin.ModelAdmin[Collector]):
                     "new_intercom_client_secret",
                     "new_intercom_access_token",
                     "remove_intercom_secrets",
+                    "unsigned_calls",
                 ]
             },
         ),
@@ -610,11 +623,13 @@ class CollectorAdmin(admin.ModelAdmin[Collector]):
         """Each link masked, with Show and Copy buttons (integrations/static/integrations/secret.js)."""
         if not obj.pk:
             return "generated when saved"
+        generic_refused = bool(obj.intercom_client_secret) and not obj.unsigned_calls
+        other = " (refused: unsigned calls are off)" if generic_refused else ""
         labels = {
-            "intercom_link": "Intercom webhook",
-            "api_link": "add a contact (any tool)",
-            "turn_on_link": "turn on",
-            "turn_off_link": "turn off",
+            "intercom_link": "Intercom webhook" + (" (signed only)" if obj.intercom_client_secret else ""),
+            "api_link": f"add a contact (other tools){other}",
+            "turn_on_link": f"turn on{other}",
+            "turn_off_link": f"turn off{other}",
         }
         links = collector_links(obj)
         return format_html_join(
@@ -639,13 +654,15 @@ class CollectorAdmin(admin.ModelAdmin[Collector]):
 
     def save_model(self, request: HttpRequest, obj: Collector, form: Any, change: bool) -> None:
         if not change:
-            collector_token_set(obj)
+            collector_tokens_set(obj)
         super().save_model(request, obj, form, change)
         collector_source_ensure(obj)
 
-    @admin.action(description="Generate a new API token (the old links stop working)", permissions=["change"])
+    @admin.action(description="Generate new tokens (the old links stop working)", permissions=["change"])
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Collector]) -> None:
         for collector in queryset:
-            collector_token_set(collector)
-            collector.save(update_fields=["token", "token_hash", "updated_at"])
+            collector_tokens_set(collector)
+            collector.save(
+                update_fields=["token", "token_hash", "generic_token", "generic_token_hash", "updated_at"]
+            )
         messages.success(request, f"New token for {queryset.count()} collector(s): copy the new links.")

@@ -389,8 +389,13 @@ class CollectorSerializer(serializers.ModelSerializer):
     )
     has_intercom_client_secret = serializers.SerializerMethodField()
     has_intercom_access_token = serializers.SerializerMethodField()
-    api_link = serializers.SerializerMethodField(help_text="POST a contact here (JSON or form).")
-    intercom_link = serializers.SerializerMethodField(help_text="The webhook URL for an Intercom app.")
+    api_link = serializers.SerializerMethodField(
+        help_text="POST a contact here (JSON or form), from any tool but Intercom; its own token. Refused "
+        "when the collector has an Intercom client secret, unless unsigned_calls is on."
+    )
+    intercom_link = serializers.SerializerMethodField(
+        help_text="The webhook URL for an Intercom app (once a client secret is set: signed only)."
+    )
     turn_on_link = serializers.SerializerMethodField()
     turn_off_link = serializers.SerializerMethodField()
 
@@ -407,6 +412,7 @@ class CollectorSerializer(serializers.ModelSerializer):
             "topic_actions",
             "intercom_client_secret",
             "intercom_access_token",
+            "unsigned_calls",
             "has_intercom_client_secret",
             "has_intercom_access_token",
             "api_link",

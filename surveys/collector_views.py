@@ -79,9 +79,10 @@ def collector_api(request: HttpRequest, collector_id: int | None = None) -> Http
         return error_response(401, "token_required", "The link needs apiToken=<the collector's API token>.")
     cid = str(collector_id) if collector_id is not None else params.get("cId", "")
     try:
-        collector = collector_authenticate(collector_id=cid, token=token)
-        if collector is None:
+        found = collector_authenticate(collector_id=cid, token=token)
+        if found is None:
             return error_response(403, "invalid_token", "Unknown collector or wrong API token.")
+        collector, link = found
         if params.get("source") == "intercom":
             outcome = collector_intercom_receive(
                 collector=collector,
@@ -97,6 +98,7 @@ def collector_api(request: HttpRequest, collector_id: int | None = None) -> Http
                 received_at=received_at,
                 message_id=request.headers.get("Idempotency-Key", ""),
                 caller=params.get("source") or "api",
+                link=link,
             )
     except CollectorCallError as exc:
         return error_response(exc.status, exc.code, exc.message)

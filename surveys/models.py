@@ -299,9 +299,11 @@ class Collector(models.Model):
     """A way into a survey for any tool that can call a webhook, e.g. "Intercom: closed conversations"
     (email invitations, 10 minutes after an agent closes a conversation).
 
-    Its API link carries the collector id and a secret token
-    (`/api.php?apiToken=<token>&cId=<id>&source=intercom&action=addContactToCollector`). Each call
-    is stored in the event log under the collector's own source, where the contacts it adds live.
+    Its links carry the collector id and a secret token: the Intercom link
+    (`/api.php?apiToken=<token>&cId=<id>&source=intercom&action=addContactToCollector`) its own, the
+    links for other tools (add a contact, turn on, turn off) another, so that once an Intercom client
+    secret is set the link pasted into Intercom takes only signed notifications. Each call is stored
+    in the event log under the collector's own source, where the contacts it adds live.
     """
 
     class Channel(models.TextChoices):
@@ -329,9 +331,31 @@ class Collector(models.Model):
         help_text="Off: calls are recorded and answered 'collector off', nothing is sent. The "
         "turnOnCollector and turnOffCollector actions switch this.",
     )
-    token_hash = models.CharField(max_length=64, editable=False, help_text="SHA-256 of the API token.")
+    token_hash = models.CharField(
+        max_length=64, editable=False, help_text="SHA-256 of the Intercom link's token."
+    )
     token = EncryptedTextField(
-        "API token", editable=False, help_text="Part of the API link; encrypted at rest, compared by hash."
+        "Intercom link token",
+        editable=False,
+        help_text="Part of the Intercom link; encrypted at rest, compared by hash. With an Intercom client "
+        "secret set, this link takes only signed Intercom notifications.",
+    )
+    generic_token_hash = models.CharField(
+        max_length=64, editable=False, default="", help_text="SHA-256 of the other tools' links' token."
+    )
+    generic_token = EncryptedTextField(
+        "API link token",
+        editable=False,
+        default="",
+        help_text="Part of the links for other tools (add a contact, turn on, turn off); encrypted at "
+        "rest, compared by hash. Never part of the Intercom link.",
+    )
+    unsigned_calls = models.BooleanField(
+        "accept unsigned calls from other tools",
+        default=False,
+        help_text="Matters only once an Intercom client secret is set: then calls through the API link "
+        "(other tools, which Intercom does not sign) are refused unless this is on. The Intercom link "
+        "never takes them once the secret is set.",
     )
     delay_minutes = models.PositiveIntegerField(
         "delay (minutes)",
@@ -348,8 +372,9 @@ class Collector(models.Model):
         "Intercom client secret",
         blank=True,
         default="",
-        help_text="The Intercom app's client secret: when set, calls with source=intercom must carry a valid "
-        "X-Hub-Signature. Encrypted at rest; write-only.",
+        help_text="The Intercom app's client secret: when set, the Intercom link takes only notifications "
+        "with a valid X-Hub-Signature, and the API link only if unsigned calls are allowed. Encrypted at "
+        "rest; write-only.",
     )
     intercom_access_token = EncryptedTextField(
         "Intercom access token",

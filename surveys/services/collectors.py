@@ -3,9 +3,10 @@ an Intercom conversation -> survey that customer").
 
     POST /api.php?apiToken=<token>&cId=<id>&source=intercom&action=addContactToCollector
 
-1. The view (surveys/collector_views.py) authenticates the collector (`collector_authenticate`) and hands
-   the call to `collector_call_receive` (a generic JSON or form body) or `collector_intercom_receive`
-   (a signed Intercom notification, parsed by integrations/intercom/handler.py).
+1. The view (surveys/collector_views.py) authenticates the collector and tells which of its links was
+   used (`collector_authenticate`), and hands the call to `collector_call_receive` (a generic JSON or
+   form body) or `collector_intercom_receive` (a signed Intercom notification, parsed by
+   integrations/intercom/handler.py).
 2. The call is stored in the event log under the collector's own source, deduped on (source, message
    id), as a Segment-shaped track call whose `context.traits` carry the contact: so the pipeline's
    customer-records handler finds or creates the person (by userId; traits merged by time; erased
@@ -17,6 +18,12 @@ an Intercom conversation -> survey that customer").
 
 Generic calls are decided inline, so the caller is told what happened. Intercom calls are acknowledged
 at once and decided by a Celery task after commit (Intercom favours endpoints answering within 500 ms).
+
+Signing: the Intercom link and the links for other tools carry different tokens. Once the collector
+has an Intercom client secret, the Intercom link takes only signed notifications (a generic call on it,
+however its `source` or method is changed, is refused 401), and the API link takes unsigned generic
+calls only if staff switched `unsigned_calls` on (else 403). Refusals are logged as rejected events
+without the call's body.
 """
 
 import hashlib
@@ -60,6 +67,8 @@ from surveys.services.windows import next_in_window
 logger = logging.getLogger(__name__)
 
 ADD, TURN_ON, TURN_OFF = Collector.ACTIONS
+# Which of a collector's links a call came through (its token tells).
+INTERCOM_LINK, API_LINK = "intercom", "api"
 # The reason an add-contact event carries until its decision is recorded (and the sweeper's marker).
 PENDING = "collector: waiting for the decision"
 # Query and body fields that are about the call, not the contact.
@@ -142,12 +151,13 @@ def collector_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def collector_token_set(collector: Collector) -> str:
-    """Give the collector a new API token (not saved); returns it. The old link stops working."""
-    token = secrets.token_urlsafe(24)
-    collector.token = token
-    collector.token_hash = collector_token_hash(token)
-    return token
+def collector_tokens_set(collector: Collector) -> None:
+    """Give the collector new tokens for its Intercom link and its other links (not saved): the old
+    links stop working."""
+    collector.token = secrets.token_urlsafe(24)
+    collector.token_hash = collector_token_hash(collector.token)
+    collector.generic_token = secrets.token_urlsafe(24)
+    collector.generic_token_hash = collector_token_hash(collector.generic_token)
 
 
 def collector_source_ensure(collector: Collector) -> Source:
@@ -178,9 +188,10 @@ def collector_create(
     topic_actions: dict[str, str] | None = None,
     intercom_client_secret: str = "",
     intercom_access_token: str = "",
+    unsigned_calls: bool = False,
     source: Source | None = None,
 ) -> Collector:
-    """A collector with a fresh token and, unless `source` is given, its own source."""
+    """A collector with fresh tokens and, unless `source` is given, its own source."""
     collector = Collector(
         survey=survey,
         name=name,
@@ -190,11 +201,12 @@ def collector_create(
         resurvey_days=resurvey_days,
         intercom_client_secret=intercom_client_secret,
         intercom_access_token=intercom_access_token,
+        unsigned_calls=unsigned_calls,
         source=source,
     )
     if topic_actions is not None:
         collector.topic_actions = topic_actions
-    collector_token_set(collector)
+    collector_tokens_set(collector)
     with transaction.atomic():
         collector.save()
         collector_source_ensure(collector)
@@ -202,24 +214,59 @@ def collector_create(
 
 
 def collector_links(collector: Collector) -> dict[str, str]:
-    """The API links, ready to copy (they hold the token: show them masked)."""
-    base = f"{settings.HUB_BASE_URL}/api.php?" + urlencode({"apiToken": collector.token, "cId": collector.pk})
+    """The links, ready to copy (they hold the tokens: show them masked). The Intercom link has its own
+    token, so that it cannot be reused for unsigned calls once a client secret is set."""
+
+    def base(token: str) -> str:
+        return f"{settings.HUB_BASE_URL}/api.php?" + urlencode({"apiToken": token, "cId": collector.pk})
+
+    generic = base(collector.generic_token)
     return {
-        "api_link": f"{base}&source=api&action={ADD}",
-        "intercom_link": f"{base}&source=intercom&action={ADD}",
-        "turn_on_link": f"{base}&source=api&action={TURN_ON}",
-        "turn_off_link": f"{base}&source=api&action={TURN_OFF}",
+        "api_link": f"{generic}&source=api&action={ADD}",
+        "intercom_link": f"{base(collector.token)}&source=intercom&action={ADD}",
+        "turn_on_link": f"{generic}&source=api&action={TURN_ON}",
+        "turn_off_link": f"{generic}&source=api&action={TURN_OFF}",
     }
 
 
-def collector_authenticate(*, collector_id: str, token: str) -> Collector | None:
-    """The collector whose id and token these are, or None. Compared by hash, in constant time."""
+def collector_authenticate(*, collector_id: str, token: str) -> tuple[Collector, str] | None:
+    """The collector whose id and token these are, with the link the token belongs to (INTERCOM_LINK or
+    API_LINK), or None. Compared by hash, in constant time, against both tokens."""
     collector = None
-    if collector_id.isdigit() and len(collector_id) < 19:
+    if collector_id.isascii() and collector_id.isdigit() and len(collector_id) < 19:
         collector = Collector.objects.select_related("survey", "source").filter(pk=int(collector_id)).first()
-    expected = collector.token_hash if collector is not None else "-" * 64
-    matches = hmac.compare_digest(collector_token_hash(token[:200]), expected)
-    return collector if matches and collector is not None else None
+    given = collector_token_hash(token[:200])
+    missing = "-" * 64
+    intercom = hmac.compare_digest(given, collector.token_hash if collector is not None else missing)
+    generic = hmac.compare_digest(given, (collector.generic_token_hash if collector else "") or missing)
+    if collector is None or not (intercom or generic):
+        return None
+    return collector, API_LINK if generic else INTERCOM_LINK
+
+
+def collector_unsigned_refusal(*, collector: Collector, link: str) -> Outcome | None:
+    """Why an unsigned generic call through `link` is refused (None: accepted). Only a collector with an
+    Intercom client secret refuses: its Intercom link always, its API link unless staff allow it."""
+    if not collector.intercom_client_secret:
+        return None
+    if link == INTERCOM_LINK:
+        return Outcome(
+            "rejected",
+            "refused: this is the collector's Intercom link, which takes only signed Intercom notifications "
+            "(source=intercom, X-Hub-Signature) since the collector has an Intercom client secret; other "
+            "tools use the collector's API link",
+            http_status=401,
+            code="signature_required",
+        )
+    if not collector.unsigned_calls:
+        return Outcome(
+            "rejected",
+            "refused: the collector has an Intercom client secret, so unsigned calls from other tools are "
+            "off; staff can allow them on the collector (accept unsigned calls from other tools)",
+            http_status=403,
+            code="unsigned_calls_off",
+        )
+    return None
 
 
 # --- reading a contact (pure) ---------------------------------------------------------------------------
@@ -352,6 +399,12 @@ class _Call:
         self.store(self.event(rejected=reason))
         return Outcome("rejected", reason, http_status=http_status, code="no_contact")
 
+    def refuse(self, refusal: Outcome) -> Outcome:
+        """Recorded as rejected without what the call carried: only that it came, and why it was refused."""
+        self.properties.pop("body", None)
+        self.store(self.event(rejected=refusal.message))
+        return refusal
+
 
 def collector_switch(*, collector: Collector, on: bool) -> Outcome:
     Collector.objects.filter(pk=collector.pk).update(enabled=on, updated_at=timezone.now())
@@ -382,8 +435,10 @@ def collector_call_receive(
     received_at: datetime,
     message_id: str = "",
     caller: str = "api",
+    link: str = API_LINK,
 ) -> Outcome:
-    """A generic call: turn the collector on or off, or add the contact in `fields` and decide now."""
+    """A generic call through `link`: turn the collector on or off, or add the contact in `fields` and
+    decide now. Refused, and logged without its body, when the collector wants it signed."""
     if action not in Collector.ACTIONS:
         raise CollectorCallError(
             400, "unknown_action", f"action must be one of {', '.join(Collector.ACTIONS)}, not {action!r}."
@@ -395,6 +450,9 @@ def collector_call_receive(
         message_id=message_id[:_MESSAGE_ID_MAX] or f"hub-{uuid.uuid4()}",
         properties={"source": caller[:50], "action": action, "body": dict(fields)},
     )
+    refusal = collector_unsigned_refusal(collector=collector, link=link)
+    if refusal is not None:
+        return call.refuse(refusal)
     with transaction.atomic():
         if action != ADD:
             return call.record(collector_switch(collector=collector, on=action == TURN_ON))

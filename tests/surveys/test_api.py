@@ -276,8 +276,8 @@ def test_eligibility_of_an_unknown_person_is_404(api_client: APIClient, source: 
     assert response.json()["code"] == "not_found"
 
 
-def test_the_schema_describes_the_survey_endpoints(client: Client) -> None:
-    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+def test_the_schema_describes_the_survey_endpoints(api_client: APIClient) -> None:
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
 
     paths = schema["paths"]
     assert {"/api/surveys/", "/api/surveys/{id}/", "/api/invitations/", "/api/responses/"} <= set(paths)

@@ -134,7 +134,7 @@ def test_an_unknown_action_is_400(client: Client, collector: Collector) -> None:
 
 
 def test_a_wrong_token_is_403_and_no_token_is_401(client: Client, collector: Collector) -> None:
-    wrong = link(collector).replace(collector.token, "x" * len(collector.token))
+    wrong = link(collector).replace(collector.generic_token, "x" * len(collector.generic_token))
     response = client.post(wrong, json.dumps({"email": "e@example.com"}), content_type="application/json")
     assert response.status_code == 403
     assert response.json()["code"] == "invalid_token"
@@ -150,10 +150,15 @@ def test_the_token_is_stored_encrypted_and_looked_up_by_hash(collector: Collecto
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT token, token_hash FROM surveys_collector WHERE id = %s", [collector.pk])
-        stored, token_hash = cursor.fetchone()
+        cursor.execute(
+            "SELECT token, token_hash, generic_token, generic_token_hash FROM surveys_collector"
+            " WHERE id = %s",
+            [collector.pk],
+        )
+        stored, token_hash, generic_stored, generic_hash = cursor.fetchone()
     assert collector.token not in stored
-    assert len(token_hash) == 64
+    assert collector.generic_token not in generic_stored
+    assert len(token_hash) == len(generic_hash) == 64
 
 
 # --- switching --------------------------------------------------------------------------------------------
