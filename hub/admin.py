@@ -1,10 +1,13 @@
-"""Pieces every app's admin uses: read-only consoles, pretty JSON, status badges, short excerpts."""
+"""Pieces every app's admin uses: read-only consoles, action permissions, pretty JSON, status badges,
+short excerpts."""
 
+import functools
 from datetime import datetime
 from typing import Any
 
 import orjson
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -19,6 +22,18 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def action_needing(function: Any, *permissions: str) -> Any:
+    """Another app's admin action, offered only to staff with `permissions` ("change", "delete", ...):
+    Django's `allowed_permissions`, which that app did not declare."""
+
+    @functools.wraps(function)
+    def action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        return function(modeladmin, request, queryset)
+
+    action.allowed_permissions = permissions  # type: ignore[attr-defined]
+    return action
 
 
 def pretty_json(value: Any) -> str:

@@ -11,8 +11,10 @@ Three modes share this one file:
 """
 
 import ipaddress
+import re
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "integrations",
     "customers",
     "surveys",
@@ -95,6 +98,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not (DEBUG or TESTING):
@@ -143,6 +148,12 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -231,6 +242,71 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Cache -----------------------------------------------------------------------------------------
+# Shared by every web process: rate-limit counters (hub/throttle.py) and vendor tokens (Wootric).
+# CACHE_URL in django-environ's form: redis://host:6379/1, filecache:///var/cache/hub, dbcache://table
+# (after `manage.py createcachetable`). Unset: the broker's Redis when the broker is Redis, else files
+# under var/cache/ (one machine); the tests use memory, emptied before each test.
+if "CACHE_URL" in env:
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+elif TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        }
+    }
+# Keeps the hub's keys apart from the broker's when they share a Redis database.
+CACHES["default"].setdefault("KEY_PREFIX", "hub")
+
+# --- Throttling (hub/throttle.py) and the admin's login lockout ----------------------------------------
+_RATE = re.compile(r"(\d+/\d*[smhd])?")
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate such as 60/m ("<count>/<period>": s, m, h or d, e.g. 100/5m); empty: unlimited."""
+    value = env.str(name, default=default).strip()
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name} must look like 60/m (count/period, period s, m, h or d): {value!r}"
+        )
+    return value
+
+
+# Requests per client address to the public survey pages (/s/...); a person needs about 4 per answer.
+HUB_RATE_SURVEY_PAGES = _rate("HUB_RATE_SURVEY_PAGES", "60/m")
+# Requests per client address to the collectors' links (/api.php, /collect/...). Intercom calls from a
+# few addresses and may drop notifications it was told to slow down for: keep this above your peak.
+HUB_RATE_COLLECTORS = _rate("HUB_RATE_COLLECTORS", "300/m")
+# Requests per source to the intake (/v1/*), e.g. 1000/s; empty (the default): no limit. Clients retry
+# a 429 (Segment's libraries with backoff).
+INTAKE_RATE_PER_SOURCE = _rate("INTAKE_RATE_PER_SOURCE", "")
+# The header a proxy you run sets to the client's address (e.g. X-Forwarded-For, whose last entry is
+# taken); empty: the connection's address (REMOTE_ADDR). Never set it without such a proxy: clients
+# could then claim any address.
+HUB_CLIENT_ADDRESS_HEADER = env.str("HUB_CLIENT_ADDRESS_HEADER", default="")
+HUB_CLIENT_ADDRESS_META_KEY = (
+    "HTTP_" + HUB_CLIENT_ADDRESS_HEADER.upper().replace("-", "_") if HUB_CLIENT_ADDRESS_HEADER else ""
+)
+# django-ratelimit: a cache that fails lets requests through (hub/throttle.py logs it).
+RATELIMIT_FAIL_OPEN = True
+
+# The admin's login (django-axes): this many failed passwords for one username from one address...
+AXES_FAILURE_LIMIT = env.int("HUB_LOGIN_FAILURE_LIMIT", default=5)
+# ... lock that username on that address for this many minutes (`manage.py axes_reset` unlocks all).
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("HUB_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "hub.throttle.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 # --- Intake ----------------------------------------------------------------------------------------
 # Segment's limits (protocols.md §1, gotcha 5): 32 KB per event, ~500 KB and 2,500 events per batch.

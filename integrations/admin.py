@@ -1,10 +1,11 @@
 """The operations console for sources, the event log, attribute mappings, destinations and deliveries."""
 
-import functools
 import json
 from typing import Any, cast
 
 import orjson
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -21,7 +22,7 @@ from django.utils.text import capfirst
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import PeriodicTask
 
-from hub.admin import ReadOnlyAdmin, excerpt, pretty_json, status_badge, to_the_second
+from hub.admin import ReadOnlyAdmin, action_needing, excerpt, pretty_json, status_badge, to_the_second
 from integrations import registry, services
 from integrations.base import event_type_choices, problem_field
 from integrations.deliveries import deliveries_replay, deliveries_replay_dead, destination_send_test
@@ -778,27 +779,25 @@ def sync_back_now(
 DestinationAdmin.actions = [*DestinationAdmin.actions, sync_back_now]
 
 
-# --- Periodic tasks (integrations/schedule.py declares them; django-celery-beat's admin edits them) -------
-
-
-def _needing(function: Any, *permissions: str) -> Any:
-    """A third-party admin action, offered only to staff with `permissions` ("change", ...)."""
-
-    @functools.wraps(function)
-    def action(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
-        return function(modeladmin, request, queryset)
-
-    action.allowed_permissions = permissions  # type: ignore[attr-defined]
-    return action
-
+# --- Consoles of other apps, with their actions offered only to staff allowed to do what they do --------
 
 admin.site.unregister(PeriodicTask)
 
 
 @admin.register(PeriodicTask)
 class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
-    # Enabling, disabling and running tasks (a sync-back, a dispatch) change what the hub does.
+    # integrations/schedule.py declares the tasks; enabling, disabling and running them (a sync-back, a
+    # dispatch) change what the hub does.
     actions = [
-        _needing(getattr(beat_admin.PeriodicTaskAdmin, name), "change")
+        action_needing(getattr(beat_admin.PeriodicTaskAdmin, name), "change")
         for name in beat_admin.PeriodicTaskAdmin.actions
     ]
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+    # The admin's failed logins (django-axes): cleaning up deletes them.
+    actions = [action_needing(axes_admin.AccessAttemptAdmin.cleanup_expired_attempts, "delete")]

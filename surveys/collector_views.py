@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from hub.api import error_response
+from hub.throttle import client_network, rate_exceeded, too_many_requests
 from surveys.services.collectors import (
     CALL_FIELDS,
     CollectorCallError,
@@ -68,6 +69,11 @@ def _call_fields(request: HttpRequest) -> dict[str, Any]:
 
 @csrf_exempt
 def collector_api(request: HttpRequest, collector_id: int | None = None) -> HttpResponse:
+    # Before anything else, so that guessing tokens is slowed down as well.
+    rate = settings.HUB_RATE_COLLECTORS
+    wait = rate_exceeded(request, scope="collectors", rate=rate, key=client_network(request))
+    if wait is not None:
+        return too_many_requests(wait, f"Too many calls from this address (at most {rate}).")
     if request.method == "HEAD":
         return HttpResponse(status=200)
     if request.method not in ("GET", "POST"):

@@ -5,7 +5,9 @@ surveys/services/responses.py. Whatever the link, body or header, a person gets 
 style (where the invitation is known), never a server error.
 """
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from hub.throttle import client_network, rate_exceeded
 from surveys.models import Invitation, Response, Survey
 from surveys.services.content import Texts, survey_texts
 from surveys.services.responses import (
@@ -39,6 +42,7 @@ _SCORE = re.compile(r"10|[0-9]", re.ASCII)
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}", re.ASCII)
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)
 DEFAULT_ACCENT = "#2f6fed"
+View = Callable[[HttpRequest, str], HttpResponse]
 
 
 # --- the look of a page -----------------------------------------------------------------------------
@@ -122,6 +126,13 @@ ERRORS = {
         _lazy("This survey has closed"),
         _lazy("Answers to this survey are no longer taken. Thank you all the same."),
     ),
+    "busy": (
+        _lazy("Too many requests"),
+        _lazy(
+            "Survey pages were opened very often from this address in a short time. "
+            "Please wait a minute, then open the link again."
+        ),
+    ),
     "score": (
         _lazy("Please pick a score from 0 to 10"),
         _lazy("The score in this link is not one we know. Choose yours on the survey page."),
@@ -149,6 +160,39 @@ def _invitation_of_expired_token(token: str) -> Invitation | None:
     if not value.isascii() or not value.isdigit():
         return None
     return Invitation.objects.select_related("survey", "person").filter(pk=int(value)).first()
+
+
+def _look_of_token(token: str) -> Look:
+    """The style of the survey a link names, or the neutral one for a link that names none."""
+    try:
+        invitation: Invitation | None = invitation_from_token(token)
+    except TokenInvalid:
+        invitation = None
+    except TokenExpired:
+        invitation = _invitation_of_expired_token(token)
+    return _look(invitation, token) if invitation is not None else Look()
+
+
+def throttled(*, exempt: tuple[str, ...] = ()) -> Callable[[View], View]:
+    """Past HUB_RATE_SURVEY_PAGES requests from one client address, the survey's own page says to wait
+    (429, Retry-After) instead of the view answering. Requests of the `exempt` methods are not counted."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+            if request.method in exempt:
+                return view(request, token)
+            rate = settings.HUB_RATE_SURVEY_PAGES
+            wait = rate_exceeded(request, scope="survey pages", rate=rate, key=client_network(request))
+            if wait is None:
+                return view(request, token)
+            page = _error(request, _look_of_token(token), "busy", 429)
+            page["Retry-After"] = str(wait)
+            return page
+
+        return wrapper
+
+    return decorator
 
 
 def _invitation(request: HttpRequest, token: str) -> Invitation | HttpResponse:
@@ -265,6 +309,7 @@ def _answer_page(
 
 
 @never_cache
+@throttled()
 @require_http_methods(["GET", "HEAD", "POST"])
 def respond(request: HttpRequest, token: str) -> HttpResponse:
     """GET ?score=N (the email's buttons) shows N ready to send; POST records it, then the follow-up.
@@ -309,6 +354,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@throttled()
 @require_http_methods(["GET", "HEAD"])
 def thanks(request: HttpRequest, token: str) -> HttpResponse:
     found = _invitation(request, token)
@@ -323,6 +369,7 @@ def thanks(request: HttpRequest, token: str) -> HttpResponse:
 
 @csrf_exempt  # RFC 8058 one-click: mail providers POST "List-Unsubscribe=One-Click" without a CSRF token
 @never_cache
+@throttled(exempt=("POST",))  # an unsubscribe (a person's, or a mail provider's one-click) is never refused
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET: a confirmation button. POST (that button or a mail provider's one-click): no more surveys.

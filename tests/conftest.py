@@ -1,5 +1,6 @@
 """Shared fixtures: sources with write keys, API clients, a real Celery worker process."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -50,6 +52,43 @@ def _eager_celery() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_start_empty() -> None:
+    """Every test starts with no request counted (the tests' cache is memory: see hub/settings.py)."""
+    cache.clear()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _no_429_unless_asked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The default rates are meant for real people: a test that is answered 429 without asking for it
+    (marker `throttled`) fails, so the suite shows that ordinary use is never throttled."""
+    records = _Records()
+    logger = logging.getLogger("hub.throttle")
+    logger.addHandler(records)
+    try:
+        yield
+    finally:
+        logger.removeHandler(records)
+    refused = [r.getMessage() for r in records.records if "answered 429" in r.getMessage()]
+    if refused and request.node.get_closest_marker("throttled") is None:
+        pytest.fail(f"throttled by the default rates: {refused[:3]}")
+
+
+@pytest.fixture
+def rates_off(settings: Any) -> None:
+    """No rate limit: for fuzzing, which sends far more requests than any person would."""
+    settings.HUB_RATE_SURVEY_PAGES = settings.HUB_RATE_COLLECTORS = settings.INTAKE_RATE_PER_SOURCE = ""
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from hub.api import error_response
+from hub.throttle import rate_exceeded, too_many_requests
 from integrations import services
 from integrations.segment.handler import (
     IntakeError,
@@ -86,6 +87,11 @@ class SegmentIntakeView(APIView):
         source = services.source_for_write_key(key=write_key_find(meta.get("HTTP_AUTHORIZATION", ""), body))
         if source is None:
             return error_response(401, "invalid_write_key", "Unknown or disabled write key.")
+        rate = settings.INTAKE_RATE_PER_SOURCE
+        if rate:  # off by default: then the intake's hot path reads one setting, nothing more
+            wait = rate_exceeded(request._request, scope="intake", rate=rate, key=str(source.pk))
+            if wait is not None:
+                return too_many_requests(wait, f"Too many requests for this source (at most {rate}).")
 
         events = events_read(body, call_type=self.call_type, received_at=received_at, limits=limits)
         services.inbound_events_store(source=source, received_at=received_at, events=events)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import requests
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -166,7 +167,7 @@ def test_event_log_queries_stay_bounded(
         )
         for i in range(30)
     )
-    client.login(username=admin_credentials[0], password=admin_credentials[1])
+    client.login(request=HttpRequest(), username=admin_credentials[0], password=admin_credentials[1])
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/admin/integrations/inboundevent/")
     assert response.status_code == 200

@@ -18,7 +18,11 @@ PRODUCTION_ENV = {
 
 
 def django_check(env: dict[str, str], *, show: str = "settings.DEBUG") -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("HUB_")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in PRODUCTION_ENV and not k.startswith(("HUB_", "CACHE_"))
+    }
     return subprocess.run(
         [
             sys.executable,
@@ -63,3 +67,34 @@ def test_a_malformed_allowed_network_stops_the_start() -> None:
     result = django_check({**PRODUCTION_ENV, "HUB_OUTBOUND_ALLOWED_NETWORKS": "10.20.0.5/16"})
     assert result.returncode != 0
     assert "HUB_OUTBOUND_ALLOWED_NETWORKS: '10.20.0.5/16' is not a network in CIDR form" in result.stderr
+
+
+def settings_value(env: dict[str, str], expression: str) -> str:
+    result = django_check(env, show=expression)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_shares_its_cache_through_the_brokers_redis() -> None:
+    """Rate-limit counters must hold across web processes: not a per-process memory cache."""
+    cache = settings_value(PRODUCTION_ENV, "settings.CACHES['default']")
+    assert "django.core.cache.backends.redis.RedisCache" in cache
+    assert "redis://127.0.0.1:6379/0" in cache
+
+
+def test_cache_url_chooses_the_cache() -> None:
+    env = {**PRODUCTION_ENV, "CACHE_URL": "redis://cache.internal:6379/3"}
+    assert "redis://cache.internal:6379/3" in settings_value(env, "settings.CACHES['default']['LOCATION']")
+
+
+def test_embedded_mode_keeps_its_cache_in_files_under_var(tmp_path: Path) -> None:
+    env = {"HUB_EMBEDDED": "1", "HUB_VAR_DIR": str(tmp_path)}
+    cache = settings_value(env, "settings.CACHES['default']")
+    assert "FileBasedCache" in cache
+    assert str(tmp_path / "cache") in cache
+
+
+def test_a_rate_that_is_not_one_refuses_to_start() -> None:
+    result = django_check({**PRODUCTION_ENV, "HUB_RATE_SURVEY_PAGES": "sixty a minute"})
+    assert result.returncode != 0
+    assert "HUB_RATE_SURVEY_PAGES must look like 60/m" in result.stderr

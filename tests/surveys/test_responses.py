@@ -403,6 +403,7 @@ _TEXT = st.text(max_size=60)
 _NUMBERISH = st.one_of(_TEXT, st.integers(-20, 30).map(str), st.from_regex(r"\A[0-9\s+_.-]{0,6}\Z"))
 
 
+@pytest.mark.usefixtures("rates_off")  # 150 requests in a row: far past the pages' rate
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     token=st.one_of(_TEXT, st.sampled_from(["valid", "expired-shape"]), _TEXT.map(lambda s: "valid" + s)),
