@@ -22,7 +22,7 @@ def generic_tokens_create(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0003_response_updated_index'),
+        ('surveys', '0004_response_rated_at'),
     ]
 
     operations = [
