@@ -12,22 +12,25 @@ from tests.integrations.delivery.test_api import create_body
 pytestmark = pytest.mark.django_db
 
 StaffClient = Callable[..., APIClient]
-WEBHOOK = create_body("https://ops.example.com/hooks")
+
+
+def webhook_body() -> dict[str, object]:
+    return create_body("https://ops.example.com/hooks")
 
 
 def test_creating_a_destination_needs_add_destination(staff_api_client: StaffClient) -> None:
     reader = staff_api_client("integrations.view_destination")
-    assert reader.post("/api/destinations/", WEBHOOK, format="json").status_code == 403
+    assert reader.post("/api/destinations/", webhook_body(), format="json").status_code == 403
     assert not Destination.objects.exists()
 
     writer = staff_api_client("integrations.view_destination", "integrations.add_destination")
-    assert writer.post("/api/destinations/", WEBHOOK, format="json").status_code == 201
+    assert writer.post("/api/destinations/", webhook_body(), format="json").status_code == 201
 
 
 def test_changing_a_destination_needs_change_destination(
     staff_api_client: StaffClient, api_client: APIClient
 ) -> None:
-    destination_id = api_client.post("/api/destinations/", WEBHOOK, format="json").json()["id"]
+    destination_id = api_client.post("/api/destinations/", webhook_body(), format="json").json()["id"]
     url = f"/api/destinations/{destination_id}/"
 
     creator = staff_api_client("integrations.view_destination", "integrations.add_destination")
