@@ -26,9 +26,9 @@ from tests.surveys.factories_pages import page_invitation, page_path
 pytestmark = pytest.mark.django_db
 
 
-def over_the_limit(response: Any) -> None:
+def over_the_limit(response: Any, window: int = 60) -> None:
     assert response.status_code == 429
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 1 <= int(response["Retry-After"]) <= window
 
 
 # --- survey pages ---------------------------------------------------------------------------------------
@@ -209,7 +209,8 @@ def test_the_counters_hold_across_web_processes(client: Client, settings: Any) -
         "KEY_PREFIX": "hub",
     }
     settings.CACHES = {"default": redis_cache}
-    settings.HUB_RATE_COLLECTORS = "5/m"
+    # An hour's window: the two processes' requests fall into one window (a minute's could end between).
+    settings.HUB_RATE_COLLECTORS = "5/h"
     # An address of this run only (the benchmarking range): counts of earlier runs do not mix in.
     address = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
     other_process = (
@@ -217,11 +218,11 @@ def test_the_counters_hold_across_web_processes(client: Client, settings: Any) -
         "from django.test import Client\n"
         f"print([Client(REMOTE_ADDR={address!r}).post('/api.php').status_code for _ in range(5)])\n"
     )
-    env = subprocess_env(CACHE_URL=url, HUB_RATE_COLLECTORS="5/m", ALLOWED_HOSTS="testserver")
+    env = subprocess_env(CACHE_URL=url, HUB_RATE_COLLECTORS="5/h", ALLOWED_HOSTS="testserver")
     result = subprocess.run(
         [sys.executable, "-c", other_process], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[401, 401, 401, 401, 401]"  # no token: refused, but counted
-    over_the_limit(client.post("/api.php", REMOTE_ADDR=address))
+    over_the_limit(client.post("/api.php", REMOTE_ADDR=address), window=3600)
