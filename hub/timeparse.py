@@ -1,11 +1,20 @@
 """Lenient, total parsing of the timestamps customers send (ISO 8601 in its many spellings, unix times).
 
-Every function here returns an aware UTC datetime or None; none of them raises on bad input.
+Every function here returns an aware UTC datetime or None ("invalid"); none of them raises on bad input.
+"Invalid" includes what the hub cannot hold or compute with: a moment outside `EARLIEST`..`LATEST`
+(so that showing it in any time zone, or comparing it, never overflows) and a UTC offset of 16 hours
+or more (no zone has one, and PostgreSQL refuses it), e.g. `0001-01-01T00:00:00+14:00` or `-17:18`.
 """
 
 import math
 import re
 from datetime import UTC, datetime, timedelta
+
+# One day inside Python's range on both ends: any local time of these moments is representable.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+# PostgreSQL accepts offsets up to 15:59:59; real zones stay within ±14:00.
+_MAX_OFFSET = timedelta(hours=16)
 
 # ISO-like dates the stdlib refuses: non-padded parts ("2015-2-02T0:30:08Z"), more than six fraction
 # digits, "+hhmm" offsets. Anchored, bounded: no catastrophic backtracking.
@@ -20,8 +29,27 @@ _NUMERIC = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 _MILLIS_THRESHOLD = 100_000_000_000
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _in_range(value: datetime) -> datetime | None:
+    """`value` in UTC, or None when its offset or its moment is out of what the hub can hold."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) >= _MAX_OFFSET:
+        return None
+    if offset is None:
+        value = value.replace(tzinfo=UTC)
+    elif value.tzinfo is not UTC:
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in the year 0
+            return None
+    return value if EARLIEST <= value <= LATEST else None
+
+
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, held within EARLIEST..LATEST instead of overflowing (far dates from outside)."""
+    try:
+        return min(max(moment + delta, EARLIEST), LATEST)
+    except OverflowError:
+        return LATEST if delta > timedelta(0) else EARLIEST
 
 
 def from_unix(number: float) -> datetime | None:
@@ -30,7 +58,7 @@ def from_unix(number: float) -> datetime | None:
         return None
     seconds = number / 1000 if abs(number) >= _MILLIS_THRESHOLD else number
     try:
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+        return _in_range(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds))
     except OverflowError:
         return None
 
@@ -50,11 +78,14 @@ def _from_loose_iso(text: str) -> datetime | None:
     if offset and offset not in ("Z", "z"):
         sign = -1 if offset[0] == "-" else 1
         digits = offset[1:].replace(":", "")
-        hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-        if hours > 23 or minutes > 59:
+        shift = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        if int(digits[2:4] or 0) > 59 or shift >= _MAX_OFFSET:
             return None
-        value -= sign * timedelta(hours=hours, minutes=minutes)
-    return value.replace(tzinfo=UTC)
+        try:
+            value -= sign * shift
+        except OverflowError:
+            return None
+    return _in_range(value.replace(tzinfo=UTC))
 
 
 def parse_datetime(value: object, *, allow_numbers: bool = True) -> datetime | None:
@@ -68,7 +99,7 @@ def parse_datetime(value: object, *, allow_numbers: bool = True) -> datetime | N
         if not value or len(value) > 64:
             return None
         try:
-            return _aware(datetime.fromisoformat(value))
+            return _in_range(datetime.fromisoformat(value))
         except ValueError:
             pass
         if allow_numbers and _NUMERIC.match(value):

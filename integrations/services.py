@@ -104,7 +104,9 @@ def _store_postgresql(source_id: int, received_at: datetime, events: Sequence[Pa
     """  # noqa: S608 - the table name is ours, every value is a bound parameter
     connection.ensure_connection()
     raw = connection.connection
-    with psycopg.Cursor(raw) as cursor:
+    # psycopg's own errors (AdminShutdown, "consuming input failed", ...) become Django's, as on the
+    # ORM's cursors: the view answers them 503, and Django drops the broken connection afterwards.
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, [source_id, received_at, *map(list, columns)], binary=True)
         return [row[0] for row in cursor.fetchall() if row[1] == InboundEvent.Status.ACCEPTED]
 

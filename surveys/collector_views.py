@@ -9,7 +9,6 @@ call comes from a JSON or form body (and the query string), an Intercom notifica
 import logging
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from hub.api import error_response
+from hub.cleaning import JSONInvalid, parse_json
 from hub.throttle import client_network, rate_exceeded, too_many_requests
 from surveys.services.collectors import (
     CALL_FIELDS,
@@ -58,9 +58,9 @@ def _call_fields(request: HttpRequest) -> dict[str, Any]:
     raw = _raw_body(request)
     if raw.strip():
         try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise CollectorCallError(400, "invalid_json", f"The body is not valid JSON: {exc}") from exc
+            body = parse_json(raw)
+        except JSONInvalid as exc:
+            raise CollectorCallError(400, "invalid_json", str(exc)) from exc
         if not isinstance(body, dict):
             raise CollectorCallError(400, "invalid_json", "The body must be a JSON object.")
         fields.update(body)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from hub.cleaning import JSONInvalid, parse_json
 
 PING = "ping"
 SIGNATURE_PREFIX = "sha1="
@@ -94,9 +94,9 @@ def _text(value: object) -> str:
 
 def notification_parse(raw: bytes) -> Notification:
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise IntercomError(400, "invalid_json", f"The body is not valid JSON: {exc}") from exc
+        body = parse_json(raw)
+    except JSONInvalid as exc:
+        raise IntercomError(400, "invalid_json", str(exc)) from exc
     if not isinstance(body, dict):
         raise IntercomError(400, "invalid_json", "The body must be a JSON object.")
     topic = _text(body.get("topic"))

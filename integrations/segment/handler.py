@@ -7,16 +7,16 @@ Facts: shared/reference/protocols.md §1-2 and the gotchas.
 """
 
 import base64
-import binascii
 import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from hub.timeparse import parse_datetime
+from hub.cleaning import MAX_JSON_DEPTH, clean_json, clean_text, nested_too_deep
+from hub.timeparse import EARLIEST, LATEST, parse_datetime
 
 EVENT_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias", "delete"})
 _ID_MAX = 255
@@ -101,7 +101,7 @@ def write_key_find(authorization: str, body: dict[str, Any]) -> str | None:
     if scheme.lower() == "basic" and credentials:
         try:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII ("Basic éé"), not UTF-8 inside
             decoded = ""
         username = decoded.partition(":")[0]
         if username:
@@ -111,23 +111,22 @@ def write_key_find(authorization: str, body: dict[str, Any]) -> str | None:
 
 
 def _as_id(value: object) -> str | None:
-    """Segment ids are strings; raw HTTP callers send numbers too. None when absent or unusable."""
+    """Segment ids are strings; raw HTTP callers send numbers too. None when absent or unusable.
+
+    Cleaned (hub/cleaning.py) the same way in the columns and in the payload, so they always agree.
+    """
     if isinstance(value, str):
-        return value or None
+        return clean_text(value) or None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     return None
 
 
-def strip_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold U+0000: replace it (rare, so this walk is the slow path)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_nul(v) for v in value]
-    return value
+def _shown(value: object) -> str:
+    """A value in a reason, short whatever it is (a repr of deep JSON would recurse)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return repr(value)[:80]
+    return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
 
 
 def _problem(event: dict[str, Any], call_type: str) -> str | None:
@@ -159,6 +158,15 @@ def _problem(event: dict[str, Any], call_type: str) -> str | None:
     return None
 
 
+def _minus(moment: datetime, delta: timedelta) -> datetime | None:
+    """`moment - delta` when the hub can hold the result (hub/timeparse.py), else None."""
+    try:
+        result = moment - delta
+    except OverflowError:
+        return None
+    return result if EARLIEST <= result <= LATEST else None
+
+
 class BatchReader:
     """Turns one request body into ParsedEvents; holds what every event of the batch shares."""
 
@@ -177,7 +185,10 @@ class BatchReader:
             return self._reject({"event": raw}, "unknown", "the event is not a JSON object")
         event_type = call_type or raw.get("type")
         if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
-            return self._reject(raw, "unknown", f"unknown event type {event_type!r}")
+            return self._reject(raw, "unknown", f"unknown event type {_shown(event_type)}")
+        # Checked before anything walks or serialises it: every later step may assume a sane depth.
+        if nested_too_deep(raw):
+            return self._reject(raw, event_type, f"the event nests more than {MAX_JSON_DEPTH} levels deep")
         try:
             size = len(orjson.dumps(raw))
             if size > self.limits.max_event_bytes:
@@ -189,7 +200,8 @@ class BatchReader:
             return self._accept(raw, event_type)
         except orjson.JSONEncodeError as exc:
             # e.g. an integer beyond 64 bits: valid JSON that cannot be stored faithfully.
-            return self._reject({"messageId": raw.get("messageId")}, event_type, f"cannot be stored: {exc}")
+            kept = {"messageId": _as_id(raw.get("messageId"))}
+            return self._reject(kept, event_type, f"cannot be stored: {exc}")
 
     def _accept(self, raw: dict[str, Any], event_type: str) -> ParsedEvent:
         event = dict(raw)
@@ -220,10 +232,18 @@ class BatchReader:
         if client_time is None and client_time_raw is not None:
             notes.append(f"timestamp not understood: {str(client_time_raw)[:64]!r}")
         sent_at = parse_datetime(event.get("sentAt"), allow_numbers=False) or self.batch_sent_at
+        timestamp = client_time or self.received_at
         if client_time is not None and sent_at is not None:
-            timestamp = self.received_at - (sent_at - client_time)
-        else:
-            timestamp = client_time or self.received_at
+            # Segment's clock-skew correction. Both ends are in range, so the difference is; the
+            # corrected time may not be (sentAt 9999, originalTimestamp 0001): then receivedAt.
+            corrected = _minus(self.received_at, sent_at - client_time)
+            if corrected is None:
+                notes.append(
+                    "sentAt and originalTimestamp are too far apart to correct the clock: receivedAt used"
+                )
+                timestamp = self.received_at
+            else:
+                timestamp = corrected
         event["receivedAt"] = self.received_at
         event["timestamp"] = timestamp
         if client_time is not None:
@@ -232,8 +252,8 @@ class BatchReader:
             event["sentAt"] = sent_at
 
         payload = orjson.dumps(event, option=orjson.OPT_UTC_Z)
-        if b"\\u0000" in payload:
-            event = strip_nul(event)
+        if b"\\u0000" in payload:  # rare, so the walk is the slow path
+            event, _ = clean_json(event)
             payload = orjson.dumps(event, option=orjson.OPT_UTC_Z)
             notes.append("U+0000 characters were replaced with U+FFFD")
         name = event.get("event") if event_type == "track" else event.get("name")
@@ -254,21 +274,21 @@ class BatchReader:
     def _reject(
         self, raw: dict[str, Any], event_type: str, reason: str, *, excerpt: bool = False
     ) -> ParsedEvent:
-        """A rejected event is still logged, with enough of it to see what was wrong."""
+        """A rejected event is still logged, with enough of it to see what was wrong (whatever its
+        depth: deeper parts are cut, see hub/cleaning.py)."""
+        kept, _ = clean_json({k: v for k, v in raw.items() if k != "writeKey"})
         if excerpt:
-            text = orjson.dumps(raw)[:_EXCERPT_BYTES].decode("utf-8", errors="replace")
-            kept: Any = {"excerpt": text, "truncated": True}
-        else:
-            kept = {k: v for k, v in raw.items() if k != "writeKey"}
+            text = orjson.dumps(kept)[:_EXCERPT_BYTES].decode("utf-8", errors="replace")
+            kept = {"excerpt": text, "truncated": True}
         message_id = _as_id(raw.get("messageId"))
         if message_id is None or len(message_id) > _MESSAGE_ID_MAX:
             message_id = f"hub-{uuid.uuid4()}"
-        payload = orjson.dumps(strip_nul(kept), option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+        payload = orjson.dumps(kept, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
         return ParsedEvent(
-            message_id=strip_nul(message_id),
+            message_id=message_id,
             type=event_type,
-            user_id=strip_nul((_as_id(raw.get("userId")) or "")[:_ID_MAX]),
-            anonymous_id=strip_nul((_as_id(raw.get("anonymousId")) or "")[:_ID_MAX]),
+            user_id=(_as_id(raw.get("userId")) or "")[:_ID_MAX],
+            anonymous_id=(_as_id(raw.get("anonymousId")) or "")[:_ID_MAX],
             event="",
             timestamp=None,
             original_timestamp=None,

@@ -46,6 +46,7 @@ from django.utils import timezone
 from customers.models import Person
 from customers.services import person_by_any_id, person_refresh_fields
 from customers.traits import person_fields, traits_merge, traits_normalise
+from hub.cleaning import clean_json, clean_text, parse_id
 from integrations.base import ConnectorError
 from integrations.intercom import client as intercom_client
 from integrations.intercom.handler import (
@@ -58,7 +59,7 @@ from integrations.intercom.handler import (
     signature_valid,
 )
 from integrations.models import ERASED_PAYLOAD, InboundEvent, Source
-from integrations.segment.handler import ParsedEvent, strip_nul
+from integrations.segment.handler import ParsedEvent
 from integrations.services import inbound_events_process, inbound_events_store, source_create
 from surveys.models import Collector, Invitation, Survey, SurveyPolicy
 from surveys.services.eligibility import COUNTED, Decision, History, eligibility_decide, histories_load
@@ -233,8 +234,9 @@ def collector_authenticate(*, collector_id: str, token: str) -> tuple[Collector,
     """The collector whose id and token these are, with the link the token belongs to (INTERCOM_LINK or
     API_LINK), or None. Compared by hash, in constant time, against both tokens."""
     collector = None
-    if collector_id.isascii() and collector_id.isdigit() and len(collector_id) < 19:
-        collector = Collector.objects.select_related("survey", "source").filter(pk=int(collector_id)).first()
+    pk = parse_id(collector_id)
+    if pk is not None:
+        collector = Collector.objects.select_related("survey", "source").filter(pk=pk).first()
     given = collector_token_hash(token[:200])
     missing = "-" * 64
     intercom = hmac.compare_digest(given, collector.token_hash if collector is not None else missing)
@@ -340,6 +342,8 @@ class _Call:
         which the customer-records handler merges into the person; the call itself is in properties."""
         source = self.collector.source
         user_id = _user_id(source, contact) if contact is not None and source is not None else ""
+        user_id = clean_text(user_id, max_length=_ID_MAX)
+        message_id = clean_text(self.message_id, max_length=_MESSAGE_ID_MAX)
         traits: dict[str, Any] = {}
         if contact is not None:
             traits = {
@@ -351,7 +355,7 @@ class _Call:
             traits = {key: value for key, value in traits.items() if value not in ("", None)}
         payload: dict[str, Any] = {
             "type": "track",
-            "messageId": self.message_id,
+            "messageId": message_id,
             "userId": user_id or None,
             "event": self.name,
             "timestamp": self.received_at,
@@ -359,14 +363,13 @@ class _Call:
             "context": {"traits": traits} if traits else {},
             "properties": {"collector": self.collector.pk, **self.properties},
         }
-        options = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
-        encoded = orjson.dumps(payload, option=options)
-        if b"\\u0000" in encoded:  # PostgreSQL text cannot hold U+0000
-            encoded = orjson.dumps(strip_nul(payload), option=options)
+        # Storable whatever the caller sent (U+0000, depth); the view refused deep bodies already.
+        payload, _ = clean_json(payload)
+        encoded = orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
         return ParsedEvent(
-            message_id=strip_nul(self.message_id[:_MESSAGE_ID_MAX]),
+            message_id=message_id,
             type=InboundEvent.Type.TRACK,
-            user_id=strip_nul(user_id),
+            user_id=user_id,
             anonymous_id="",
             event=self.name[:255],
             timestamp=self.received_at,

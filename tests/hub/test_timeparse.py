@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.timeparse import parse_datetime
+from hub.timeparse import EARLIEST, LATEST, parse_datetime, shifted
 
 MOMENT = datetime(2026, 3, 1, 9, 5, 7, 123000, tzinfo=UTC)
 
@@ -79,3 +79,46 @@ def test_isoformat_round_trips(moment: datetime) -> None:
 def test_parse_datetime_is_total(value: object) -> None:
     result = parse_datetime(value)
     assert result is None or result.tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    "beyond",
+    [
+        "0001-01-01T00:00:00+14:00",  # the year 0 in UTC
+        "9999-12-31T23:59:59-14:00",  # the year 10000 in UTC
+        "1-01-01T00:00:00+0100",
+        "0001-01-01T00:00:00Z",  # representable, but no local time of it is
+        "9999-12-31T12:00:00Z",
+        "2020-01-01T00:00:00-17:18",  # no zone has it; PostgreSQL refuses it
+        "2020-01-01T00:00:00+16:00",
+        "2020-01-01T00:00:00+2330",
+        -62135596800,  # 0001-01-01 as a unix time
+        253402300799999,  # 9999-12-31T23:59:59.999 in milliseconds
+    ],
+)
+def test_what_the_hub_cannot_hold_is_invalid_not_an_overflow(beyond: object) -> None:
+    assert parse_datetime(beyond) is None
+
+
+def test_the_edges_of_what_is_held_parse() -> None:
+    assert parse_datetime("0001-01-02T00:00:00Z") == EARLIEST
+    assert parse_datetime("9999-12-30T23:59:59.999999Z") == LATEST
+    assert parse_datetime("2020-01-01T00:00:00-15:59") == datetime(2020, 1, 1, 15, 59, tzinfo=UTC)
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59),
+)
+def test_any_date_with_any_offset_is_a_moment_in_range_or_none(moment: datetime, minutes: int) -> None:
+    sign = "-" if minutes < 0 else "+"
+    text = f"{moment.isoformat()}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    for spelling in (text, text.replace("T", " ")[:-3] + text[-2:]):  # also "+hhmm", the loose path
+        result = parse_datetime(spelling)
+        assert result is None or (result.tzinfo == UTC and EARLIEST <= result <= LATEST)
+
+
+def test_shifting_far_dates_stays_in_range() -> None:
+    assert shifted(LATEST, timedelta(days=10)) == LATEST
+    assert shifted(EARLIEST, -timedelta(days=10**6)) == EARLIEST
+    assert shifted(MOMENT, timedelta(days=1)) == MOMENT + timedelta(days=1)

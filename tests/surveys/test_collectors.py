@@ -146,6 +146,40 @@ def test_a_wrong_token_is_403_and_no_token_is_401(client: Client, collector: Col
     assert not InboundEvent.objects.exists()
 
 
+@pytest.mark.parametrize("cid", ["²", "\u0661", "%00", "99999999999999999999", "-1"])
+def test_a_collector_id_that_is_not_ascii_digits_is_403_not_500(
+    client: Client, collector: Collector, cid: str
+) -> None:
+    response = client.post(f"/api.php?apiToken={collector.token}&cId={cid}&action=addContactToCollector")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "invalid_token"
+
+
+def test_a_body_nested_too_deep_is_400_and_not_logged(client: Client, collector: Collector) -> None:
+    for levels in (254, 1000):
+        body = '{"email": "ann@example.com", "extra": ' + "[" * levels + "]" * levels + "}"
+        response = client.post(link(collector), body, content_type="application/json")
+        assert response.status_code == 400
+        assert "levels deep" in response.json()["message"]
+    assert not InboundEvent.objects.exists()
+
+
+def test_control_characters_in_the_call_are_stored_cleaned(client: Client, collector: Collector) -> None:
+    response = add(
+        client,
+        collector,
+        {"email": "ann@example.com", "user_id": "u\x00\n1", "note": "a\x00b"},
+        HTTP_IDEMPOTENCY_KEY="call\t1",
+    )
+
+    assert response.status_code == 200, response.content
+    event = InboundEvent.objects.get()
+    assert (event.message_id, event.user_id) == ("call 1", "u\ufffd 1")
+    assert (event.payload["messageId"], event.payload["userId"]) == ("call 1", "u\ufffd 1")
+    assert event.payload["properties"]["body"]["note"] == "a\ufffdb"
+
+
 def test_the_token_is_stored_encrypted_and_looked_up_by_hash(collector: Collector) -> None:
     from django.db import connection
 

@@ -1,0 +1,116 @@
+"""One cleaner for text and JSON from outside: ids, query parameters, form fields, trait values, payloads.
+
+Whatever the input, what comes out
+- can be stored by PostgreSQL: U+0000 (text and jsonb refuse it) and lone surrogates (not UTF-8)
+  become U+FFFD, so a changed value still looks changed;
+- is single-line unless asked otherwise: line breaks and other control characters (each run) become
+  one space, so an id, a name or a language can never start a new mail or HTTP header;
+- is as long as the caller allows;
+- for JSON, was walked iteratively and never deeper than `MAX_JSON_DEPTH` levels: too deep is an
+  answer ("invalid"), not a RecursionError.
+
+The intake cleans (Segment keeps what it can); the management API refuses what would be cleaned,
+so a script learns about it (hub/api.py).
+"""
+
+import re
+from typing import Any
+
+import orjson
+
+# Containers inside containers: Segment payloads use a handful of levels. Deeper JSON is refused
+# well before orjson (255 levels) or Python's json (the recursion limit) would fail on it later.
+MAX_JSON_DEPTH = 64
+# What stands for a container cut by `clean_json`.
+TOO_DEEP = "[nested too deep]"
+# Database ids are bigint.
+_ID_MAX = 2**63 - 1
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# C0 and C1 controls (CR, LF, TAB, ESC ...), DEL, and Unicode's line and paragraph separators.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_CONTROLS_BUT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]+")  # keeps TAB, LF, CR
+
+
+class JSONInvalid(ValueError):
+    """A JSON text refused as a whole; the message says why, for people."""
+
+
+def text_unstorable(value: str) -> bool:
+    """Whether `value` holds what PostgreSQL cannot store (U+0000, a lone surrogate)."""
+    return _UNSTORABLE.search(value) is not None
+
+
+def clean_text(value: str, *, max_length: int | None = None, multiline: bool = False) -> str:
+    """`value` safe to store and, unless `multiline`, safe in a header.
+
+    >>> clean_text("Ann\\r\\nBcc: x@example.com")
+    'Ann Bcc: x@example.com'
+    """
+    text = _UNSTORABLE.sub("\ufffd", value)
+    text = (_CONTROLS_BUT_LINES if multiline else _CONTROLS).sub(" ", text)
+    return text if max_length is None else text[:max_length]
+
+
+def nested_too_deep(value: Any, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `value` nests objects and arrays more than `max_depth` levels (`{}` is one level)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def clean_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, bool]:
+    """A copy of `value` PostgreSQL can store, and whether anything was cut: every string (keys too)
+    as `clean_text(multiline=True)` would leave it stored, containers deeper than `max_depth` replaced
+    by TOO_DEEP."""
+    pending: list[tuple[Any, Any, int]] = []
+    cut = False
+
+    def copy(item: Any, depth: int) -> Any:
+        nonlocal cut
+        if isinstance(item, str):
+            return _UNSTORABLE.sub("\ufffd", item)
+        if not isinstance(item, dict | list):
+            return item
+        if depth > max_depth:
+            cut = True
+            return TOO_DEEP
+        target: Any = {} if isinstance(item, dict) else []
+        pending.append((item, target, depth))
+        return target
+
+    root = copy(value, 1)
+    while pending:
+        source, target, depth = pending.pop()
+        if isinstance(source, dict):
+            for key, child in source.items():
+                target[copy(key, depth) if isinstance(key, str) else key] = copy(child, depth + 1)
+        else:
+            target.extend([copy(child, depth + 1) for child in source])
+    return root, cut
+
+
+def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON text, refusing (JSONInvalid) what is not JSON or nests more than `max_depth` levels."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise JSONInvalid(f"The body is not valid JSON: {exc}") from exc
+    if nested_too_deep(value, max_depth):
+        raise JSONInvalid(f"The body nests objects or arrays more than {max_depth} levels deep.")
+    return value
+
+
+def parse_id(text: object) -> int | None:
+    """A database id written in ASCII digits, or None ('²'.isdigit() is true, int('²') fails)."""
+    if not isinstance(text, str) or not 0 < len(text) <= 19 or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= _ID_MAX else None
