@@ -199,7 +199,13 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Bodies parsed totally (bounded depth; U+0000 refused with a 400, hub/cleaning.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "hub.parsers.JSONParser",
+        "hub.parsers.FormParser",
+        "hub.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "hub.api.AutoSchema",
     "EXCEPTION_HANDLER": "hub.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from hub.api import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,5 +17,6 @@ urlpatterns = [
         staff_member_required(SpectacularSwaggerView.as_view(url_name="schema")),
         name="api-docs",
     ),
+    re_path(r"^api/", api_not_found),  # after every API route: JSON, never Django's HTML 404
     path("", include("surveys.urls")),
 ]

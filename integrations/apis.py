@@ -3,7 +3,6 @@
 from typing import Any
 
 import django_filters
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -11,6 +10,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hub.api import ErrorSerializer
 from hub.permissions import staff_with_permissions
 from integrations.base import event_type_choices, problem_field
 from integrations.deliveries import deliveries_replay
@@ -227,7 +227,7 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["destination", "status", "event_type", "idempotency_key"]
     pagination_class = EventPagination  # newest first, cursor pages
 
-    @extend_schema(request=None, responses={200: DeliverySerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: DeliverySerializer, 409: ErrorSerializer})
     @action(
         detail=True,
         methods=["post"],

@@ -19,7 +19,8 @@ from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
 from customers.models import Person
-from hub.api import error_response
+from hub.api import ErrorSerializer, MomentFilter, WallTimeField, error_response
+from hub.cleaning import clean_text, parse_id
 from hub.permissions import staff_with_permissions
 from integrations.models import Source
 from surveys.models import Collector, Invitation, Response, Survey, SurveyTexts, SurveyTranslation, Trigger
@@ -102,6 +103,8 @@ class SurveySerializer(serializers.ModelSerializer):
         many=True, required=False, help_text="On write, replaces all translations."
     )
     stats = SurveyStatsSerializer(source="*", read_only=True)
+    send_window_start = WallTimeField(required=False, help_text="Local time the window opens, e.g. 09:00.")
+    send_window_end = WallTimeField(required=False, help_text="Local time the window closes, e.g. 17:00.")
 
     class Meta:
         model = Survey
@@ -225,8 +228,9 @@ class SurveyViewSet(
 
 
 def survey_ref(ref: str, prefix: str = "") -> Q:
-    """A survey named by its id or its slug."""
-    return Q(**{f"{prefix}pk": int(ref)}) if ref.isdigit() else Q(**{f"{prefix}slug": ref})
+    """A survey named by its id or its slug (any text: what names nothing matches nothing)."""
+    pk = parse_id(ref)
+    return Q(**{f"{prefix}pk": pk}) if pk is not None else Q(**{f"{prefix}slug": clean_text(ref)})
 
 
 class SurveyRefFilter(django_filters.CharFilter):
@@ -278,7 +282,7 @@ class InvitationViewSet(viewsets.ReadOnlyModelViewSet):
 class ResponseFilter(django_filters.FilterSet):
     survey = SurveyRefFilter(help_text="Survey id or slug.")
     user_id = django_filters.CharFilter(field_name="person__user_id", help_text="The person's userId.")
-    since = django_filters.IsoDateTimeFilter(
+    since = MomentFilter(
         field_name="answered_at", lookup_expr="gte", help_text="Answered at or after (ISO 8601)."
     )
 
@@ -326,11 +330,6 @@ class DecisionSerializer(serializers.Serializer):
         allow_null=True, help_text="When the blocking rule stops blocking, if known."
     )
     reasons = serializers.ListField(child=serializers.CharField(), help_text="Each rule's verdict, in order.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
 
 
 class PersonEligibilityView(APIView):

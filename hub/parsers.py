@@ -1,0 +1,64 @@
+"""The management API's request body parsers: total (hub/cleaning.py), so no body answers 500.
+
+Kept apart from hub/api.py: DRF imports these while its own views module is still loading.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import exceptions, parsers
+
+from hub.cleaning import JSONInvalid, parse_json, text_unstorable
+
+
+def _unstorable_field(data: Any) -> str | None:
+    """The path of the first text in `data` PostgreSQL cannot store (U+0000), e.g. "triggers[0].source"."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if text_unstorable(value):
+                return path or "the body"
+        elif isinstance(value, Mapping):
+            for key, child in value.items():
+                if isinstance(key, str) and text_unstorable(key):
+                    return f"{path}.{key!r}".lstrip(".")
+                stack.append((child, f"{path}.{key}".lstrip(".")))
+        elif isinstance(value, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(value))
+    return None
+
+
+def _refuse_unstorable(data: Any) -> None:
+    """The management API refuses (rather than cleans) what it could not store: scripts learn of it."""
+    field = _unstorable_field(data)
+    if field is not None:
+        raise exceptions.ParseError(f"{field}: U+0000 (NUL) characters cannot be stored.")
+
+
+class JSONParser(parsers.BaseParser):
+    """JSON bodies, parsed by hub.cleaning.parse_json: bounded depth, no U+0000, no lone surrogates."""
+
+    media_type = "application/json"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            data = parse_json(stream.read())
+        except JSONInvalid as exc:
+            raise exceptions.ParseError(str(exc)) from exc
+        _refuse_unstorable(data)
+        return data
+
+
+class FormParser(parsers.FormParser):
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        _refuse_unstorable(dict(data.lists()))
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        parsed = super().parse(stream, media_type, parser_context)
+        _refuse_unstorable(dict(parsed.data.lists()))
+        return parsed
