@@ -12,6 +12,14 @@ from django.utils import timezone
 from hub.crypto import EncryptedTextField
 
 WEEKDAYS = [0, 1, 2, 3, 4]  # Monday..Friday (datetime.weekday())
+# Bounds of the numeric settings: far beyond any survey rhythm, far inside what date arithmetic holds
+# (a token expiry of a million days made every dispatch run overflow).
+MAX_DAYS = 3650  # ten years
+MAX_DELAY_MINUTES = 60 * 24 * 365  # one year
+
+
+def days_validators(minimum: int = 0) -> list[MinValueValidator | MaxValueValidator]:
+    return [MinValueValidator(minimum), MaxValueValidator(MAX_DAYS)]
 
 
 def default_weekdays() -> list[int]:
@@ -82,17 +90,25 @@ class Survey(SurveyTexts):
         help_text="Buttons and links, as #RRGGBB.",
     )
     min_delay_days = models.PositiveIntegerField(
-        default=0, help_text="Ask no earlier than this many days after the person's createdAt."
+        default=0,
+        validators=days_validators(),
+        help_text="Ask no earlier than this many days after the person's createdAt (at most 3650).",
     )
     max_delay_days = models.PositiveIntegerField(
         default=0,
-        help_text="Ignore people created longer ago than this. 0: no limit (only the re-survey interval).",
+        validators=days_validators(),
+        help_text="Ignore people created longer ago than this (at most 3650). 0: no limit (only the "
+        "re-survey interval).",
     )
     resurvey_interval_days = models.PositiveIntegerField(
-        default=182, help_text="Ask the same person again at most once in this many days (26 weeks)."
+        default=182,
+        validators=days_validators(),
+        help_text="Ask the same person again at most once in this many days (26 weeks; at most 3650).",
     )
     token_expiry_days = models.PositiveIntegerField(
-        default=30, help_text="Links in the email work this long."
+        default=30,
+        validators=days_validators(minimum=1),
+        help_text="Links in the email work this many days (1 to 3650).",
     )
     send_window_enabled = models.BooleanField(
         default=False, help_text="Send only inside the window below, in the recipient's time zone."
@@ -182,7 +198,10 @@ class SurveyPolicy(models.Model):
     """Rules across all surveys (one row)."""
 
     global_cap_days = models.PositiveIntegerField(
-        default=0, help_text="No person gets more than one survey (of any kind) in this many days. 0: off."
+        default=0,
+        validators=days_validators(),
+        help_text="No person gets more than one survey (of any kind) in this many days (at most 3650). "
+        "0: off.",
     )
 
     class Meta:
@@ -360,13 +379,16 @@ class Collector(models.Model):
     delay_minutes = models.PositiveIntegerField(
         "delay (minutes)",
         default=0,
-        help_text="Send this long after the call (then inside the survey's send window). 0: right away.",
+        validators=[MaxValueValidator(MAX_DELAY_MINUTES)],
+        help_text="Send this long after the call (then inside the survey's send window; at most a "
+        "year, 525600). 0: right away.",
     )
     resurvey_days = models.PositiveIntegerField(
         "re-survey protection (days)",
         default=0,
-        help_text="A contact this collector invited is not invited by it again within this many days. "
-        "The survey's own interval and the global cap apply as well. 0: only those.",
+        validators=days_validators(),
+        help_text="A contact this collector invited is not invited by it again within this many days "
+        "(at most 3650). The survey's own interval and the global cap apply as well. 0: only those.",
     )
     intercom_client_secret = EncryptedTextField(
         "Intercom client secret",

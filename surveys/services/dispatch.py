@@ -149,14 +149,21 @@ class DispatchReport:
 
 
 def invitations_expire(*, now: datetime) -> int:
-    """Sent, unanswered invitations older than their survey's token expiry become expired."""
+    """Sent, unanswered invitations older than their survey's token expiry become expired.
+
+    Per expiry value: one that cannot be computed with (saved before the bounds) is logged and
+    skipped, and the other surveys' invitations still expire.
+    """
     expired = 0
     for days in Survey.objects.order_by().values_list("token_expiry_days", flat=True).distinct():
-        expired += Invitation.objects.filter(
-            status=Invitation.Status.SENT,
-            survey__token_expiry_days=days,
-            sent_at__lt=now - timedelta(days=days),
-        ).update(status=Invitation.Status.EXPIRED)
+        try:
+            expired += Invitation.objects.filter(
+                status=Invitation.Status.SENT,
+                survey__token_expiry_days=days,
+                sent_at__lt=now - timedelta(days=days),
+            ).update(status=Invitation.Status.EXPIRED)
+        except Exception:
+            logger.exception("expiring the invitations of surveys with token_expiry_days=%s failed", days)
     return expired
 
 
@@ -237,20 +244,26 @@ def invitations_dispatch_due(*, now: datetime | None = None, limit: int | None =
     to_send: list[tuple[Invitation, Person]] = []
     deferred: list[Invitation] = []
     cancelled: dict[str, list[int]] = {}
+    broken: dict[str, list[int]] = {}
     for invitation in invitations:
         person = invitation.person
         if person is None:
             cancelled.setdefault("person erased", []).append(invitation.pk)
             continue
         history = histories[(invitation.survey_id, person.pk)]
-        decision = eligibility_decide(
-            survey=invitation.survey,
-            person=person,
-            history=history,
-            now=now,
-            global_cap_days=cap,
-            dispatching=True,
-        )
+        try:
+            decision = eligibility_decide(
+                survey=invitation.survey,
+                person=person,
+                history=history,
+                now=now,
+                global_cap_days=cap,
+                dispatching=True,
+            )
+        except Exception as exc:  # one survey's settings or one person's data: the others go on
+            logger.exception("survey %s: deciding invitation %s failed", invitation.survey_id, invitation.pk)
+            broken.setdefault(f"deciding failed: {type(exc).__name__}: {exc}", []).append(invitation.pk)
+            continue
         if not decision.eligible or decision.send_at is None:
             cancelled.setdefault(decision.reasons[-1], []).append(invitation.pk)
         elif decision.send_at > now:
@@ -272,6 +285,8 @@ def invitations_dispatch_due(*, now: datetime | None = None, limit: int | None =
         report.cancelled.update(dict.fromkeys(reason_ids, reason))
     Invitation.objects.bulk_update(deferred, ["status", "due_at", "claimed_at", "attempts"])
     report.deferred = {i.pk: i.due_at for i in deferred}
+    for error, broken_ids in broken.items():
+        _release(broken_ids, error, report)  # tried again next run, given up after MAX_ATTEMPTS
     if to_send:
         _send(to_send, now=now, claimed_clock=claimed_clock, report=report)
     return report

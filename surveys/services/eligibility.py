@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.db.models import Max, Q
 
 from customers.models import Person, Suppression, suppression_hash
+from hub.timeparse import shifted
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.windows import describe_window, next_in_window
 
@@ -129,11 +130,13 @@ def eligibility_decide(
     else:
         age = now - person.created_at
         if survey.max_delay_days and age > timedelta(days=survey.max_delay_days):
+            closed = shifted(person.created_at, timedelta(days=survey.max_delay_days))
             return no(
                 f"max delay: created {_days(age)}, after the {survey.max_delay_days}-day window "
-                f"(closed {_when(person.created_at + timedelta(days=survey.max_delay_days))})"
+                f"(closed {_when(closed)})"
             )
-        from_at = person.created_at + timedelta(days=survey.min_delay_days)
+        # createdAt comes from outside: any moment hub.timeparse holds, up to the year 9999.
+        from_at = shifted(person.created_at, timedelta(days=survey.min_delay_days))
         if from_at > now:
             earliest = from_at
             reasons.append(f"min delay: created {_days(age)}, eligible from {_when(from_at)}")

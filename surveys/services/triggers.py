@@ -5,6 +5,7 @@ handler, so the person it reads is up to date). Per batch it loads triggers, peo
 survey history in a few queries, decides with `eligibility_decide` and bulk-creates invitations.
 """
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ from customers.models import Identity, Person
 from integrations.models import InboundEvent
 from surveys.models import Invitation, SurveyPolicy, Trigger
 from surveys.services.eligibility import eligibility_decide, histories_load
+
+logger = logging.getLogger(__name__)
 
 OPERATORS = ("equals", "exists", "in")
 _MISSING = object()
@@ -145,9 +148,13 @@ def surveys_process_events(events: Sequence[InboundEvent]) -> None:
     invitations = []
     for (survey_id, person_id), (_, event, person) in considered.items():
         history = histories[(survey_id, person_id)]
-        decision = eligibility_decide(
-            survey=surveys[survey_id], person=person, history=history, now=now, global_cap_days=cap
-        )
+        try:
+            decision = eligibility_decide(
+                survey=surveys[survey_id], person=person, history=history, now=now, global_cap_days=cap
+            )
+        except Exception:  # one survey's settings or one person's data: the other surveys still invite
+            logger.exception("survey %s: deciding for person %s failed", survey_id, person_id)
+            continue
         if decision.eligible and decision.send_at is not None:
             invitations.append(
                 Invitation(survey_id=survey_id, person=person, due_at=decision.send_at, trigger_event=event)
