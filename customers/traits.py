@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from hub.cleaning import clean_text
 from hub.timeparse import parse_datetime
 
 # Segment's reserved traits arrive camelCase or snake_case; we keep them camelCase (the spec's form).
@@ -21,22 +22,58 @@ _RESERVED_SNAKE = {
 }
 
 
+# Traits a person is addressed or told apart by: one line, wherever they end up (a name in a From or
+# To header, a language, a vendor's field). Other text keeps its line breaks (a description).
+_SINGLE_LINE = frozenset(
+    {
+        "name",
+        "firstName",
+        "lastName",
+        "email",
+        "username",
+        "title",
+        "phone",
+        "gender",
+        "language",
+        "timezone",
+        "website",
+        "avatar",
+        "id",
+        "city",
+        "country",
+        "postalCode",
+        "state",
+    }
+)
+
+
 def traits_normalise(traits: dict[str, Any]) -> dict[str, Any]:
-    """Reserved snake_case keys to camelCase (also inside `address`); the camelCase value wins a tie."""
+    """Reserved snake_case keys to camelCase (also inside `address`); the camelCase value wins a tie.
+
+    Text values are cleaned where they enter (hub/cleaning.py): no U+0000 or control characters, and
+    no line break in the traits that name or address a person, so none can start a mail header.
+    """
+    return _normalise(traits, with_address=True)
+
+
+def _normalise(traits: dict[str, Any], *, with_address: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in traits.items():
-        if key == "address" and isinstance(value, dict):
-            value = traits_normalise(value)
         canonical = _RESERVED_SNAKE.get(key, key)
         if canonical != key and canonical in traits:
             continue
+        if isinstance(value, str):
+            value = clean_text(value, multiline=canonical not in _SINGLE_LINE)
+        elif with_address and canonical == "address" and isinstance(value, dict):
+            value = _normalise(value, with_address=False)  # Segment's address is flat: one level
         out[canonical] = value
     return out
 
 
 def time_key(at: datetime) -> str:
     """Fixed-width UTC text of a moment, so comparing two keys as strings compares the moments."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = at.astimezone(UTC)
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.%fZ")  # %Y is not padded before 1000
 
 
 def traits_combine(
@@ -82,9 +119,10 @@ def traits_merge(
 
 
 def _text(value: Any, limit: int) -> str:
+    """One line of text for a column (traits stored before they were cleaned, a call's locale)."""
     if value is None or isinstance(value, dict | list):
         return ""
-    return str(value).strip()[:limit]
+    return clean_text(str(value)).strip()[:limit]
 
 
 @dataclass
@@ -119,7 +157,7 @@ def person_fields(traits: dict[str, Any], locale: str = "") -> PersonFields:
         result.first_name, result.last_name = first[:200], last.strip()[:200]
     result.name = name or " ".join(p for p in (result.first_name, result.last_name) if p)
     result.gender = _text(traits.get("gender"), 50)
-    result.language = (_text(traits.get("language"), 35) or locale[:35]).replace("_", "-")
+    result.language = (_text(traits.get("language"), 35) or _text(locale, 35)).replace("_", "-")
     raw_created = traits.get("createdAt")
     if raw_created is not None:
         result.created_at = parse_datetime(raw_created)

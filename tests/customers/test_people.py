@@ -366,3 +366,39 @@ def test_a_processed_call_without_any_id_creates_nobody(source: Any) -> None:
 
     assert inbound_events_process(ids=[event.pk]) == 1
     assert not Person.objects.exists()
+
+
+def test_control_characters_in_traits_never_reach_the_columns_mail_headers_use(
+    client: Client, write_key: str
+) -> None:
+    send(
+        client,
+        write_key,
+        {
+            "type": "identify",
+            "userId": "u-inject",
+            "traits": {
+                "name": "Ann\r\nBcc: x@example.com",
+                "first_name": "Ann\nBcc",
+                "email": "ann@example.com",
+                "language": "nl\r\nX-Evil: 1",
+                "title": "CEO\x1b[31m",
+                "description": "line one\nline two\x00",
+                "plan": "pro\x0bmax",
+            },
+            "context": {"locale": "fr\nX", "timezone": "Europe/Brussels\nX"},
+        },
+        {"type": "identify", "userId": "u-locale", "context": {"locale": "de_DE\r\nBcc: y@example.com"}},
+    )
+
+    person = Person.objects.get(user_id="u-inject")
+    assert person.name == "Ann Bcc: x@example.com"
+    assert person.first_name == "Ann Bcc"
+    assert person.language == "nl X-Evil: 1"
+    for column in (person.name, person.first_name, person.last_name, person.email, person.language):
+        assert not any(c in column for c in "\r\n\x00\x0b\x1b")
+    assert person.timezone == ""  # not a zone: never stored
+    assert person.traits["title"] == "CEO [31m"
+    assert person.traits["description"] == "line one\nline two\ufffd"  # multi-line text keeps its lines
+    assert person.traits["plan"] == "pro max"
+    assert Person.objects.get(user_id="u-locale").language == "de-DE Bcc: y@example.com"

@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from customers.traits import person_fields, traits_combine, traits_merge, traits_normalise
+from customers.traits import person_fields, time_key, traits_combine, traits_merge, traits_normalise
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 keys = st.sampled_from(["plan", "email", "seats", "firstName", "company"])
@@ -98,3 +98,9 @@ def test_snake_case_reserved_traits_become_camel_case_and_camel_case_wins_a_tie(
 def test_typed_fields_never_raise_whatever_the_traits(traits: dict[str, Any]) -> None:
     fields = person_fields(traits, "en-GB")
     assert fields.email == "" or "@" in fields.email
+
+
+def test_trait_times_before_the_year_1000_still_compare_as_moments() -> None:
+    early, late = datetime(999, 1, 1, tzinfo=UTC), datetime(1000, 1, 1, tzinfo=UTC)
+    assert time_key(early) < time_key(late)
+    assert len(time_key(early)) == len(time_key(late))
