@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from hub.cleaning import parse_id
 from hub.throttle import client_network, rate_exceeded
 from surveys.models import Invitation, Response, Survey
 from surveys.services.content import Texts, survey_texts
@@ -156,10 +157,10 @@ def _error(request: HttpRequest, look: Look, what: str, status: int) -> HttpResp
 def _invitation_of_expired_token(token: str) -> Invitation | None:
     # TokenExpired is raised only after the signature checked out, so the signed value (the invitation
     # id, before the timestamp and the signature) is genuine.
-    value = token.rsplit(":", 2)[0]
-    if not value.isascii() or not value.isdigit():
+    pk = parse_id(token.rsplit(":", 2)[0])
+    if pk is None:
         return None
-    return Invitation.objects.select_related("survey", "person").filter(pk=int(value)).first()
+    return Invitation.objects.select_related("survey", "person").filter(pk=pk).first()
 
 
 def _look_of_token(token: str) -> Look:

@@ -2,6 +2,7 @@
 
 from django.core import signing
 
+from hub.cleaning import parse_id
 from surveys.models import Invitation
 
 _SALT = "surveys.invitation"
@@ -26,9 +27,10 @@ def invitation_from_token(token: str) -> Invitation:
         value = signer.unsign(token)
     except signing.BadSignature as exc:
         raise TokenInvalid(str(exc)) from exc
+    pk = parse_id(value)
     invitation = (
-        Invitation.objects.select_related("survey", "person").filter(pk=int(value)).first()
-        if value.isdigit()
+        Invitation.objects.select_related("survey", "person").filter(pk=pk).first()
+        if pk is not None
         else None
     )
     if invitation is None:
