@@ -47,22 +47,27 @@ def clean_text(value: str, *, max_length: int | None = None, multiline: bool = F
     >>> clean_text("Ann\\r\\nBcc: x@example.com")
     'Ann Bcc: x@example.com'
     """
-    text = _UNSTORABLE.sub("\ufffd", value)
-    text = (_CONTROLS_BUT_LINES if multiline else _CONTROLS).sub(" ", text)
-    return text if max_length is None else text[:max_length]
+    # Printable text (most ids and names) has none of what is replaced: the C-fast way out.
+    if not value.isprintable():
+        value = _UNSTORABLE.sub("\ufffd", value)
+        value = (_CONTROLS_BUT_LINES if multiline else _CONTROLS).sub(" ", value)
+    return value if max_length is None else value[:max_length]
 
 
 def nested_too_deep(value: Any, max_depth: int = MAX_JSON_DEPTH) -> bool:
     """Whether `value` nests objects and arrays more than `max_depth` levels (`{}` is one level)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:  # one level at a time: no recursion, whatever the depth
+        depth += 1
         if depth > max_depth:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))  # the tuple: faster than dict | list here
+        ]
     return False
 
 

@@ -186,22 +186,27 @@ class BatchReader:
         event_type = call_type or raw.get("type")
         if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
             return self._reject(raw, "unknown", f"unknown event type {_shown(event_type)}")
-        # Checked before anything walks or serialises it: every later step may assume a sane depth.
-        if nested_too_deep(raw):
-            return self._reject(raw, event_type, f"the event nests more than {MAX_JSON_DEPTH} levels deep")
+        too_deep = f"the event nests more than {MAX_JSON_DEPTH} levels deep"
         try:
-            size = len(orjson.dumps(raw))
-            if size > self.limits.max_event_bytes:
-                reason = f"the event is {size} bytes, more than {self.limits.max_event_bytes}"
-                return self._reject(raw, event_type, reason, excerpt=True)
-            problem = _problem(raw, event_type)
-            if problem is not None:
-                return self._reject(raw, event_type, problem)
-            return self._accept(raw, event_type)
+            encoded = orjson.dumps(raw)
         except orjson.JSONEncodeError as exc:
+            if nested_too_deep(raw):  # deeper than orjson goes (255 levels)
+                return self._reject(raw, event_type, too_deep)
             # e.g. an integer beyond 64 bits: valid JSON that cannot be stored faithfully.
-            kept = {"messageId": _as_id(raw.get("messageId"))}
-            return self._reject(kept, event_type, f"cannot be stored: {exc}")
+            return self._reject(
+                {"messageId": _as_id(raw.get("messageId"))}, event_type, f"cannot be stored: {exc}"
+            )
+        # Checked before anything walks it: every later step may assume a sane depth. Counting the
+        # brackets (strings' too) is C-fast and only overestimates; the walk runs for busy events.
+        if encoded.count(b"{") + encoded.count(b"[") > MAX_JSON_DEPTH and nested_too_deep(raw):
+            return self._reject(raw, event_type, too_deep)
+        if len(encoded) > self.limits.max_event_bytes:
+            reason = f"the event is {len(encoded)} bytes, more than {self.limits.max_event_bytes}"
+            return self._reject(raw, event_type, reason, excerpt=True)
+        problem = _problem(raw, event_type)
+        if problem is not None:
+            return self._reject(raw, event_type, problem)
+        return self._accept(raw, event_type)
 
     def _accept(self, raw: dict[str, Any], event_type: str) -> ParsedEvent:
         event = dict(raw)
@@ -307,6 +312,11 @@ def events_read(
         # A single call: its own context and sentAt are all there is to merge.
         return [BatchReader({}, received_at=received_at, limits=limits).read(body, call_type)]
     reader = BatchReader(body, received_at=received_at, limits=limits)
+    if nested_too_deep([reader.batch_context, reader.batch_integrations], MAX_JSON_DEPTH - 1):
+        # Merged into every event: the envelope's own problem, refused as a whole.
+        raise IntakeError(
+            400, "invalid_batch", f"The batch's context nests more than {MAX_JSON_DEPTH} levels."
+        )
     batch = body.get("batch")
     if not isinstance(batch, list):
         raise IntakeError(400, "invalid_batch", "The body must have a `batch` list of events.")

@@ -175,3 +175,14 @@ def test_a_postgresql_error_on_the_intake_insert_is_503_json(client: Client, wri
     assert response.status_code == 503
     assert response.json()["code"] == "unavailable"
     assert not InboundEvent.objects.exists()
+
+
+def test_a_batch_context_nested_too_deep_is_refused_as_a_whole(client: Client, write_key: str) -> None:
+    """The envelope's context is merged into every event: its depth is the request's problem."""
+    body = f'{{"writeKey":"{write_key}","context":{nested_object(300)},"batch":[{track()}]}}'
+
+    response = client.post("/v1/batch", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_batch"
+    assert not InboundEvent.objects.exists()
