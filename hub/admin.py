@@ -1,17 +1,47 @@
-"""Pieces every app's admin uses: read-only consoles, action permissions, pretty JSON, status badges,
-short excerpts."""
+"""Pieces every app's admin uses: read-only consoles, action permissions, JSON boxes that parse
+totally, pretty JSON, status badges, short excerpts."""
 
 import functools
 from datetime import datetime
 from typing import Any
 
 import orjson
+from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
+from django.forms.fields import JSONString
 from django.http import HttpRequest
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
+
+from hub.cleaning import JSONInvalid, parse_json, unstorable_path
+
+
+class StorableJSONField(forms.JSONField):
+    """The admin's JSON boxes, parsed as the API parses bodies (hub/cleaning.py): bounded depth, and
+    text PostgreSQL cannot store (U+0000) is a field error instead of a 500."""
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or isinstance(value, list | dict | int | float | JSONString):
+            return value
+        if value in self.empty_values:
+            return None
+        try:
+            parsed = parse_json(value)
+        except JSONInvalid as exc:
+            raise forms.ValidationError(str(exc), code="invalid", params={"value": value}) from exc
+        where = unstorable_path(parsed)
+        if where is not None:
+            raise forms.ValidationError(f"U+0000 (NUL) cannot be stored ({where}).", code="invalid")
+        return JSONString(parsed) if isinstance(parsed, str) else parsed
+
+
+# For every admin with JSON boxes: `formfield_overrides = JSON_FORMFIELDS` (a test walks them all).
+JSON_FORMFIELDS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
+    models.JSONField: {"form_class": StorableJSONField}
+}
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):

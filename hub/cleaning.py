@@ -9,11 +9,13 @@ Whatever the input, what comes out
 - for JSON, was walked iteratively and never deeper than `MAX_JSON_DEPTH` levels: too deep is an
   answer ("invalid"), not a RecursionError.
 
-The intake cleans (Segment keeps what it can); the management API refuses what would be cleaned,
-so a script learns about it (hub/api.py).
+The intake and query parameters are cleaned (Segment keeps what it can; hub/middleware.py); the
+management API's bodies and the admin's JSON boxes refuse what would be cleaned, so a script or a
+person learns about it (hub/parsers.py, hub/admin.py).
 """
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -102,14 +104,33 @@ def clean_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, boo
     return root, cut
 
 
+def unstorable_path(data: Any) -> str | None:
+    """Where the first text PostgreSQL cannot store is in `data`, e.g. "triggers[0].source" (or
+    "the body" for `data` itself); None when there is none. Iterative."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if text_unstorable(value):
+                return path or "the body"
+        elif isinstance(value, Mapping):
+            for key, child in value.items():
+                if isinstance(key, str) and text_unstorable(key):
+                    return f"{path}.{key!r}".lstrip(".")
+                stack.append((child, f"{path}.{key}".lstrip(".")))
+        elif isinstance(value, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(value))
+    return None
+
+
 def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON text, refusing (JSONInvalid) what is not JSON or nests more than `max_depth` levels."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise JSONInvalid(f"The body is not valid JSON: {exc}") from exc
+        raise JSONInvalid(f"This is not valid JSON: {exc}") from exc
     if nested_too_deep(value, max_depth):
-        raise JSONInvalid(f"The body nests objects or arrays more than {max_depth} levels deep.")
+        raise JSONInvalid(f"This JSON nests objects or arrays more than {max_depth} levels deep.")
     return value
 
 

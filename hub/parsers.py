@@ -3,35 +3,16 @@
 Kept apart from hub/api.py: DRF imports these while its own views module is still loading.
 """
 
-from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import exceptions, parsers
 
-from hub.cleaning import JSONInvalid, parse_json, text_unstorable
-
-
-def _unstorable_field(data: Any) -> str | None:
-    """The path of the first text in `data` PostgreSQL cannot store (U+0000), e.g. "triggers[0].source"."""
-    stack: list[tuple[Any, str]] = [(data, "")]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, str):
-            if text_unstorable(value):
-                return path or "the body"
-        elif isinstance(value, Mapping):
-            for key, child in value.items():
-                if isinstance(key, str) and text_unstorable(key):
-                    return f"{path}.{key!r}".lstrip(".")
-                stack.append((child, f"{path}.{key}".lstrip(".")))
-        elif isinstance(value, list):
-            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(value))
-    return None
+from hub.cleaning import JSONInvalid, parse_json, unstorable_path
 
 
 def _refuse_unstorable(data: Any) -> None:
     """The management API refuses (rather than cleans) what it could not store: scripts learn of it."""
-    field = _unstorable_field(data)
+    field = unstorable_path(data)
     if field is not None:
         raise exceptions.ParseError(f"{field}: U+0000 (NUL) characters cannot be stored.")
 

@@ -22,7 +22,16 @@ from django.utils.text import capfirst
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import PeriodicTask
 
-from hub.admin import ReadOnlyAdmin, action_needing, excerpt, pretty_json, status_badge, to_the_second
+from hub.admin import (
+    JSON_FORMFIELDS,
+    ReadOnlyAdmin,
+    StorableJSONField,
+    action_needing,
+    excerpt,
+    pretty_json,
+    status_badge,
+    to_the_second,
+)
 from integrations import registry, services
 from integrations.base import event_type_choices, problem_field
 from integrations.deliveries import deliveries_replay, deliveries_replay_dead, destination_send_test
@@ -356,6 +365,7 @@ class MappingRuleFormSet(forms.BaseInlineFormSet):
 class MappingRuleInline(admin.TabularInline[MappingRule, MappingSet]):
     model = MappingRule
     form = MappingRuleForm
+    formfield_overrides = JSON_FORMFIELDS
     formset = MappingRuleFormSet
     extra = 1
     ordering = ["position", "id"]
@@ -497,7 +507,7 @@ class DestinationForm(forms.ModelForm[Destination]):
         widget=forms.Textarea({"rows": 2, "cols": 40}),
         help_text="One per line, e.g. Order Completed. Empty: every event name.",
     )
-    new_secrets = forms.JSONField(
+    new_secrets = StorableJSONField(
         label="set secrets",
         required=False,
         widget=forms.Textarea({"rows": 3, "cols": 60, "autocomplete": "off", "spellcheck": "false"}),
@@ -574,6 +584,7 @@ SEND_TEST_TEMPLATE = """{% extends "admin/base_site.html" %}{% load static %}
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin[Destination]):
     form = DestinationForm
+    formfield_overrides = JSON_FORMFIELDS
     list_display = [
         "name",
         "source",

@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 from django.utils.text import Truncator
 
 from customers.models import Person
-from hub.admin import ReadOnlyAdmin
+from hub.admin import JSON_FORMFIELDS, ReadOnlyAdmin
 from surveys.models import (
     Collector,
     Invitation,
@@ -111,6 +111,7 @@ class TriggerForm(forms.ModelForm[Trigger]):
 class TriggerInline(admin.TabularInline[Trigger, Survey]):
     model = Trigger
     form = TriggerForm
+    formfield_overrides = JSON_FORMFIELDS
     extra = 0
     verbose_name_plural = "triggers (which calls make the survey consider a person)"
 
@@ -576,6 +577,7 @@ class CollectorForm(forms.ModelForm[Collector]):
 @admin.register(Collector)
 class CollectorAdmin(admin.ModelAdmin[Collector]):
     form = CollectorForm
+    formfield_overrides = JSON_FORMFIELDS
     list_display = ["name", "survey", "channel", "enabled", "delay_minutes", "intercom", "source"]
     list_editable = ["enabled"]
     list_filter = ["enabled", "channel", "survey"]
