@@ -28,7 +28,7 @@ from tests.surveys.test_admin import survey_form
 
 pytestmark = pytest.mark.django_db
 
-BOUNDS_MIGRATION = import_module("surveys.migrations.0004_numeric_setting_bounds")
+BOUNDS_MIGRATION = import_module("surveys.migrations.0006_numeric_setting_bounds")
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_the_migration_brings_old_values_within_the_bounds(source: Source) -> No
     Survey.objects.filter(pk=survey_make(name="Zero", slug="zero").pk).update(token_expiry_days=0)
 
     historical = MigrationExecutor(connection).loader.project_state(
-        ("surveys", "0004_numeric_setting_bounds")
+        ("surveys", "0006_numeric_setting_bounds")
     )
     BOUNDS_MIGRATION.settings_clamp(historical.apps, None)
 

@@ -26,7 +26,7 @@ def settings_clamp(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0003_response_updated_index'),
+        ('surveys', '0005_collector_generic_token'),
     ]
 
     operations = [
