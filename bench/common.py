@@ -60,6 +60,7 @@ def bench_settings(*, database: str, workdir: Path, broker_url: str = "memory://
         "DJANGO_SETTINGS_MODULE": "hub.settings",
         "SECRET_KEY": base64.urlsafe_b64encode(os.urandom(40)).decode(),
         "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "HUB_HASH_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DATABASE_URL": db_url(database),
         "CELERY_BROKER_URL": broker_url,
         "ALLOWED_HOSTS": "127.0.0.1",

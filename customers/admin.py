@@ -212,8 +212,13 @@ class AccountAdmin(admin.ModelAdmin[Account]):
 
 @admin.register(Suppression)
 class SuppressionAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "source", "reason", "kind", "value_hash"]
-    list_filter = ["reason", "kind", "source"]
+    list_display = ["created_at", "scope", "reason", "kind", "value_hash", "key_id"]
+    list_filter = ["reason", "kind", "source", "key_id"]
+    list_select_related = ["source"]
+
+    @admin.display(description="source", ordering="source")
+    def scope(self, obj: Suppression) -> str:
+        return str(obj.source) if obj.source is not None else "every source"
 
 
 @admin.register(DeletionReceipt)

@@ -4,7 +4,6 @@ One home for who a customer is: surveys decide on these records, connectors read
 them in the admin. Identity is per source (a userId means something only within its source).
 """
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -13,6 +12,8 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from hub.crypto import keyed_hash
 
 
 class TraitsRecord(models.Model):
@@ -165,34 +166,72 @@ class Membership(models.Model):
         return f"{self.person} in {self.account}"
 
 
+def suppression_text(kind: str, value: str) -> str:
+    """What is hashed for a suppression: the kind and the value, an email trimmed and lower-cased."""
+    return f"{kind}:{value.strip().lower() if kind == 'email' else value}"
+
+
 def suppression_hash(kind: str, value: str) -> str:
-    """What a suppression remembers of an erased person: a hash, never the id or email itself."""
-    return hashlib.sha256(
-        f"{kind}:{value.strip().lower() if kind == 'email' else value}".encode()
-    ).hexdigest()
+    """The keyed hash a new suppression or receipt stores (never the id or email itself).
+
+    Matching looks under every key: customers/selectors.py `suppressions_for`."""
+    return keyed_hash(suppression_text(kind, value))[1]
 
 
 class Suppression(models.Model):
-    """Someone the hub must not survey or recreate: erased (GDPR), unsubscribed, or bounced."""
+    """Someone the hub must not survey or recreate: erased (GDPR), unsubscribed, or bounced.
+
+    Erasure is per source (a source's delete is about that source's person): it stops the records of
+    that source and its surveys. An unsubscribed or bounced email address is suppressed hub-wide (no
+    source): no survey of any source or collector reaches it. E.g. kind "email", reason "unsubscribed",
+    no source, value_hash = HMAC of "email:ann@example.com" under the key `key_id`.
+    """
 
     class Reason(models.TextChoices):
         DELETED = "deleted", "erased on request"
         UNSUBSCRIBED = "unsubscribed", "unsubscribed"
         BOUNCED = "bounced", "email bounced"
 
-    source = models.ForeignKey("integrations.Source", on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(
+        "integrations.Source",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The source whose person it is; empty: every source (an unsubscribed or bounced address).",
+    )
     kind = models.CharField(max_length=16, help_text="What was hashed: user_id or email.")
-    value_hash = models.CharField(max_length=64, help_text="SHA-256 of the user id or lower-cased email.")
+    value_hash = models.CharField(
+        max_length=64, help_text="Keyed hash (HMAC-SHA256) of the user id or lower-cased email."
+    )
+    key_id = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="Which HUB_HASH_KEYS key hashed it; 'sha256': a bare SHA-256 from before keyed hashes.",
+    )
     reason = models.CharField(max_length=16, choices=Reason.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "kind", "value_hash"], name="suppression_unique"),
+            models.UniqueConstraint(
+                fields=["source", "kind", "value_hash"],
+                condition=Q(source__isnull=False),
+                name="suppression_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "value_hash"], condition=Q(source__isnull=True), name="suppression_unique_hub"
+            ),
         ]
+        indexes = [models.Index(fields=["value_hash"], name="suppression_hash")]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.kind} {self.value_hash[:10]}…)"
+
+    @property
+    def described(self) -> str:
+        """E.g. "unsubscribed on 2026-11-02", as the "why (not) surveyed" explainer says it."""
+        return f"{self.get_reason_display()} on {self.created_at:%Y-%m-%d}"
 
 
 class DeletionReceipt(models.Model):
@@ -201,7 +240,9 @@ class DeletionReceipt(models.Model):
     source = models.ForeignKey("integrations.Source", on_delete=models.PROTECT, related_name="+")
     requested_by = models.CharField(max_length=200, help_text="'source <slug>' or 'staff <username>'.")
     requested_at = models.DateTimeField(default=timezone.now)
-    user_id_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the erased userId.")
+    user_id_hash = models.CharField(
+        max_length=64, blank=True, help_text="Keyed hash (HMAC-SHA256) of the erased userId."
+    )
     erased = models.JSONField(default=dict, help_text="What was erased, e.g. {'people': 1, 'events': 12}.")
 
     class Meta:

@@ -27,7 +27,9 @@ from customers.models import (
     Suppression,
     person_delete_allowed,
     suppression_hash,
+    suppression_text,
 )
+from customers.selectors import SuppressionKey, Suppressions, suppressions_for
 from customers.traits import (
     as_int,
     person_fields,
@@ -37,6 +39,7 @@ from customers.traits import (
     traits_normalise,
     valid_timezone,
 )
+from hub.crypto import keyed_hash
 from hub.db import bulk_update
 from hub.timeparse import parse_datetime
 from integrations.deliveries import deliveries_erase
@@ -118,7 +121,7 @@ class _Run:
     by_user: dict[tuple[int, str], Person] = field(default_factory=dict)
     by_other_id: dict[tuple[int, str], Person] = field(default_factory=dict)
     accounts: dict[tuple[int, str], Account] = field(default_factory=dict)
-    suppressed: set[tuple[int, str, str]] = field(default_factory=set)
+    erased: Suppressions = field(default_factory=lambda: Suppressions(()))
     members: set[tuple[int, int]] = field(default_factory=set)
     new_people: list[Person] = field(default_factory=list)
     dirty_people: dict[int, Person] = field(default_factory=dict)
@@ -163,16 +166,14 @@ class _Run:
             for identity in Identity.objects.filter(query).select_related("person"):
                 person = by_pk.setdefault(identity.person_id, identity.person)
                 run.by_other_id[(identity.source_id, identity.value)] = person
-        hashes = Q()
-        for kind, values_by_source in (("user_id", other_ids), ("email", emails)):
-            for src, values in values_by_source.items():
-                hashes |= Q(
-                    source_id=src, kind=kind, value_hash__in=[suppression_hash(kind, v) for v in values]
-                )
-        if hashes:
-            # Only erasure stops the record itself; unsubscribed or bounced people are still customers.
-            erased = Suppression.objects.filter(hashes, reason=Suppression.Reason.DELETED)
-            run.suppressed = set(erased.values_list("source_id", "kind", "value_hash"))
+        keys: list[SuppressionKey] = [
+            (src, kind, value)
+            for kind, values_by_source in (("user_id", other_ids), ("email", emails))
+            for src, values in values_by_source.items()
+            for value in values
+        ]
+        # Only erasure stops the record itself; unsubscribed or bounced people are still customers.
+        run.erased = suppressions_for(keys, erased_only=True)
         if group_ids:
             query = Q()
             for src, ids in group_ids.items():
@@ -192,7 +193,7 @@ class _Run:
     # -- resolving who a call is about --
 
     def _is_suppressed(self, src: int, kind: str, value: str) -> bool:
-        return (src, kind, suppression_hash(kind, value)) in self.suppressed
+        return self.erased.stored(src, kind, value) is not None
 
     def _touch(self, person: Person) -> None:
         if person.pk is not None:
@@ -430,12 +431,8 @@ def person_by_any_id(source_id: int, value: str) -> Person | None:
 
 def _suppressed(source_id: int, kind: str, value: str) -> bool:
     """Erased on request (unsubscribed or bounced people keep their record)."""
-    return Suppression.objects.filter(
-        source_id=source_id,
-        kind=kind,
-        value_hash=suppression_hash(kind, value),
-        reason=Suppression.Reason.DELETED,
-    ).exists()
+    keys: list[SuppressionKey] = [(source_id, kind, value)]
+    return suppressions_for(keys, erased_only=True).stored(source_id, kind, value) is not None
 
 
 def person_alias(
@@ -578,14 +575,9 @@ def _erase(*, source: Source, user_id: str, person: Person | None, requested_by:
         people=people, texts=emails | {i for values in ids.values() for i in values}
     )
     for source_id, values_of_source in ids.items():
-        for kind, values in (("user_id", values_of_source), ("email", emails)):
-            for value in values:
-                Suppression.objects.get_or_create(
-                    source_id=source_id,
-                    kind=kind,
-                    value_hash=suppression_hash(kind, value),
-                    defaults={"reason": Suppression.Reason.DELETED},
-                )
+        suppressions_record(
+            reason=Suppression.Reason.DELETED, source_id=source_id, user_ids=values_of_source, emails=emails
+        )
     return DeletionReceipt.objects.create(
         source=source,
         requested_by=requested_by,
@@ -623,6 +615,51 @@ def _admin_log_scrub(*, people: Sequence[Person], texts: set[str]) -> int:
         if "@" in text:
             which |= Q(object_repr__icontains=text)
     return LogEntry.objects.filter(which).update(object_repr=ERASED_REASON)
+
+
+# --- suppressions ---------------------------------------------------------------------------------
+
+
+def suppressions_record(
+    *,
+    reason: Suppression.Reason,
+    source_id: int | None = None,
+    user_ids: Iterable[str] = (),
+    emails: Iterable[str] = (),
+) -> list[Suppression]:
+    """Record that these ids and addresses are not to be surveyed (erased: nor recorded again).
+
+    The one writer of suppressions. Erasure is per source, like the userIds it names; an unsubscribed
+    or bounced email is suppressed hub-wide, for every source and collector. Each row stores a keyed
+    hash under the first HUB_HASH_KEYS key. Returns the rows created: a value suppressed already in
+    the same scope (under any key) adds none, except that an erasure turns the source's earlier
+    unsubscribe of that value into an erasure (only erasure stops the record itself).
+    """
+    wanted: list[SuppressionKey] = []
+    for kind, values in (("user_id", user_ids), ("email", emails)):
+        hub_wide = kind == "email" and reason != Suppression.Reason.DELETED
+        if not hub_wide and source_id is None:
+            raise ValueError(f"a {reason} suppression of a {kind} needs its source")
+        wanted += [(None if hub_wide else source_id, kind, value) for value in values if value]
+    found = suppressions_for(wanted)
+    created: list[Suppression] = []
+    with transaction.atomic():
+        for scope, kind, value in wanted:
+            existing = found.stored(scope, kind, value)
+            if existing is not None:
+                if reason == Suppression.Reason.DELETED and existing.reason != reason:
+                    Suppression.objects.filter(pk=existing.pk).update(reason=reason)
+                continue
+            key_id, value_hash = keyed_hash(suppression_text(kind, value))
+            row, new = Suppression.objects.get_or_create(
+                source_id=scope,
+                kind=kind,
+                value_hash=value_hash,
+                defaults={"reason": reason, "key_id": key_id},
+            )
+            if new:
+                created.append(row)
+    return created
 
 
 # --- the processing handler -------------------------------------------------------------------------

@@ -38,13 +38,22 @@ EMBEDDED = env.bool("HUB_EMBEDDED", default=False) and not TESTING
 
 
 def _embedded_secrets() -> None:
-    """Create var/embedded.env once with a SECRET_KEY and an encryption key, then load it."""
+    """Create var/embedded.env once with every generated secret, then load it.
+
+    A secret added in a later version is appended to an existing file, keeping the others."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     path = VAR_DIR / "embedded.env"
-    if not path.exists():
-        path.write_text(
-            f"SECRET_KEY={secrets.token_urlsafe(50)}\nHUB_ENCRYPTION_KEYS={Fernet.generate_key().decode()}\n"
-        )
+    generated = {
+        "SECRET_KEY": lambda: secrets.token_urlsafe(50),
+        "HUB_ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
+        "HUB_HASH_KEYS": lambda: secrets.token_urlsafe(32),
+    }
+    existing = path.read_text() if path.exists() else ""
+    have = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
+    missing = "".join(f"{name}={make()}\n" for name, make in generated.items() if name not in have)
+    if missing:
+        separator = "\n" if existing and not existing.endswith("\n") else ""
+        path.write_text(existing + separator + missing)
         path.chmod(0o600)
     environ.Env.read_env(str(path), overwrite=False)
 
@@ -58,11 +67,20 @@ if TESTING:
     HUB_ENCRYPTION_KEYS = env.list(
         "HUB_ENCRYPTION_KEYS", default=["lBz1WW_bxF1lDDAHfrnKlZBGZ0N8jVCzNc6-rIpjy1c="]
     )
+    HUB_HASH_KEYS = env.list("HUB_HASH_KEYS", default=["test-only-hash-key-not-for-production-0123456789"])
 else:
     # Production refuses to start without these (ImproperlyConfigured).
     SECRET_KEY = env.str("SECRET_KEY")
     # Fernet keys for secrets at rest; the first encrypts, all decrypt (rotation: docs/operations.md).
     HUB_ENCRYPTION_KEYS = env.list("HUB_ENCRYPTION_KEYS")
+    # Keys of the HMAC that suppressions and deletion receipts store instead of emails and ids; the
+    # first hashes new rows, all match (rotation: docs/operations.md).
+    HUB_HASH_KEYS = env.list("HUB_HASH_KEYS")
+if not HUB_HASH_KEYS or any(len(key) < 32 for key in HUB_HASH_KEYS):
+    raise ImproperlyConfigured("HUB_HASH_KEYS must hold one or more keys of at least 32 characters.")
+# Also match suppressions stored as bare SHA-256 before keyed hashes; off only once those rows are
+# deleted or may lapse (docs/operations.md).
+HUB_HASH_LEGACY_SHA256 = env.bool("HUB_HASH_LEGACY_SHA256", default=True)
 
 DEBUG = env.bool("DEBUG", default=EMBEDDED)
 ALLOWED_HOSTS = env.list(

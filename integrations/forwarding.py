@@ -28,8 +28,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db.models import Q
-
 from integrations.base import SEGMENT_CALL_TYPES
 from integrations.deliveries import Outbound, deliveries_enqueue_many
 from integrations.mappings import CompiledMapping, mapping_compile_cached
@@ -58,28 +56,23 @@ def _email(payload: Mapping[str, Any]) -> str:
 def _erased(events: Sequence[InboundEvent]) -> set[int]:
     """Ids of events about people erased on request: a suppression of their userId, anonymousId or
     email (one query), or a delete of their userId earlier in this batch."""
-    from customers.models import Suppression, suppression_hash
+    from customers.selectors import SuppressionKey, suppressions_for
 
-    wanted: dict[tuple[int, str, str], list[int]] = {}  # (source, kind, hash) -> event ids
-    for event in events:
-        for kind, value in (
-            ("user_id", event.user_id),
-            ("user_id", event.anonymous_id),
-            ("email", _email(event.payload)),
-        ):
-            if value:
-                wanted.setdefault((event.source_id, kind, suppression_hash(kind, value)), []).append(event.pk)
+    def keys(event: InboundEvent) -> list[SuppressionKey]:
+        return [
+            (event.source_id, "user_id", event.user_id),
+            (event.source_id, "user_id", event.anonymous_id),
+            (event.source_id, "email", _email(event.payload)),
+        ]
+
+    found = suppressions_for((key for event in events for key in keys(event)), erased_only=True)
     erased: set[int] = set()
-    if wanted:
-        hashes: dict[tuple[int, str], set[str]] = {}
-        for source_id, kind, value_hash in wanted:
-            hashes.setdefault((source_id, kind), set()).add(value_hash)
-        query = Q()
-        for (source_id, kind), values in hashes.items():
-            query |= Q(source_id=source_id, kind=kind, value_hash__in=values)
-        found = Suppression.objects.filter(query, reason=Suppression.Reason.DELETED)
-        for key in found.values_list("source_id", "kind", "value_hash"):
-            erased.update(wanted.get(key, ()))
+    if found:
+        erased = {
+            event.pk
+            for event in events
+            if any(found.stored(source, kind, value) for source, kind, value in keys(event))
+        }
     deleted: set[tuple[int, str]] = set()
     for event in events:
         if event.type == InboundEvent.Type.DELETE:

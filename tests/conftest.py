@@ -170,6 +170,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="hub.settings",
         SECRET_KEY=settings.SECRET_KEY,
         HUB_ENCRYPTION_KEYS=",".join(settings.HUB_ENCRYPTION_KEYS),
+        HUB_HASH_KEYS=",".join(settings.HUB_HASH_KEYS),
         DATABASE_URL=database_url_for_subprocess(),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,

@@ -31,6 +31,7 @@ def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_", "DJANGO_"))}
     env.pop("SECRET_KEY", None)
     env.pop("HUB_ENCRYPTION_KEYS", None)
+    env.pop("HUB_HASH_KEYS", None)
     env.update(
         HUB_EMBEDDED="1",
         HUB_VAR_DIR=str(var_dir),

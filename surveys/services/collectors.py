@@ -690,7 +690,7 @@ def collector_invite(
 def _refusal(survey: Survey, person: Person, history: History, decision: Decision) -> Outcome:
     """The decision's blocking rule, named for the caller: suppressed, already surveyed, or not eligible."""
     reason = f"not invited: {decision.reasons[-1]}"
-    if survey.automation_enabled and history.suppressed:
+    if survey.automation_enabled and history.suppression is not None:
         return Outcome("suppressed", reason)
     blocked_by_history = decision.next_eligible_at is not None or history.open_due_at is not None
     if survey.automation_enabled and person.email and blocked_by_history:

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Max, Q
+from django.db.models import Max
 
-from customers.models import Person, Suppression, suppression_hash
+from customers.models import Person, Suppression
+from customers.selectors import person_suppression_keys, suppressions_for
 from hub.timeparse import shifted
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.windows import describe_window, next_in_window
@@ -54,7 +55,7 @@ class History:
     last_for_survey: datetime | None = None  # latest counted invitation of this survey
     last_any: datetime | None = None  # latest counted invitation of any survey
     open_due_at: datetime | None = None  # a scheduled/sending invitation of this survey
-    suppressed: str = ""  # a Suppression.Reason label, or ""
+    suppression: Suppression | None = None  # what keeps the person from every survey, if anything
 
 
 @dataclass
@@ -96,8 +97,8 @@ def eligibility_decide(
 
     if not survey.automation_enabled:
         return no("automation is off for this survey")
-    if history.suppressed:
-        return no(f"suppressed: {history.suppressed}")
+    if history.suppression is not None:
+        return no(f"suppressed: {history.suppression.described}")
     if not person.email:
         return no("no valid email address")
     if history.open_due_at is not None and not dispatching:
@@ -178,22 +179,11 @@ def histories_load(
         person_id__in=person_ids, survey_id__in=survey_ids, status__in=Invitation.OPEN
     ).values_list("person_id", "survey_id", "due_at"):
         histories[(survey_id, person_id)].open_due_at = due
-    hashes: dict[str, list[int]] = {}
-    for person in people:
-        if person.user_id:
-            hashes.setdefault(suppression_hash("user_id", person.user_id), []).append(person.pk)
-        if person.email:
-            hashes.setdefault(suppression_hash("email", person.email), []).append(person.pk)
-    sources = {p.source_id for p in people}
-    suppressed: dict[int, str] = {}
-    for value_hash, reason in Suppression.objects.filter(
-        Q(source_id__in=sources), value_hash__in=list(hashes)
-    ).values_list("value_hash", "reason"):
-        for person_id in hashes[value_hash]:
-            suppressed[person_id] = Suppression.Reason(reason).label
+    found = suppressions_for(key for person in people for key in person_suppression_keys(person))
+    suppressed = {person.pk: found.first(person_suppression_keys(person)) for person in people}
     for (_, person_id), history in histories.items():
         history.last_any = last_any.get(person_id)
-        history.suppressed = suppressed.get(person_id, "")
+        history.suppression = suppressed[person_id]
     return histories
 
 

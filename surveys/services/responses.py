@@ -9,7 +9,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Suppression, suppression_hash
+from customers.models import Suppression
+from customers.services import suppressions_record
 from surveys.models import Invitation, Response
 from surveys.services.content import survey_texts
 from surveys.services.events import person_unsubscribed_emit, response_changed_emit
@@ -115,27 +116,23 @@ def response_followup_save(*, response: Response, comment: str, tag_ratings: Map
 
 
 def person_unsubscribe(*, invitation: Invitation) -> int:
-    """The person of `invitation` wants no more surveys, of any kind: suppress their email and user id
-    in their source and cancel their pending invitations. Idempotent; returns how many were cancelled."""
+    """The person of `invitation` wants no more surveys, of any kind: suppress their email address
+    hub-wide (every source and collector) and their user id in their source, and cancel the pending
+    invitations of either. Idempotent; returns how many were cancelled."""
     person = invitation.person
     if person is None:  # erased: suppressed already, nothing left to cancel
         return 0
-    kinds = [("email", person.email), ("user_id", person.user_id or "")]
     same_person = Q(person=person)
     if person.email:
-        # Another record of the source with this email is the same mailbox, suppressed alike.
-        same_person |= Q(person__source_id=person.source_id, person__email=person.email)
+        # Any record with this email, in any source, is the same mailbox, suppressed alike.
+        same_person |= Q(person__email=person.email)
     with transaction.atomic():
-        new: list[Suppression] = []
-        for kind, value in kinds:
-            if value:
-                suppression, created = Suppression.objects.get_or_create(
-                    source_id=person.source_id,
-                    kind=kind,
-                    value_hash=suppression_hash(kind, value),
-                    defaults={"reason": Suppression.Reason.UNSUBSCRIBED},
-                )
-                new += [suppression] if created else []
+        new = suppressions_record(
+            reason=Suppression.Reason.UNSUBSCRIBED,
+            source_id=person.source_id,
+            user_ids=[person.user_id or ""],
+            emails=[person.email],
+        )
         cancelled = (
             Invitation.objects.filter(same_person, status__in=Invitation.OPEN)
             .exclude(pk=invitation.pk)

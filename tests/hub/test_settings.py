@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 50,
     "HUB_ENCRYPTION_KEYS": "lBz1WW_bxF1lDDAHfrnKlZBGZ0N8jVCzNc6-rIpjy1c=",
+    "HUB_HASH_KEYS": "a-hash-key-of-at-least-32-characters-0123",
     "DATABASE_URL": "postgres://hub@127.0.0.1:5432/hub",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "hub.example.com",
@@ -98,3 +99,27 @@ def test_a_rate_that_is_not_one_refuses_to_start() -> None:
     result = django_check({**PRODUCTION_ENV, "HUB_RATE_SURVEY_PAGES": "sixty a minute"})
     assert result.returncode != 0
     assert "HUB_RATE_SURVEY_PAGES must look like 60/m" in result.stderr
+
+
+def test_production_refuses_a_hash_key_shorter_than_32_characters() -> None:
+    result = django_check({**PRODUCTION_ENV, "HUB_HASH_KEYS": f"{'k' * 40},too-short"})
+    assert result.returncode != 0
+    assert "HUB_HASH_KEYS must hold one or more keys of at least 32 characters" in result.stderr
+
+
+def test_embedded_mode_adds_a_hash_key_to_the_secrets_an_older_version_generated(tmp_path: Path) -> None:
+    older = (
+        "SECRET_KEY=kept-secret-key-from-an-older-version\n"
+        "HUB_ENCRYPTION_KEYS=lBz1WW_bxF1lDDAHfrnKlZBGZ0N8jVCzNc6-rIpjy1c=\n"
+    )
+    (tmp_path / "embedded.env").write_text(older)
+
+    first = django_check(
+        {"HUB_EMBEDDED": "1", "HUB_VAR_DIR": str(tmp_path)}, show="settings.HUB_HASH_KEYS[0]"
+    )
+
+    assert first.returncode == 0, first.stderr
+    stored = (tmp_path / "embedded.env").read_text()
+    assert stored.startswith(older)  # the keys that encrypt existing secrets are kept
+    assert f"HUB_HASH_KEYS={first.stdout.strip()}\n" in stored
+    assert len(first.stdout.strip()) >= 32

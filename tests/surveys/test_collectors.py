@@ -225,10 +225,12 @@ def test_a_suppressed_contact_is_answered_suppressed(client: Client, collector: 
         kind="email",
         value_hash=suppression_hash("email", "gil@example.com"),
         reason=Suppression.Reason.UNSUBSCRIBED,
+        created_at=timezone.now() - timedelta(days=3),
     )
     response = add(client, collector, {"email": "gil@example.com"})
     assert response.json()["status"] == "suppressed"
-    assert response.json()["message"] == "not invited: suppressed: unsubscribed"
+    when = f"{timezone.now() - timedelta(days=3):%Y-%m-%d}"
+    assert response.json()["message"] == f"not invited: suppressed: unsubscribed on {when}"
     assert not Invitation.objects.exists()
 
 

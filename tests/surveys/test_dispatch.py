@@ -205,6 +205,7 @@ def test_a_person_suppressed_since_scheduling_is_cancelled_with_the_reason() -> 
         kind="email",
         value_hash=suppression_hash("email", "gone@example.com"),
         reason=Suppression.Reason.UNSUBSCRIBED,
+        created_at=datetime(2026, 11, 2, 8, 30, tzinfo=UTC),
     )
 
     report = invitations_dispatch_due()
@@ -212,8 +213,8 @@ def test_a_person_suppressed_since_scheduling_is_cancelled_with_the_reason() -> 
     assert mail.outbox == []
     invitation.refresh_from_db()
     assert invitation.status == Invitation.Status.CANCELLED
-    assert invitation.error == "suppressed: unsubscribed"
-    assert report.cancelled == {invitation.pk: "suppressed: unsubscribed"}
+    assert invitation.error == "suppressed: unsubscribed on 2026-11-02"
+    assert report.cancelled == {invitation.pk: "suppressed: unsubscribed on 2026-11-02"}
 
 
 def test_people_without_email_or_erased_are_cancelled_and_others_still_sent() -> None:

@@ -189,13 +189,17 @@ def test_global_cap_off_by_default_lets_two_surveys_ask(
 def test_suppression_always_wins(client: Client, source: Source, write_key: str, reason: str) -> None:
     survey = make_survey(source)
     Suppression.objects.create(
-        source=source, kind="email", value_hash=suppression_hash("email", "u1@example.com"), reason=reason
+        source=source,
+        kind="email",
+        value_hash=suppression_hash("email", "u1@example.com"),
+        reason=reason,
+        created_at=datetime(2026, 11, 2, 17, 45, tzinfo=UTC),
     )
     with time_machine.travel(T0, tick=False):
         identify(client, write_key)
     assert invitations() == []
     decision = eligibility_explain(survey=survey, person=Person.objects.get(), now=T0)
-    assert decision.reasons == [f"suppressed: {Suppression.Reason(reason).label}"]
+    assert decision.reasons == [f"suppressed: {Suppression.Reason(reason).label} on 2026-11-02"]
 
 
 def test_no_email_no_survey(client: Client, source: Source, write_key: str) -> None:

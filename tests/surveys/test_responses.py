@@ -326,7 +326,8 @@ def test_unsubscribe_page_then_button_suppresses_the_person_for_every_survey(cli
     assert Invitation.objects.get(pk=invitation.pk).status == Invitation.Status.SENT
     assert Invitation.objects.get(pk=someone_else.pk).status == Invitation.Status.SCHEDULED
     history = histories_load(surveys=[other_survey], people=[person])[(other_survey.pk, person.pk)]
-    assert history.suppressed == "unsubscribed"
+    assert history.suppression is not None
+    assert history.suppression.reason == "unsubscribed"
 
     # Twice is the same as once.
     assert client.post(f"{base}unsubscribe/").status_code == 200
