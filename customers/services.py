@@ -638,9 +638,11 @@ def suppressions_record(
     wanted: list[SuppressionKey] = []
     for kind, values in (("user_id", user_ids), ("email", emails)):
         hub_wide = kind == "email" and reason != Suppression.Reason.DELETED
-        if not hub_wide and source_id is None:
+        scope = None if hub_wide else source_id
+        present = [value for value in values if value]
+        if present and not hub_wide and source_id is None:
             raise ValueError(f"a {reason} suppression of a {kind} needs its source")
-        wanted += [(None if hub_wide else source_id, kind, value) for value in values if value]
+        wanted += [(scope, kind, value) for value in present]
     found = suppressions_for(wanted)
     created: list[Suppression] = []
     with transaction.atomic():

@@ -21,6 +21,18 @@ MAX_DELAY_MINUTES = 60 * 24 * 365  # one year
 def days_validators(minimum: int = 0) -> list[MinValueValidator | MaxValueValidator]:
     return [MinValueValidator(minimum), MaxValueValidator(MAX_DAYS)]
 
+# Texts that become email headers (Subject, the From name, Content-Language): a line break would end
+# the header and start another one (e.g. Bcc), so staff cannot enter one.
+header_text = RegexValidator(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029]",
+    inverse_match=True,
+    message="Enter text without line breaks or control characters (it goes into an email header).",
+)
+# BCP 47-like: a primary language, then subtags (script, region, variant), e.g. nl, nl-BE, zh-Hant-TW.
+language_code = RegexValidator(
+    r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z", message="Enter a language code such as en, nl or nl-BE."
+)
+
 
 def default_weekdays() -> list[int]:
     return list(WEEKDAYS)
@@ -29,7 +41,9 @@ def default_weekdays() -> list[int]:
 class SurveyTexts(models.Model):
     """The words of a survey; a translation leaves blank what it does not translate."""
 
-    subject = models.CharField(max_length=200, blank=True, help_text="Email subject.")
+    subject = models.CharField(
+        max_length=200, blank=True, validators=[header_text], help_text="Email subject."
+    )
     question = models.CharField(
         max_length=300,
         blank=True,
@@ -67,11 +81,21 @@ class Survey(SurveyTexts):
     automation_enabled = models.BooleanField(
         "automation", default=False, help_text="Off: the survey sends nothing, whatever its triggers."
     )
-    company_name = models.CharField(max_length=200, blank=True, help_text="Replaces {{ company }} in texts.")
-    default_language = models.CharField(
-        max_length=35, default="en", help_text="Used when the person's language has no translation."
+    company_name = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[header_text],
+        help_text="Replaces {{ company }} in texts (the subject too).",
     )
-    sender_name = models.CharField(max_length=200, blank=True, help_text="Name in the From header.")
+    default_language = models.CharField(
+        max_length=35,
+        default="en",
+        validators=[language_code],
+        help_text="Used when the person's language has no translation.",
+    )
+    sender_name = models.CharField(
+        max_length=200, blank=True, validators=[header_text], help_text="Name in the From header."
+    )
     sender_email = models.EmailField(blank=True, help_text="From address; DEFAULT_FROM_EMAIL when blank.")
     reply_to = models.EmailField(blank=True, help_text="Where replies to the email go.")
     tags = models.JSONField(
@@ -146,7 +170,9 @@ class SurveyTranslation(SurveyTexts):
     """The survey's texts in one language, e.g. "nl" (also used for "nl-BE" when there is no "nl-BE")."""
 
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="translations")
-    language = models.CharField(max_length=35, help_text="Language code, e.g. nl or nl-BE.")
+    language = models.CharField(
+        max_length=35, validators=[language_code], help_text="Language code, e.g. nl or nl-BE."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["survey", "language"], name="translation_unique")]

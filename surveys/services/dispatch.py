@@ -9,8 +9,16 @@
    to a dispatcher that died and is claimed again;
 3. re-check every person with `eligibility_decide(dispatching=True)`: cancelled with the reason, or
    moved to the next send window (scheduled again), or sent;
-4. send the rest over one connection of Django's email backend, marking each row sent right after
-   the server accepted its message.
+4. send the rest over one connection of Django's email backend. Right before each message one small
+   query checks that the claim still stands and no suppression arrived meanwhile (an erase or an
+   unsubscribe landing while the batch runs stops that person's email); each row is marked sent
+   right after the server accepted its message.
+
+One message's trouble stays with it: a message that cannot be built (a header with a line break)
+fails with the reason; a refused recipient (5xx, or the ESP's refusal) fails and suppresses the
+address hub-wide as bounced; a temporary refusal (4xx) gives that invitation back for a later run.
+Anything else (the server or the network) gives the rest of the batch back. Logs, reports and
+invitation errors name invitations by id, never by address.
 
 Exactly once: the only window for a duplicate is a dispatcher killed after the server accepted a
 message and before the row was marked sent. The re-claim then sends that one message again with the
@@ -19,6 +27,7 @@ can recognise. Everything else is either marked sent (never claimed again) or st
 """
 
 import logging
+import re
 import smtplib
 import time
 from collections.abc import Callable
@@ -31,13 +40,15 @@ from urllib.parse import urlsplit
 
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from customers.models import Person
+from customers.models import Person, Suppression
+from customers.selectors import person_suppression_keys, suppressions_for, suppressions_query
+from customers.services import suppressions_record
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.content import Texts, survey_texts
 from surveys.services.eligibility import DELIVERED, History, eligibility_decide, histories_load
@@ -48,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 # A message that crashed or lost its dispatcher this many times is given up as failed.
 MAX_ATTEMPTS = 5
-# Errors that concern one message only; any other error stops the batch (server or network trouble).
-PERMANENT_ERRORS = (smtplib.SMTPRecipientsRefused, AnymailRecipientsRefused)
 
 
 # Invitations that were really sent: they count for the re-survey interval and the global cap.
@@ -128,11 +137,11 @@ def invitation_email(invitation: Invitation) -> EmailMultiAlternatives:
 
 @dataclass
 class DispatchReport:
-    """What one dispatch run did, by invitation id."""
+    """What one dispatch run did, by invitation id (ids only: no address reaches logs or output)."""
 
     expired: int = 0
     claimed: int = 0
-    sent: dict[int, str] = field(default_factory=dict)  # id -> recipient address
+    sent: list[int] = field(default_factory=list)
     deferred: dict[int, datetime] = field(default_factory=dict)  # id -> new due time
     cancelled: dict[int, str] = field(default_factory=dict)  # id -> reason
     failed: dict[int, str] = field(default_factory=dict)  # id -> error
@@ -140,7 +149,7 @@ class DispatchReport:
 
     def lines(self) -> list[str]:
         return [
-            *(f"sent #{pk} to {address}" for pk, address in self.sent.items()),
+            *(f"sent #{pk}" for pk in self.sent),
             *(f"deferred #{pk} to {at:%Y-%m-%d %H:%M} UTC" for pk, at in self.deferred.items()),
             *(f"cancelled #{pk}: {reason}" for pk, reason in self.cancelled.items()),
             *(f"failed #{pk}: {error}" for pk, error in self.failed.items()),
@@ -196,13 +205,6 @@ def _histories(invitations: list[Invitation]) -> dict[tuple[int, int], History]:
     people = {i.person.pk: i.person for i in invitations if i.person is not None}
     surveys = {i.survey_id: i.survey for i in invitations}
     return histories_load(surveys=surveys.values(), people=people.values(), counted=DELIVERED)
-
-
-def _is_permanent(error: Exception) -> bool:
-    if isinstance(error, PERMANENT_ERRORS):
-        return True
-    # 5xx after DATA: the server refused this message (content, size), not the connection.
-    return isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500
 
 
 def _release(ids: list[int], error: str, report: DispatchReport) -> None:
@@ -299,8 +301,9 @@ def _send(
     try:
         connection.open()
     except Exception as exc:
-        logger.warning("email connection failed, %d invitations wait: %s", len(batch), exc)
-        _release([i.pk for i, _ in batch], f"email connection failed: {exc}", report)
+        error = f"email connection failed: {_described(exc)}"
+        logger.warning("%s; %d invitations wait", error, len(batch))
+        _release([i.pk for i, _ in batch], error, report)
         return
     # Stop well before another dispatcher could take our claims for abandoned ones.
     budget = settings.SURVEY_CLAIM_TIMEOUT_SECONDS / 2
@@ -310,18 +313,19 @@ def _send(
             if index and time.monotonic() - claimed_clock > budget:
                 _release([i.pk for i, _ in batch[index:]], "", report)
                 return
+            if not _still_wanted(invitation, person, report):
+                continue
             try:
                 message = invitation_email(invitation)
             except Exception as exc:  # a broken template or text: this invitation only
-                _fail(invitation, f"{type(exc).__name__}: {exc}", report)
+                _fail(invitation, f"the message could not be built: {_described(exc)}", report)
                 continue
             try:
                 connection.send_messages([message])
             except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                if _is_permanent(exc):
-                    _fail(invitation, error, report)
+                if _refused_alone(invitation, person, exc, report):
                     continue
+                error = _described(exc)
                 logger.warning("email server trouble, the rest of the batch waits: %s", error)
                 _release([i.pk for i, _ in batch[index:]], error, report)
                 return
@@ -334,19 +338,95 @@ def _send(
                 )
                 if marked and announce:
                     invitation_sent_emit(invitation=invitation, sent_at=now, language=language)
-            report.sent[invitation.pk] = person.email
+            report.sent.append(invitation.pk)
             logger.info("sent invitation %s", invitation.pk)
     finally:
         try:
             connection.close()
         except Exception as exc:  # the messages are sent; a failing QUIT changes nothing
-            logger.info("closing the email connection failed: %s", exc)
+            logger.info("closing the email connection failed: %s", _described(exc))
+
+
+def _still_wanted(invitation: Invitation, person: Person, report: DispatchReport) -> bool:
+    """The re-check right before each message, so that an erase or unsubscribe landing while the batch
+    runs stops that person's email: one small query (the claim still stands, the person is still
+    there, and no suppression of their userId or address exists), not a history reload."""
+    keys = person_suppression_keys(person)
+    still = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING, person_id=person.pk)
+    if keys:
+        still = still.filter(~Exists(suppressions_query(keys)))
+    if still.exists():
+        return True
+    suppression = suppressions_for(keys).first(keys)
+    reason = (
+        f"suppressed: {suppression.described}" if suppression else "cancelled while its batch was sending"
+    )
+    if not Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING).update(
+        status=Invitation.Status.CANCELLED, error=reason
+    ):
+        # Erasure or an unsubscribe cancelled it already, with its own reason.
+        reason = Invitation.objects.filter(pk=invitation.pk).values_list("error", flat=True).first() or reason
+    report.cancelled[invitation.pk] = reason
+    logger.info("invitation %s cancelled before sending: %s", invitation.pk, reason)
+    return False
+
+
+def _refused_alone(invitation: Invitation, person: Person, error: Exception, report: DispatchReport) -> bool:
+    """Handle an error that concerns this one message (True), or leave it to the caller as server or
+    network trouble that stops the batch (False).
+
+    A refused recipient (5xx on RCPT, or the ESP's refusal) suppresses the address hub-wide as bounced;
+    a temporary refusal (4xx) gives this invitation back for a later run; a message that cannot be
+    built (a header with a line break, an address that cannot be encoded) fails with the reason.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
+        code, answer = next(iter(error.recipients.values()))
+        said = f"{code} {_described(answer)}"
+        if 400 <= code < 500:
+            _release([invitation.pk], f"recipient temporarily refused ({said})", report)
+            return True
+        _bounce(invitation, person, f"recipient refused ({said})", report)
+        return True
+    if isinstance(error, AnymailRecipientsRefused):
+        _bounce(invitation, person, "recipient refused by the email service", report)
+        return True
+    if isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500:
+        # 5xx after DATA: the server refused this message (content, size), not the connection.
+        _fail(invitation, f"message refused ({error.smtp_code} {_described(error.smtp_error)})", report)
+        return True
+    if isinstance(error, ValueError):  # BadHeaderError, an invalid address, AnymailInvalidAddress ...
+        _fail(invitation, f"the message could not be built: {_described(error)}", report)
+        return True
+    return False
+
+
+def _bounce(invitation: Invitation, person: Person, error: str, report: DispatchReport) -> None:
+    suppressions_record(reason=Suppression.Reason.BOUNCED, emails=[person.email])
+    _fail(invitation, f"{error}: suppressed as bounced", report)
 
 
 def _fail(invitation: Invitation, error: str, report: DispatchReport) -> None:
     Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.FAILED, error=error)
     report.failed[invitation.pk] = error
     logger.warning("invitation %s failed: %s", invitation.pk, error)
+
+
+# Quoted parts and addresses in an error or a server's answer may be a person's name or email.
+_VALUES = re.compile(r"\"[^\"]*\"|'[^']*'|[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
+_HEADER = re.compile(r"for header '([\w-]+)'")
+
+
+def _described(error: Exception | bytes | str) -> str:
+    """An error for logs, invitation rows and reports: what went wrong, without names or addresses."""
+    if isinstance(error, bytes):
+        return _VALUES.sub("…", error.decode(errors="replace")).strip()
+    if isinstance(error, str):
+        return _VALUES.sub("…", error).strip()
+    header = _HEADER.search(str(error)) if isinstance(error, BadHeaderError) else None
+    if header is not None:
+        return f"the {header.group(1)} header would hold a line break"
+    text = _VALUES.sub("…", str(error)).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def invitations_dispatch_backlog(

@@ -45,7 +45,7 @@ def test_identify_to_email_to_answer_in_the_browser(
 
     report = invitations_dispatch_due()
 
-    assert report.sent == {invitation.pk: "ann@example.com"}
+    assert report.sent == [invitation.pk]
     [message] = smtp.messages
     assert message["To"] == "Ann <ann@example.com>"
     html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]

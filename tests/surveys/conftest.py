@@ -22,7 +22,8 @@ class SmtpRecorder:
         self.messages: list[EmailMessage] = []
         self.peers: list[tuple[str, int]] = []  # one per message: the client's (host, port)
         self.delay = 0.0  # seconds to wait before acknowledging each message (after recording it)
-        self.refuse: set[str] = set()  # recipients answered with 550
+        self.refuse: set[str] = set()  # recipients answered with 550 (permanent)
+        self.defer: set[str] = set()  # recipients answered with 450 (temporary)
         self.lock = threading.Lock()
 
     async def handle_RCPT(
@@ -30,6 +31,8 @@ class SmtpRecorder:
     ) -> str:
         if address in self.refuse:
             return "550 5.1.1 No such user here"
+        if address in self.defer:
+            return "450 4.2.1 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
