@@ -388,7 +388,9 @@ EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 EMAIL_FILE_PATH = (
     str(VAR_DIR / "mail") if EMBEDDED and "EMAIL_URL" not in env else _email.get("EMAIL_FILE_PATH")
 )
-ANYMAIL = env.json("ANYMAIL", default={})
+# Its WEBHOOK_SECRET ("user:password") turns on the ESP's tracking webhooks under /anymail/: bounces
+# they report suppress the address (docs/operations.md).
+ANYMAIL = env.json("ANYMAIL", default={"WEBHOOK_SECRET": "test-only:webhook-secret"} if TESTING else {})
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Feedback Hub <surveys@localhost>")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # Invitations claimed by a dispatcher that died are claimed again after this many seconds.

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path, re_path
@@ -20,3 +21,8 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),  # after every API route: JSON, never Django's HTML 404
     path("", include("surveys.urls")),
 ]
+
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    # An ESP's bounce reports (surveys/services/bounces.py). Without the secret anybody could post
+    # "bounced" for any address, so without it the webhooks are not served at all.
+    urlpatterns.insert(0, path("anymail/", include("anymail.urls")))

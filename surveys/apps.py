@@ -6,8 +6,11 @@ class SurveysConfig(AppConfig):
     verbose_name = "Surveys"
 
     def ready(self) -> None:
+        from anymail.signals import tracking
+
         from customers.services import PERSON_ERASE_HOOKS, PERSON_MERGE_HOOKS
         from integrations.services import event_handler_register
+        from surveys.services.bounces import mail_tracking_received
         from surveys.services.people import person_erase_surveys, person_merge_surveys
         from surveys.services.triggers import surveys_process_events
 
@@ -17,3 +20,4 @@ class SurveysConfig(AppConfig):
             PERSON_MERGE_HOOKS.append(person_merge_surveys)
         if person_erase_surveys not in PERSON_ERASE_HOOKS:
             PERSON_ERASE_HOOKS.append(person_erase_surveys)
+        tracking.connect(mail_tracking_received, dispatch_uid="surveys.mail_tracking_received")
