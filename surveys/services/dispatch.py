@@ -9,10 +9,10 @@
    to a dispatcher that died and is claimed again;
 3. re-check every person with `eligibility_decide(dispatching=True)`: cancelled with the reason, or
    moved to the next send window (scheduled again), or sent;
-4. send the rest over one connection of Django's email backend. Right before each message one small
-   query checks that the claim still stands and no suppression arrived meanwhile (an erase or an
-   unsubscribe landing while the batch runs stops that person's email); each row is marked sent
-   right after the server accepted its message.
+4. send the rest over one connection of Django's email backend. Right before each message one
+   primary-key query checks that the claim still stands: an erase, unsubscribe or bounce landing
+   while the batch runs cancels the person's open invitations, so it stops that email; each row is
+   marked sent right after the server accepted its message.
 
 One message's trouble stays with it: a message that cannot be built (a header with a line break)
 fails with the reason; a refused recipient (5xx, or the ESP's refusal) fails and suppresses the
@@ -42,14 +42,13 @@ from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import Exists, F, Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from customers.models import Person, Suppression
-from customers.selectors import person_suppression_keys, suppressions_for, suppressions_query
-from customers.services import suppressions_record
+from customers.models import Person
 from surveys.models import Invitation, Survey, SurveyPolicy
+from surveys.services.bounces import email_bounced
 from surveys.services.content import Texts, survey_texts
 from surveys.services.eligibility import DELIVERED, History, eligibility_decide, histories_load
 from surveys.services.events import hub_event_subscribed, invitation_sent_emit
@@ -348,26 +347,21 @@ def _send(
 
 
 def _still_wanted(invitation: Invitation, person: Person, report: DispatchReport) -> bool:
-    """The re-check right before each message, so that an erase or unsubscribe landing while the batch
-    runs stops that person's email: one small query (the claim still stands, the person is still
-    there, and no suppression of their userId or address exists), not a history reload."""
-    keys = person_suppression_keys(person)
-    still = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING, person_id=person.pk)
-    if keys:
-        still = still.filter(~Exists(suppressions_query(keys)))
-    if still.exists():
+    """The re-check right before each message: one primary-key query, so that an erase, unsubscribe or
+    bounce landing while the batch runs stops that person's email.
+
+    It relies on what every writer of a suppression does in the same transaction: cancel the open
+    invitations it concerns (erasure: surveys/services/people.py; unsubscribe: services/responses.py;
+    bounce: services/bounces.py), or, for an erasure, unlink the person. The batch's own re-check
+    (`histories_load`) reads the suppressions themselves.
+    """
+    if Invitation.objects.filter(
+        pk=invitation.pk, status=Invitation.Status.SENDING, person_id=person.pk
+    ).exists():
         return True
-    suppression = suppressions_for(keys).first(keys)
-    reason = (
-        f"suppressed: {suppression.described}" if suppression else "cancelled while its batch was sending"
-    )
-    if not Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING).update(
-        status=Invitation.Status.CANCELLED, error=reason
-    ):
-        # Erasure or an unsubscribe cancelled it already, with its own reason.
-        reason = Invitation.objects.filter(pk=invitation.pk).values_list("error", flat=True).first() or reason
-    report.cancelled[invitation.pk] = reason
-    logger.info("invitation %s cancelled before sending: %s", invitation.pk, reason)
+    reason = Invitation.objects.filter(pk=invitation.pk).values_list("error", flat=True).first()
+    report.cancelled[invitation.pk] = reason or "cancelled while its batch was sending"
+    logger.info("invitation %s cancelled before sending: %s", invitation.pk, report.cancelled[invitation.pk])
     return False
 
 
@@ -401,7 +395,7 @@ def _refused_alone(invitation: Invitation, person: Person, error: Exception, rep
 
 
 def _bounce(invitation: Invitation, person: Person, error: str, report: DispatchReport) -> None:
-    suppressions_record(reason=Suppression.Reason.BOUNCED, emails=[person.email])
+    email_bounced(email=person.email)
     _fail(invitation, f"{error}: suppressed as bounced", report)
 
 

@@ -117,8 +117,10 @@ def test_a_bounce_the_esp_reports_later_suppresses_the_address_for_every_survey(
     found = suppressed("ann@example.com")
     assert found is not None
     assert (found.source, found.reason) == (None, "bounced")
-    report = invitations_dispatch_due()
-    assert report.cancelled[waiting.pk].startswith("suppressed: email bounced on ")
+    waiting.refresh_from_db()
+    assert waiting.status == Invitation.Status.CANCELLED
+    assert waiting.error.startswith("suppressed: email bounced on ")
+    assert invitations_dispatch_due().sent == []
 
 
 def test_the_tracking_webhook_needs_its_secret_and_other_events_change_nothing(client: Client) -> None:
