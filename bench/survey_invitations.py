@@ -489,8 +489,9 @@ def report(
         f"- Emails: {email.emails:,} invitations due now (the other {email.cancelled:,} cancelled), "
         f"`invitations_dispatch_due()` until it claims nothing ({email.runs} runs of up to "
         f"{email.batch}); aiosmtpd 1.4 in a child process on 127.0.0.1 accepts and discards "
-        "(plain SMTP, no TLS, no auth); each message is rendered (HTML + text), sent, and its row "
-        "marked sent in its own UPDATE.",
+        "(plain SMTP, no TLS, no auth); each message is re-checked (one primary-key query: not "
+        "cancelled by an erase, unsubscribe or bounce since the batch began), rendered (HTML + text), "
+        "sent, and its row marked sent in its own UPDATE.",
         "",
         "| Run | ids per call | calls | seconds | calls/s | first / last tenth, calls/s | decisions | "
         "eligible | queries per chunk |",
