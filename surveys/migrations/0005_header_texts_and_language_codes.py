@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0003_response_updated_index'),
+        ('surveys', '0004_response_rated_at'),
     ]
 
     operations = [
