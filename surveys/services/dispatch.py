@@ -47,6 +47,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from customers.models import Person
+from hub.db import row_exists
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.bounces import email_bounced
 from surveys.services.content import Texts, survey_texts
@@ -355,9 +356,7 @@ def _still_wanted(invitation: Invitation, person: Person, report: DispatchReport
     bounce: services/bounces.py), or, for an erasure, unlink the person. The batch's own re-check
     (`histories_load`) reads the suppressions themselves.
     """
-    if Invitation.objects.filter(
-        pk=invitation.pk, status=Invitation.Status.SENDING, person_id=person.pk
-    ).exists():
+    if row_exists(Invitation, pk=invitation.pk, status=Invitation.Status.SENDING, person_id=person.pk):
         return True
     reason = Invitation.objects.filter(pk=invitation.pk).values_list("error", flat=True).first()
     report.cancelled[invitation.pk] = reason or "cancelled while its batch was sending"
