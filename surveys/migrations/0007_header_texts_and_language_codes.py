@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0004_response_rated_at'),
+        ('surveys', '0006_numeric_setting_bounds'),
     ]
 
     operations = [
