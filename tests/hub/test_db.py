@@ -1,5 +1,7 @@
 """hub/db.py `row_exists` answers as the ORM's `filter(...).exists()` does, without building a query."""
 
+from typing import Any
+
 import pytest
 
 from hub.db import row_exists
@@ -14,7 +16,7 @@ def test_row_exists_answers_like_filter_exists() -> None:
     invitation = invitation_make(survey=survey_make(), person=person, status=Invitation.Status.SENDING)
     other = person_make()
 
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"pk": invitation.pk},
         {"pk": invitation.pk, "status": Invitation.Status.SENDING, "person_id": person.pk},
         {"pk": invitation.pk, "status": Invitation.Status.SENT, "person_id": person.pk},
