@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from customers.models import Person, Suppression, suppression_text
 from hub.crypto import keyed_hash_candidates
@@ -77,8 +77,8 @@ class Suppressions:
         return None
 
 
-def suppressions_query(keys: Iterable[SuppressionKey], *, erased_only: bool = False) -> QuerySet[Suppression]:
-    """Suppressions that may apply to `keys` (a superset: `Suppressions` matches them exactly).
+def suppressions_for(keys: Iterable[SuppressionKey], *, erased_only: bool = False) -> Suppressions:
+    """The suppressions that may apply to `keys`, in one query (`Suppressions` matches them exactly).
 
     erased_only: only erasures (per source): what stops a customer record from being recreated or a
     call from being forwarded. Otherwise every reason, hub-wide rows included: what stops a survey.
@@ -91,19 +91,15 @@ def suppressions_query(keys: Iterable[SuppressionKey], *, erased_only: bool = Fa
             if source_id is not None:
                 sources.add(source_id)
     if not hashes:
-        return Suppression.objects.none()
+        return Suppressions(())
     query = Q()
     for kind, values in hashes.items():
         query |= Q(kind=kind, value_hash__in=sorted(values))
     if erased_only:
-        return Suppression.objects.filter(query, source_id__in=sources, reason=Suppression.Reason.DELETED)
-    return Suppression.objects.filter(query).filter(Q(source_id__in=sources) | Q(source__isnull=True))
-
-
-def suppressions_for(keys: Iterable[SuppressionKey], *, erased_only: bool = False) -> Suppressions:
-    """Load the suppressions of `keys` in one query (see `suppressions_query`)."""
-    keys = list(keys)
-    return Suppressions(suppressions_query(keys, erased_only=erased_only))
+        query &= Q(source_id__in=sources, reason=Suppression.Reason.DELETED)
+    else:
+        query &= Q(source_id__in=sources) | Q(source__isnull=True)
+    return Suppressions(Suppression.objects.filter(query))
 
 
 def person_suppression_keys(person: Person) -> list[SuppressionKey]:
