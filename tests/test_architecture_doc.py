@@ -13,3 +13,13 @@ def test_the_architecture_doc_lists_the_processing_handlers_in_the_order_they_ru
     running = [handler.__module__.replace(".", "/") for handler in EVENT_HANDLERS]
 
     assert listed == running
+
+
+def test_every_setting_the_security_section_names_is_one_an_operator_can_set() -> None:
+    operations = (DOC.parent / "operations.md").read_text()
+    section = operations.split("## Security and privacy", 1)[1].split("\n## ", 1)[0]
+    documented = (DOC.parent.parent / ".env.example").read_text()
+    names = set(re.findall(r"`([A-Z][A-Z0-9_]{3,})\*?`", section))
+
+    assert {"HUB_HASH_KEYS", "HUB_OUTBOUND_ALLOWED_NETWORKS", "HUB_ENCRYPTION_KEYS"} <= names
+    assert [name for name in sorted(names) if name not in documented] == []
