@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "integrations",
     "customers",
     "surveys",
+    "insights",
 ]
 
 MIDDLEWARE = [
