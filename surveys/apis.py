@@ -23,12 +23,12 @@ from hub.api import ErrorSerializer, MomentFilter, WallTimeField, error_response
 from hub.cleaning import clean_text, parse_id
 from hub.permissions import staff_with_permissions
 from integrations.models import Source
+from surveys.conditions import conditions_problems
 from surveys.models import Collector, Invitation, Response, Survey, SurveyTexts, SurveyTranslation, Trigger
 from surveys.selectors import survey_nps, surveys_with_stats
 from surveys.services.collectors import collector_create, collector_links
 from surveys.services.content import DEFAULT_TEXTS
 from surveys.services.eligibility import eligibility_explain
-from surveys.services.triggers import conditions_problems
 
 TEMPLATE_FIELDS = [
     *SurveyTexts.TEXT_FIELDS,

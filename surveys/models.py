@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hub.crypto import EncryptedTextField
+from surveys.conditions import conditions_problems
 
 WEEKDAYS = [0, 1, 2, 3, 4]  # Monday..Friday (datetime.weekday())
 # Bounds of the numeric settings: far beyond any survey rhythm, far inside what date arithmetic holds
@@ -217,8 +218,6 @@ class Trigger(models.Model):
         return f"{what} from {self.source}"
 
     def clean(self) -> None:
-        from surveys.services.triggers import conditions_problems
-
         problems = conditions_problems(self.conditions)
         if problems:
             raise ValidationError({"conditions": problems})

@@ -8,8 +8,8 @@ from django.test import Client
 
 from integrations.models import InboundEvent, Source
 from integrations.services import inbound_events_process, source_create
+from surveys.conditions import conditions_problems
 from surveys.models import Invitation, Survey, Trigger
-from surveys.services.triggers import conditions_problems
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,69 @@
+"""Trigger conditions: the rules a trigger's `conditions` follow, e.g.
+[{"path": "traits.plan", "op": "equals", "value": "pro"}, {"path": "traits.email", "op": "exists"}].
+
+Checked when staff save a trigger (the model, the admin, the API) and applied by the trigger handler
+(surveys/services/triggers.py). Pure: no database.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from customers.models import Person
+
+OPERATORS = ("equals", "exists", "in")
+_MISSING = object()
+
+
+def conditions_problems(conditions: Any) -> list[str]:
+    """What is wrong with a trigger's conditions (for the admin form and the API)."""
+    if not isinstance(conditions, list):
+        return ["Conditions must be a list."]
+    problems = []
+    for index, condition in enumerate(conditions, start=1):
+        if (
+            not isinstance(condition, dict)
+            or not isinstance(condition.get("path"), str)
+            or not condition["path"]
+        ):
+            problems.append(f"Condition {index} needs a path such as traits.plan.")
+        elif condition.get("op") not in OPERATORS:
+            problems.append(f"Condition {index}: op must be one of {', '.join(OPERATORS)}.")
+        elif condition["op"] == "in" and not isinstance(condition.get("value"), list):
+            problems.append(f"Condition {index}: 'in' needs a list value.")
+        elif condition["op"] == "equals" and "value" not in condition:
+            problems.append(f"Condition {index}: 'equals' needs a value.")
+    return problems
+
+
+def _lookup(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def conditions_match(conditions: list[dict[str, Any]], *, payload: dict[str, Any], person: Person) -> bool:
+    """All conditions hold. `traits.*` reads the person's merged traits (then the call's own)."""
+    for condition in conditions:
+        path = condition.get("path", "")
+        value = _MISSING
+        if path.startswith("traits."):
+            value = _lookup(person.traits, path[len("traits.") :])
+        if value is _MISSING:
+            value = _lookup(payload, path)
+        op = condition.get("op")
+        if op == "exists":
+            if value is _MISSING or value is None or value == "":
+                return False
+        elif op == "equals":
+            if value is _MISSING or value != condition.get("value"):
+                return False
+        elif op == "in":
+            if value is _MISSING or value not in condition.get("value", []):
+                return False
+        else:
+            return False
+    return True
