@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "customers",
     "surveys",
     "insights",
+    "hub",  # the project: the beat schedule of every app (hub/schedule.py)
 ]
 
 MIDDLEWARE = [

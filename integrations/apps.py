@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class IntegrationsConfig(AppConfig):
@@ -7,10 +6,6 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        from integrations.schedule import periodic_tasks_upsert
-
-        post_migrate.connect(periodic_tasks_upsert, sender=self)
-
         from customers.services import PERSON_ERASE_HOOKS
         from integrations.forwarding import segment_events_forward
         from integrations.segment.sync_back import sync_back_erase

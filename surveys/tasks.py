@@ -28,5 +28,5 @@ def collector_process_event(self: Any, event_id: int) -> str:
 @shared_task(name="surveys.collector_sweep")
 def collector_sweep() -> int:
     """Safety net: decide collector calls whose task was lost (the broker was down). Meant for beat,
-    every minute, next to the intake sweeper (an entry in integrations/schedule.py)."""
+    every minute, next to the intake sweeper (an entry in hub/schedule.py)."""
     return collector_events_sweep()

@@ -19,6 +19,7 @@ from surveys.services.eligibility import eligibility_decide, histories_load
 
 logger = logging.getLogger(__name__)
 
+
 def trigger_matches(trigger: Trigger, event: InboundEvent) -> bool:
     if trigger.source_id != event.source_id or trigger.call_type != event.type:
         return False

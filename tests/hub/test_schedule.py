@@ -4,7 +4,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from hub.celery import app
-from integrations.schedule import CRONTAB_TASKS, PERIODIC_TASKS
+from hub.schedule import CRONTAB_TASKS, PERIODIC_TASKS
 
 pytestmark = pytest.mark.django_db
 

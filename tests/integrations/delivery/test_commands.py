@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from pytest_httpserver import HTTPServer
 
+from hub.schedule import PERIODIC_TASKS
 from integrations.models import Delivery, Destination
-from integrations.schedule import PERIODIC_TASKS
 from tests.integrations.delivery.conftest import enqueue_one
 
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from pytest_httpserver import HTTPServer
 
+from hub.schedule import PERIODIC_TASKS, periodic_tasks_upsert
 from integrations.models import Destination, Source
-from integrations.schedule import PERIODIC_TASKS, periodic_tasks_upsert
 from integrations.tasks import sync_back_all
 from tests.integrations.sync_back.conftest import answers_make, segment_ok, sent_events
 

@@ -1,4 +1,5 @@
-"""Periodic tasks, declared in code and upserted by name after migrate (editable in the admin)."""
+"""The project's beat schedule: every app's periodic tasks, declared in code and upserted by name after
+migrate (hub/apps.py), editable in the admin afterwards (django-celery-beat)."""
 
 from typing import Any
 
