@@ -45,10 +45,11 @@ from hub.timeparse import parse_datetime
 from integrations.deliveries import deliveries_erase
 from integrations.forwarding import forwarding_key_for
 from integrations.models import ERASED_PAYLOAD, ERASED_REASON, InboundEvent, Source
+from integrations.segment.calls import ACTIVITY_CALL_TYPES
 
 logger = logging.getLogger(__name__)
 
-_RUN_TYPES = frozenset({"identify", "track", "page", "screen", "group"})
+_RUN_TYPES = frozenset(ACTIVITY_CALL_TYPES)
 _PERSON_FIELDS = [
     "user_id",
     "traits",

@@ -37,6 +37,7 @@ from integrations.base import event_type_choices, problem_field
 from integrations.deliveries import deliveries_replay, deliveries_replay_dead, destination_send_test
 from integrations.mappings import mapping_apply, mapping_compile
 from integrations.models import Delivery, Destination, InboundEvent, MappingRule, MappingSet, Source, WriteKey
+from integrations.segment.calls import CALL_TYPES
 
 
 def _help(model: type[Any], field: str) -> str:
@@ -285,7 +286,7 @@ class MappingSetForm(forms.ModelForm[MappingSet]):
     call_types = forms.MultipleChoiceField(
         label=capfirst(MappingSet._meta.get_field("call_types").verbose_name),
         help_text=_help(MappingSet, "call_types"),
-        choices=[(t, t) for t in InboundEvent.Type.values if t != InboundEvent.Type.UNKNOWN],
+        choices=[(t, t) for t in CALL_TYPES],
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from integrations.egress import url_host_port, url_origin, url_refusal
+from integrations.segment.calls import CALL_TYPES
 
 if TYPE_CHECKING:
     from integrations.http import HttpClient, HttpExchange
@@ -46,7 +47,7 @@ HUB_EVENT_TYPES: dict[str, str] = {
 }
 # Forwarded to destinations as they are processed (integrations/forwarding.py); "delete" passes an
 # erasure on to a vendor that takes one.
-SEGMENT_CALL_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias", "delete")
+SEGMENT_CALL_TYPES: tuple[str, ...] = CALL_TYPES
 # The event type of "send test" in the admin; never enqueued.
 TEST_EVENT_TYPE = "hub.test"
 

@@ -32,6 +32,7 @@ from integrations.base import SEGMENT_CALL_TYPES
 from integrations.deliveries import Outbound, deliveries_enqueue_many
 from integrations.mappings import CompiledMapping, mapping_compile_cached
 from integrations.models import Destination, InboundEvent, MappingSet, Source
+from integrations.segment.calls import SegmentCall
 
 _NOT_FORWARDED = frozenset({InboundEvent.Status.REJECTED, InboundEvent.Status.FAILED})
 
@@ -75,7 +76,7 @@ def _erased(events: Sequence[InboundEvent]) -> set[int]:
         }
     deleted: set[tuple[int, str]] = set()
     for event in events:
-        if event.type == InboundEvent.Type.DELETE:
+        if event.type == SegmentCall.DELETE:
             deleted.add((event.source_id, event.user_id))
         elif (event.source_id, event.user_id) in deleted and event.user_id:
             erased.add(event.pk)
@@ -116,7 +117,7 @@ def segment_events_forward(events: Sequence[InboundEvent]) -> None:
                 source_id=event.source_id,
             )
             for event in candidates
-            if event.pk not in erased or event.type == InboundEvent.Type.DELETE
+            if event.pk not in erased or event.type == SegmentCall.DELETE
         ],
         destinations=destinations,
     )

@@ -17,6 +17,7 @@ from hub.crypto import EncryptedTextField
 from integrations.base import Problem
 from integrations.mappings import rule_errors
 from integrations.registry import UnknownKind, connector_get
+from integrations.segment.calls import UNKNOWN_CALL_TYPE, SegmentCall
 
 logger = logging.getLogger(__name__)
 
@@ -94,19 +95,11 @@ class InboundEvent(models.Model):
         REJECTED = "rejected", "rejected"
         FAILED = "failed", "failed"
 
-    class Type(models.TextChoices):
-        IDENTIFY = "identify"
-        TRACK = "track"
-        PAGE = "page"
-        SCREEN = "screen"
-        GROUP = "group"
-        ALIAS = "alias"
-        DELETE = "delete"
-        UNKNOWN = "unknown", "unknown (rejected)"
-
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
     message_id = models.CharField(max_length=100, help_text="Segment messageId (generated when absent).")
-    type = models.CharField(max_length=16, choices=Type.choices)
+    type = models.CharField(
+        max_length=16, choices=[*SegmentCall.choices, (UNKNOWN_CALL_TYPE, "unknown (rejected)")]
+    )
     user_id = models.CharField(max_length=255, blank=True)
     anonymous_id = models.CharField(max_length=255, blank=True)
     event = models.CharField(

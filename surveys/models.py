@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hub.crypto import EncryptedTextField
+from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall
 from surveys.conditions import conditions_problems
 
 WEEKDAYS = [0, 1, 2, 3, 4]  # Monday..Friday (datetime.weekday())
@@ -186,21 +187,20 @@ class SurveyTranslation(SurveyTexts):
         return f"{self.survey} ({self.language})"
 
 
+# A trigger fires on a Segment call about what a person does, or on a collector's inbound webhook.
+CALL_TYPES = [
+    *((call, label) for call, label in SegmentCall.choices if call in ACTIVITY_CALL_TYPES),
+    ("webhook", "inbound webhook"),
+]
+
+
 class Trigger(models.Model):
     """What makes a survey consider a person, e.g. identify calls from "web-app" (the Callexa model),
     or track "Order Completed", optionally only when traits.plan equals "pro"."""
 
-    class CallType(models.TextChoices):
-        IDENTIFY = "identify"
-        TRACK = "track"
-        PAGE = "page"
-        SCREEN = "screen"
-        GROUP = "group"
-        WEBHOOK = "webhook", "inbound webhook"
-
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="triggers")
     source = models.ForeignKey("integrations.Source", on_delete=models.CASCADE, related_name="triggers")
-    call_type = models.CharField(max_length=16, choices=CallType.choices, default=CallType.IDENTIFY)
+    call_type = models.CharField(max_length=16, choices=CALL_TYPES, default=SegmentCall.IDENTIFY)
     event_name = models.CharField(
         max_length=255, blank=True, help_text="Track event (or page/screen name); blank: any."
     )

@@ -17,8 +17,9 @@ import orjson
 
 from hub.cleaning import MAX_JSON_DEPTH, clean_json, clean_text, nested_too_deep
 from hub.timeparse import EARLIEST, LATEST, parse_datetime
+from integrations.segment.calls import CALL_TYPES, UNKNOWN_CALL_TYPE
 
-EVENT_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias", "delete"})
+EVENT_TYPES = frozenset(CALL_TYPES)
 _ID_MAX = 255
 _MESSAGE_ID_MAX = 100
 _EXCERPT_BYTES = 2048
@@ -182,10 +183,10 @@ class BatchReader:
     def read(self, raw: object, call_type: str | None) -> ParsedEvent:
         """One event: `call_type` is the endpoint's type, or None inside a batch (the event says)."""
         if not isinstance(raw, dict):
-            return self._reject({"event": raw}, "unknown", "the event is not a JSON object")
+            return self._reject({"event": raw}, UNKNOWN_CALL_TYPE, "the event is not a JSON object")
         event_type = call_type or raw.get("type")
         if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
-            return self._reject(raw, "unknown", f"unknown event type {_shown(event_type)}")
+            return self._reject(raw, UNKNOWN_CALL_TYPE, f"unknown event type {_shown(event_type)}")
         too_deep = f"the event nests more than {MAX_JSON_DEPTH} levels deep"
         try:
             encoded = orjson.dumps(raw)

@@ -6,9 +6,8 @@ as segment-import uses it. Each route also takes a trailing slash, as clients di
 
 from django.urls import re_path
 
+from integrations.segment.calls import ENDPOINT_CALL_TYPES
 from integrations.segment.views import SegmentIntakeView
-
-CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
 urlpatterns = [
     re_path(r"^(?:batch|import)/?$", SegmentIntakeView.as_view(call_type=None), name="segment-batch"),
@@ -16,6 +15,6 @@ urlpatterns = [
         re_path(
             rf"^{call_type}/?$", SegmentIntakeView.as_view(call_type=call_type), name=f"segment-{call_type}"
         )
-        for call_type in CALL_TYPES
+        for call_type in ENDPOINT_CALL_TYPES
     ],
 ]

@@ -59,6 +59,7 @@ from integrations.intercom.handler import (
     signature_valid,
 )
 from integrations.models import ERASED_PAYLOAD, InboundEvent, Source
+from integrations.segment.calls import SegmentCall
 from integrations.segment.handler import ParsedEvent
 from integrations.services import inbound_events_process, inbound_events_store, source_create
 from surveys.models import Collector, Invitation, Survey, SurveyPolicy
@@ -368,7 +369,7 @@ class _Call:
         encoded = orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
         return ParsedEvent(
             message_id=message_id,
-            type=InboundEvent.Type.TRACK,
+            type=SegmentCall.TRACK,
             user_id=user_id,
             anonymous_id="",
             event=self.name[:255],
