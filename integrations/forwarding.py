@@ -15,7 +15,7 @@ only to the destinations connected to it.
 The event type is the call type itself ("identify", "track", ...), the names destinations subscribe
 to (integrations.base.SEGMENT_CALL_TYPES). The key depends only on the event, so reprocessing an
 event creates nothing new and every destination sees the same key. Each connector builds its payload
-with the destination's attribute mapping; `mapping_for` picks it.
+with the destination's attribute mapping (integrations/mappings.py `mapping_for` picks it).
 
 Erasure holds here too: calls about a person erased on request (a suppression) are not forwarded,
 nor calls that follow a `delete` of the same userId in the same batch. The `delete` call itself is
@@ -24,14 +24,12 @@ handler runs before the customer-records one, integrations coming first in INSTA
 reads the suppressions itself: one query per batch, only when a destination receives Segment calls.)
 """
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from integrations.base import SEGMENT_CALL_TYPES
 from integrations.deliveries import Outbound, deliveries_enqueue_many
-from integrations.mappings import CompiledMapping, mapping_compile_cached
-from integrations.models import Destination, InboundEvent, MappingSet, Source
+from integrations.models import Destination, InboundEvent, Source
 from integrations.segment.calls import SegmentCall
 
 _NOT_FORWARDED = frozenset({InboundEvent.Status.REJECTED, InboundEvent.Status.FAILED})
@@ -121,50 +119,3 @@ def segment_events_forward(events: Sequence[InboundEvent]) -> None:
         ],
         destinations=destinations,
     )
-
-
-# --- which mapping a connector applies ---------------------------------------------------------------
-
-# A shipped preset edited in the admin applies to new deliveries within this many seconds (the
-# destination's own mapping set, loaded with the destination, applies at once).
-PRESET_CACHE_SECONDS = 10.0
-_presets: dict[str, tuple[float, MappingSet | None]] = {}
-
-
-def preset_get(target: str) -> MappingSet | None:
-    """The mapping set for `target` (e.g. "customersuccessbox.user"): the shipped preset, else the
-    oldest set staff made for it. Cached briefly, so a batch does not query it once per event."""
-    cached = _presets.get(target)
-    if cached is not None and time.monotonic() - cached[0] < PRESET_CACHE_SECONDS:
-        return cached[1]
-    found = MappingSet.objects.filter(target=target).order_by("-is_preset", "pk").first()
-    _presets[target] = (time.monotonic(), found)
-    return found
-
-
-def presets_forget() -> None:
-    _presets.clear()
-
-
-def mapping_for(
-    *, destination: Destination, call_type: str, targets: Mapping[str, str]
-) -> CompiledMapping | None:
-    """The mapping a connector applies to one call. `targets` are the connector's preset targets by
-    call type, e.g. {"identify": "customersuccessbox.user", "group": "customersuccessbox.account"}.
-
-    The destination's own attribute mapping wins when it is meant for this call: the connector has
-    one target (Hello Customer: respondents, for any call), or the set's call types include this
-    call's, or the set's target is this call's target. Otherwise the shipped preset for the call's
-    target applies (staff pick no mapping at all for CustomerSuccessBox and get the three presets);
-    None when there is none.
-    """
-    target = targets.get(call_type)
-    own = destination.mapping_set
-    if own is not None and (
-        len(set(targets.values())) == 1 or call_type in (own.call_types or []) or own.target == target
-    ):
-        return mapping_compile_cached(own)
-    if target is None:
-        return None
-    preset = preset_get(target)
-    return mapping_compile_cached(preset) if preset is not None else None

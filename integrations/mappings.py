@@ -1,11 +1,13 @@
 """Attribute mappings: the one place where a Segment call becomes the fields a destination expects.
 
-Staff edit `MappingSet`/`MappingRule` rows in the admin. `mapping_compile` turns a set into a
-`CompiledMapping` once (paths split, spellings and transforms looked up); `mapping_compile_cached`
+Staff edit `MappingSet`/`MappingRule` rows in the admin (a rule's settings are checked by
+`integrations.models.rule_errors`). `mapping_for` chooses the set a connector applies to a call (the
+destination's own, else the shipped preset for the call's target); `mapping_compile` turns a set into
+a `CompiledMapping` once (paths split, spellings and transforms looked up); `mapping_compile_cached`
 keeps it per (set id, updated_at); `mapping_apply` runs it on one call. Applying is pure and total:
 no database, no exception; every rule that cannot be satisfied is reported in `problems`.
 
-    mapping = mapping_compile_cached(destination.mapping_set)
+    mapping = mapping_for(destination=destination, call_type="identify", targets=TARGETS)
     result = mapping_apply(mapping=mapping, call=event.payload)
     if result.problems: ...                     # the connector decides whether to send anyway
 
@@ -17,15 +19,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from hub.timeparse import parse_datetime
-
-if TYPE_CHECKING:
-    from integrations.models import MappingSet
+from integrations.models import Destination, MappingSet, rule_errors, rule_paths
 
 
 class TransformError(Exception):
@@ -132,29 +133,6 @@ def _spellings(key: str) -> tuple[str, ...]:
     return (key,) if other == key else (key, other)
 
 
-def _paths_split(source_paths: str) -> list[str]:
-    return [path.strip() for path in source_paths.split("|")]
-
-
-def rule_errors(*, source_paths: str, target: str, transform: str, options: Any) -> dict[str, list[str]]:
-    """What is wrong with a rule's settings, by field name (empty when it is usable)."""
-    errors: dict[str, list[str]] = {}
-    for path in _paths_split(source_paths):
-        if not path or any(not part for part in path.split(".")):
-            errors.setdefault("source_paths", []).append(
-                f"'{path}' is not a path: write names separated by dots, e.g. traits.address.city."
-            )
-    if not target.strip() or any(not part.strip() for part in target.split(".")) or "|" in target:
-        errors["target"] = ["Write a field name, or names separated by dots to nest (keyValues.team)."]
-    if transform and transform not in TRANSFORMS:
-        errors["transform"] = [f"Unknown transform '{transform}'."]
-    if not isinstance(options, dict):
-        errors["options"] = ['Options are a JSON object, e.g. {"table": {"en": "..."}}.']
-    elif transform == "lookup" and not isinstance(options.get("table"), dict):
-        errors["options"] = ['A lookup needs a table: {"table": {"en": "<value for en>", ...}}.']
-    return errors
-
-
 class RuleLike(Protocol):
     """A MappingRule, saved or not (the admin compiles a form's rules before saving them)."""
 
@@ -202,12 +180,14 @@ class MappingResult:
 def _rule_compile(rule: RuleLike) -> CompiledRule:
     target = rule.target.strip()
     errors = rule_errors(
-        source_paths=rule.source_paths, target=target, transform=rule.transform, options=rule.options
+        source_paths=rule.source_paths,
+        target=target,
+        transform=rule.transform,
+        options=rule.options,
     )
     error = " ".join(message for messages in errors.values() for message in messages)
     sources = tuple(
-        (path, tuple(_spellings(part) for part in path.split(".")))
-        for path in _paths_split(rule.source_paths)
+        (path, tuple(_spellings(part) for part in path.split("."))) for path in rule_paths(rule.source_paths)
     )
     return CompiledRule(
         target=target,
@@ -359,3 +339,50 @@ def mapping_apply(*, mapping: CompiledMapping, call: Mapping[str, Any]) -> Mappi
                 node = node.setdefault(part, {})
             node[rule.target_path[-1]] = value
     return result
+
+
+# --- choosing: which mapping a connector applies to a call ------------------------------------------
+
+# A shipped preset edited in the admin applies to new deliveries within this many seconds (the
+# destination's own mapping set, loaded with the destination, applies at once).
+PRESET_CACHE_SECONDS = 10.0
+_presets: dict[str, tuple[float, MappingSet | None]] = {}
+
+
+def preset_get(target: str) -> MappingSet | None:
+    """The mapping set for `target` (e.g. "customersuccessbox.user"): the shipped preset, else the
+    oldest set staff made for it. Cached briefly, so a batch does not query it once per event."""
+    cached = _presets.get(target)
+    if cached is not None and time.monotonic() - cached[0] < PRESET_CACHE_SECONDS:
+        return cached[1]
+    found = MappingSet.objects.filter(target=target).order_by("-is_preset", "pk").first()
+    _presets[target] = (time.monotonic(), found)
+    return found
+
+
+def presets_forget() -> None:
+    _presets.clear()
+
+
+def mapping_for(
+    *, destination: Destination, call_type: str, targets: Mapping[str, str]
+) -> CompiledMapping | None:
+    """The mapping a connector applies to one call. `targets` are the connector's preset targets by
+    call type, e.g. {"identify": "customersuccessbox.user", "group": "customersuccessbox.account"}.
+
+    The destination's own attribute mapping wins when it is meant for this call: the connector has
+    one target (Hello Customer: respondents, for any call), or the set's call types include this
+    call's, or the set's target is this call's target. Otherwise the shipped preset for the call's
+    target applies (staff pick no mapping at all for CustomerSuccessBox and get the three presets);
+    None when there is none.
+    """
+    target = targets.get(call_type)
+    own = destination.mapping_set
+    if own is not None and (
+        len(set(targets.values())) == 1 or call_type in (own.call_types or []) or own.target == target
+    ):
+        return mapping_compile_cached(own)
+    if target is None:
+        return None
+    preset = preset_get(target)
+    return mapping_compile_cached(preset) if preset is not None else None

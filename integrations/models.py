@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from hub.crypto import EncryptedTextField
 from integrations.base import Problem
-from integrations.mappings import rule_errors
 from integrations.registry import UnknownKind, connector_get
 from integrations.segment.calls import UNKNOWN_CALL_TYPE, SegmentCall
 
@@ -271,6 +270,31 @@ class MappingRule(models.Model):
         )
         if errors:
             raise ValidationError(errors)
+
+
+def rule_paths(source_paths: str) -> list[str]:
+    """A rule's source, "traits.email|context.traits.email", as its paths (the first with a value wins)."""
+    return [path.strip() for path in source_paths.split("|")]
+
+
+def rule_errors(*, source_paths: str, target: str, transform: str, options: Any) -> dict[str, list[str]]:
+    """What is wrong with a rule's settings, by field name (empty when it is usable). Also how
+    integrations/mappings.py finds a misconfigured rule, saved or not, which it then reports."""
+    errors: dict[str, list[str]] = {}
+    for path in rule_paths(source_paths):
+        if not path or any(not part for part in path.split(".")):
+            errors.setdefault("source_paths", []).append(
+                f"'{path}' is not a path: write names separated by dots, e.g. traits.address.city."
+            )
+    if not target.strip() or any(not part.strip() for part in target.split(".")) or "|" in target:
+        errors["target"] = ["Write a field name, or names separated by dots to nest (keyValues.team)."]
+    if transform and transform not in MappingRule.Transform.values:
+        errors["transform"] = [f"Unknown transform '{transform}'."]
+    if not isinstance(options, dict):
+        errors["options"] = ['Options are a JSON object, e.g. {"table": {"en": "..."}}.']
+    elif transform == "lookup" and not isinstance(options.get("table"), dict):
+        errors["options"] = ['A lookup needs a table: {"table": {"en": "<value for en>", ...}}.']
+    return errors
 
 
 # --- outbound: destinations and deliveries (the engine: integrations/deliveries.py) -----------------

@@ -25,9 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.base import BaseConnector, ConnectorError, SettingsSchema
-from integrations.forwarding import mapping_for
 from integrations.http import HttpClient, HttpExchange
-from integrations.mappings import mapping_apply
+from integrations.mappings import mapping_apply, mapping_for
 from integrations.models import Destination
 
 # Segment call type -> (preset target, CSB type, path, the ids sent outside `traits`)

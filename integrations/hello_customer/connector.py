@@ -19,9 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import SEGMENT_CALL_TYPES, BaseConnector, ConnectorError, SettingsSchema
-from integrations.forwarding import mapping_for
 from integrations.http import HttpClient, HttpExchange
-from integrations.mappings import mapping_apply
+from integrations.mappings import mapping_apply, mapping_for
 from integrations.models import Destination
 
 PRESET_TARGET = "hellocustomer.respondent"

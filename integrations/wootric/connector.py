@@ -37,9 +37,8 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from integrations.base import TEST_EVENT_TYPE, BaseConnector, ConnectorError, Problem, SettingsSchema
-from integrations.forwarding import mapping_for
 from integrations.http import MASK, HttpClient, HttpExchange, response_raise
-from integrations.mappings import TransformError, mapping_apply, string, unix_seconds_rounded
+from integrations.mappings import TransformError, mapping_apply, mapping_for, string, unix_seconds_rounded
 from integrations.models import Destination
 
 TARGETS = {"identify": "wootric.end_user"}  # the preset "Wootric end users"

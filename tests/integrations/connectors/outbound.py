@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from integrations.deliveries import deliveries_enqueue
-from integrations.forwarding import presets_forget
+from integrations.mappings import presets_forget
 from integrations.models import Delivery, Destination
 from tests.integrations.mappings.helpers import presets_load, segment_call
 from tests.sources import source_default
