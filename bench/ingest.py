@@ -508,7 +508,7 @@ PROFILE_BUCKETS: list[tuple[str, Any]] = [
     ("INSERT: building the rows/columns in Python", _has("_store_postgresql", "_row (")),
     ("write key lookup (ORM SELECT)", _has("source_for_write_key")),
     ("validation and normalisation (handler.events_read)", _has("events_read")),
-    ("JSON parse (orjson, body_parse)", _has("body_parse")),
+    ("JSON parse (orjson, json_object_parse)", _has("json_object_parse")),
     ("reading the request body", _has("HttpRequest.body", "body_decode")),
     (
         "gunicorn: waiting for the next request (idle)",

@@ -15,12 +15,18 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from hub.errors import RequestError
 from hub.timeparse import parse_datetime
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:
     """The one error shape of the hub's APIs (also what Segment clients expect, gotcha 2)."""
     return JsonResponse({"code": code, "message": message}, status=status)
+
+
+def request_error_response(error: RequestError) -> JsonResponse:
+    """A request refused as a whole (by the intake, a webhook or a collector call), in that shape."""
+    return error_response(error.status, error.code, error.message)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

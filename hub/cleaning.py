@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from hub.errors import RequestError
+
 # Containers inside containers: Segment payloads use a handful of levels. Deeper JSON is refused
 # well before orjson (255 levels) or Python's json (the recursion limit) would fail on it later.
 MAX_JSON_DEPTH = 64
@@ -123,15 +125,30 @@ def unstorable_path(data: Any) -> str | None:
     return None
 
 
-def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Parse JSON text, refusing (JSONInvalid) what is not JSON or nests more than `max_depth` levels."""
+def parse_json(data: bytes | str, *, max_depth: int | None = MAX_JSON_DEPTH, what: str = "This") -> Any:
+    """Parse JSON text, refusing (JSONInvalid) what is not JSON or nests more than `max_depth` levels
+    (None: any depth). `what` names the text in the message ("This is not valid JSON: ...")."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise JSONInvalid(f"This is not valid JSON: {exc}") from exc
-    if nested_too_deep(value, max_depth):
+        raise JSONInvalid(f"{what} is not valid JSON: {exc}") from exc
+    if max_depth is not None and nested_too_deep(value, max_depth):
         raise JSONInvalid(f"This JSON nests objects or arrays more than {max_depth} levels deep.")
     return value
+
+
+def json_object_parse(
+    raw: bytes, *, max_depth: int | None = MAX_JSON_DEPTH, what: str = "This"
+) -> dict[str, Any]:
+    """A request body that must be a JSON object (a webhook's, a collector call's, a Segment call's),
+    or a RequestError 400 "invalid_json" saying why. See `parse_json` for `max_depth` and `what`."""
+    try:
+        body = parse_json(raw, max_depth=max_depth, what=what)
+    except JSONInvalid as exc:
+        raise RequestError(400, "invalid_json", str(exc)) from exc
+    if not isinstance(body, dict):
+        raise RequestError(400, "invalid_json", "The body must be a JSON object.")
+    return body
 
 
 def parse_id(text: object) -> int | None:

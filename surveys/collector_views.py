@@ -16,12 +16,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from hub.api import error_response
-from hub.cleaning import JSONInvalid, parse_json
+from hub.api import error_response, request_error_response
+from hub.cleaning import json_object_parse
+from hub.errors import RequestError
 from hub.throttle import client_network, rate_exceeded, too_many_requests
 from surveys.services.collectors import (
     CALL_FIELDS,
-    CollectorCallError,
     collector_authenticate,
     collector_call_receive,
     collector_intercom_receive,
@@ -43,7 +43,7 @@ def _raw_body(request: HttpRequest) -> bytes:
     except RequestDataTooBig:
         raw = b"x" * (limit + 1)
     if declared > limit or len(raw) > limit:
-        raise CollectorCallError(400, "request_too_large", f"The body is larger than {limit} bytes.")
+        raise RequestError(400, "request_too_large", f"The body is larger than {limit} bytes.")
     return raw
 
 
@@ -57,13 +57,7 @@ def _call_fields(request: HttpRequest) -> dict[str, Any]:
         return fields
     raw = _raw_body(request)
     if raw.strip():
-        try:
-            body = parse_json(raw)
-        except JSONInvalid as exc:
-            raise CollectorCallError(400, "invalid_json", str(exc)) from exc
-        if not isinstance(body, dict):
-            raise CollectorCallError(400, "invalid_json", "The body must be a JSON object.")
-        fields.update(body)
+        fields.update(json_object_parse(raw))
     return fields
 
 
@@ -106,8 +100,8 @@ def collector_api(request: HttpRequest, collector_id: int | None = None) -> Http
                 caller=params.get("source") or "api",
                 link=link,
             )
-    except CollectorCallError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+    except RequestError as exc:
+        return request_error_response(exc)
     except DatabaseError:
         logger.exception("a collector call could not reach the database")
         return error_response(503, "unavailable", "The hub's database is unavailable; retry later.")

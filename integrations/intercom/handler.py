@@ -15,22 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.cleaning import JSONInvalid, parse_json
+from hub.cleaning import json_object_parse
+from hub.errors import RequestError
 
 PING = "ping"
 SIGNATURE_PREFIX = "sha1="
 # Intercom's people: "user" and "lead" (API ≤ 2.1) and "contact" (2.x). An "admin" or "bot" is staff.
 CUSTOMER_TYPES = frozenset({"user", "lead", "contact"})
-
-
-class IntercomError(Exception):
-    """A request refused as a whole; becomes HTTP `status` with {"code", "message"}."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +84,10 @@ def _text(value: object) -> str:
 
 
 def notification_parse(raw: bytes) -> Notification:
-    try:
-        body = parse_json(raw)
-    except JSONInvalid as exc:
-        raise IntercomError(400, "invalid_json", str(exc)) from exc
-    if not isinstance(body, dict):
-        raise IntercomError(400, "invalid_json", "The body must be a JSON object.")
+    body = json_object_parse(raw)
     topic = _text(body.get("topic"))
     if not topic:
-        raise IntercomError(400, "invalid_notification", "An Intercom notification needs a topic.")
+        raise RequestError(400, "invalid_notification", "An Intercom notification needs a topic.")
     data = body.get("data")
     item = data.get("item") if isinstance(data, dict) else None
     return Notification(

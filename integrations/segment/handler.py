@@ -2,7 +2,8 @@
 
 The view hands over raw bytes and headers; this module returns the write key it found and one
 `ParsedEvent` per call, each either accepted or rejected with a reason, so one bad event in a batch
-never sinks its siblings. Whole-request problems (bad JSON, over a size limit) raise `IntakeError`.
+never sinks its siblings. Whole-request problems (bad JSON, over a size limit) raise
+`hub.errors.RequestError`.
 Facts: shared/reference/protocols.md §1-2 and the gotchas.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from hub.cleaning import MAX_JSON_DEPTH, clean_json, clean_text, nested_too_deep
+from hub.errors import RequestError
 from hub.timeparse import EARLIEST, LATEST, parse_datetime
 from integrations.segment.calls import CALL_TYPES, UNKNOWN_CALL_TYPE
 
@@ -23,16 +25,6 @@ EVENT_TYPES = frozenset(CALL_TYPES)
 _ID_MAX = 255
 _MESSAGE_ID_MAX = 100
 _EXCERPT_BYTES = 2048
-
-
-class IntakeError(Exception):
-    """A request the intake refuses as a whole; becomes HTTP `status` with {"code", "message"}."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -70,26 +62,16 @@ def body_decode(raw: bytes, content_encoding: str, limits: Limits) -> bytes:
         try:
             data = inflater.decompress(raw, limits.max_batch_bytes + 1)
         except zlib.error as exc:
-            raise IntakeError(400, "invalid_gzip", f"The body is not valid {encoding}: {exc}") from exc
+            raise RequestError(400, "invalid_gzip", f"The body is not valid {encoding}: {exc}") from exc
         if len(data) <= limits.max_batch_bytes and not inflater.eof:
-            raise IntakeError(400, "invalid_gzip", f"The {encoding} body is truncated.")
+            raise RequestError(400, "invalid_gzip", f"The {encoding} body is truncated.")
     else:
-        raise IntakeError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported.")
+        raise RequestError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported.")
     if len(data) > limits.max_batch_bytes:
-        raise IntakeError(
+        raise RequestError(
             400, "request_too_large", f"The request body is larger than {limits.max_batch_bytes} bytes."
         )
     return data
-
-
-def body_parse(data: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise IntakeError(400, "invalid_json", f"The body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise IntakeError(400, "invalid_json", "The body must be a JSON object.")
-    return body
 
 
 def write_key_find(authorization: str, body: dict[str, Any]) -> str | None:
@@ -315,14 +297,14 @@ def events_read(
     reader = BatchReader(body, received_at=received_at, limits=limits)
     if nested_too_deep([reader.batch_context, reader.batch_integrations], MAX_JSON_DEPTH - 1):
         # Merged into every event: the envelope's own problem, refused as a whole.
-        raise IntakeError(
+        raise RequestError(
             400, "invalid_batch", f"The batch's context nests more than {MAX_JSON_DEPTH} levels."
         )
     batch = body.get("batch")
     if not isinstance(batch, list):
-        raise IntakeError(400, "invalid_batch", "The body must have a `batch` list of events.")
+        raise RequestError(400, "invalid_batch", "The body must have a `batch` list of events.")
     if len(batch) > limits.max_batch_events:
-        raise IntakeError(
+        raise RequestError(
             400,
             "batch_too_large",
             f"A batch holds at most {limits.max_batch_events} events, not {len(batch)}.",

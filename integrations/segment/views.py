@@ -15,14 +15,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from hub.api import error_response
+from hub.api import error_response, request_error_response
+from hub.cleaning import json_object_parse
+from hub.errors import RequestError
 from hub.throttle import rate_exceeded, too_many_requests
 from integrations import services
 from integrations.segment.handler import (
-    IntakeError,
     Limits,
     body_decode,
-    body_parse,
     events_read,
     write_key_find,
 )
@@ -52,8 +52,8 @@ class SegmentIntakeView(APIView):
     def post(self, request: Request) -> HttpResponse:
         try:
             return self._handle(request)
-        except IntakeError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+        except RequestError as exc:
+            return request_error_response(exc)
         except DatabaseError:
             # Never 200 unless committed: a client retries a 503 later with the same messageIds.
             logger.exception("intake could not reach the database")
@@ -70,19 +70,20 @@ class SegmentIntakeView(APIView):
         except ValueError:
             declared = 0
         if declared > limits.max_batch_bytes:
-            raise IntakeError(
+            raise RequestError(
                 400, "request_too_large", f"The body is larger than {limits.max_batch_bytes} bytes."
             )
         try:
             raw = request.body
         except RequestDataTooBig as exc:
-            raise IntakeError(400, "request_too_large", "The body is too large.") from exc
+            raise RequestError(400, "request_too_large", "The body is too large.") from exc
         data = body_decode(raw, meta.get("HTTP_CONTENT_ENCODING", ""), limits)
         if self.call_type is not None and len(data) > limits.max_event_bytes:
-            raise IntakeError(
+            raise RequestError(
                 400, "request_too_large", f"A single call is at most {limits.max_event_bytes} bytes."
             )
-        body = body_parse(data)
+        # Any depth here: an event nested too deep is rejected on its own, its siblings are kept.
+        body = json_object_parse(data, max_depth=None, what="The body")
 
         source = services.source_for_write_key(key=write_key_find(meta.get("HTTP_AUTHORIZATION", ""), body))
         if source is None:

@@ -47,11 +47,11 @@ from customers.models import Person
 from customers.services import person_by_any_id, person_refresh_fields
 from customers.traits import person_fields, traits_merge, traits_normalise
 from hub.cleaning import clean_json, clean_text, parse_id
+from hub.errors import RequestError
 from integrations.base import ConnectorError
 from integrations.intercom import client as intercom_client
 from integrations.intercom.handler import (
     PING,
-    IntercomError,
     NoContact,
     UnsupportedTopic,
     contact_find,
@@ -78,16 +78,6 @@ CALL_FIELDS = frozenset({"apiToken", "cId", "source", "action", "message_id", "m
 CONTACT_FIELDS = frozenset({"email", "name", "language", "user_id", "userId"})
 _ID_MAX = 255
 _MESSAGE_ID_MAX = 100
-
-
-class CollectorCallError(Exception):
-    """A call refused as a whole (nothing stored); becomes HTTP `status` with {"code", "message"}."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 class CollectorRetry(Exception):
@@ -444,7 +434,7 @@ def collector_call_receive(
     """A generic call through `link`: turn the collector on or off, or add the contact in `fields` and
     decide now. Refused, and logged without its body, when the collector wants it signed."""
     if action not in Collector.ACTIONS:
-        raise CollectorCallError(
+        raise RequestError(
             400, "unknown_action", f"action must be one of {', '.join(Collector.ACTIONS)}, not {action!r}."
         )
     call = _Call(
@@ -479,15 +469,12 @@ def collector_intercom_receive(
     for an add-contact topic decided after commit by `surveys.tasks.collector_process_event`."""
     secret = collector.intercom_client_secret
     if secret and not signature_valid(raw, signature, secret):
-        raise CollectorCallError(
+        raise RequestError(
             401,
             "invalid_signature",
             "X-Hub-Signature is missing or does not match the body (HMAC-SHA1 with the client secret).",
         )
-    try:
-        notification = notification_parse(raw)
-    except IntercomError as exc:
-        raise CollectorCallError(exc.status, exc.code, exc.message) from exc
+    notification = notification_parse(raw)
     topic = notification.topic
     call = _Call(
         collector=collector,

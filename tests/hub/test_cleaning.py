@@ -11,10 +11,12 @@ from hub.cleaning import (
     JSONInvalid,
     clean_json,
     clean_text,
+    json_object_parse,
     nested_too_deep,
     parse_id,
     parse_json,
 )
+from hub.errors import RequestError
 
 # Every code point, lone surrogates included (what Python's json and form decoding can produce).
 any_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)
@@ -79,6 +81,30 @@ def test_parse_json_refuses_bad_and_deep_text() -> None:
         parse_json(b"{")
     with pytest.raises(JSONInvalid, match="levels deep"):
         parse_json("[" * 500 + "]" * 500)
+
+
+@pytest.mark.parametrize(
+    ("raw", "max_depth", "message"),
+    [
+        (b"{", MAX_JSON_DEPTH, "This is not valid JSON: "),
+        (b"[1]", MAX_JSON_DEPTH, "The body must be a JSON object."),
+        (b'{"a": ' + b"[" * 100 + b"]" * 100 + b"}", MAX_JSON_DEPTH, "levels deep"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_refused_as_a_whole(
+    raw: bytes, max_depth: int, message: str
+) -> None:
+    with pytest.raises(RequestError) as refused:
+        json_object_parse(raw, max_depth=max_depth)
+
+    assert (refused.value.status, refused.value.code) == (400, "invalid_json")
+    assert message in refused.value.message
+
+
+def test_a_body_of_any_depth_is_read_when_the_caller_checks_depth_itself() -> None:
+    raw = b'{"a": ' + b"[" * 100 + b"]" * 100 + b"}"
+
+    assert nested_too_deep(json_object_parse(raw, max_depth=None), MAX_JSON_DEPTH)
 
 
 @pytest.mark.parametrize(

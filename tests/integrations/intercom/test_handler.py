@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from hub.errors import RequestError
 from integrations.intercom.handler import (
     TOPIC_CONTACTS,
     IntercomContact,
-    IntercomError,
     NoContact,
     UnsupportedTopic,
     contact_find,
@@ -67,7 +67,7 @@ def test_ping_has_a_null_id() -> None:
     ],
 )
 def test_bodies_that_are_not_notifications_are_refused(raw: bytes, code: str) -> None:
-    with pytest.raises(IntercomError) as error:
+    with pytest.raises(RequestError) as error:
         notification_parse(raw)
     assert (error.value.status, error.value.code) == (400, code)
 
