@@ -425,7 +425,7 @@ SURVEY_STEPS: list[tuple[str, str]] = [
     ("next_in_window (", "send window (zoneinfo)"),
     ("eligibility_decide (", "eligibility_decide (the rules)"),
     ("histories_load (", "survey history (invitations, suppressions)"),
-    ("_people_for (", "loading the people again"),
+    ("people_of_calls (", "loading the people again"),
     ("bulk_create (", "INSERT of the invitations (bulk_create)"),
     ("current (surveys", "survey policy (get_or_create)"),
     ("conditions_match (", "trigger conditions"),

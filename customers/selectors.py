@@ -1,10 +1,11 @@
 """Read-only queries about customer records, shared by the admin, the API and later stages."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.db.models import Q
 
-from customers.models import Person, Suppression, suppression_text
+from customers.models import Identity, Person, Suppression, suppression_text
 from hub.crypto import keyed_hash_candidates
 from integrations.models import InboundEvent
 
@@ -16,6 +17,94 @@ def person_recent_events(person: Person, *, limit: int) -> list[InboundEvent]:
     if person.user_id:
         query |= Q(user_id=person.user_id)
     return list(InboundEvent.objects.filter(query, source_id=person.source_id).order_by("-id")[:limit])
+
+
+# --- people by id: who calls are about, for a whole batch -------------------------------------------
+
+# (source id, value): a userId, an anonymousId, a former userId (an alias) or an email, within its
+# source (an id means something only within its source).
+PersonKey = tuple[int, str]
+
+
+@dataclass
+class PeopleFound:
+    """The people a batch of calls names, found with one query per kind of id. A person found by two
+    ids is one object, so a change made through one key shows through the other."""
+
+    by_user_id: dict[PersonKey, Person] = field(default_factory=dict)
+    by_other_id: dict[PersonKey, Person] = field(default_factory=dict)  # anonymousIds, former userIds
+    by_email: dict[PersonKey, Person] = field(default_factory=dict)  # the oldest one with a userId
+
+    def named(self, source_id: int, user_id: str) -> Person | None:
+        """Whom a userId names: the person who has it, else the one it was aliased to (or who used
+        it as an anonymousId)."""
+        key = (source_id, user_id)
+        return self.by_user_id.get(key) or self.by_other_id.get(key)
+
+    def of_call(self, call: InboundEvent) -> Person | None:
+        """Whom a call is about: by its userId, else by its anonymousId."""
+        if call.user_id:
+            return self.named(call.source_id, call.user_id)
+        return self.by_other_id.get((call.source_id, call.anonymous_id))
+
+
+def _per_source(keys: Iterable[PersonKey]) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = {}
+    for source_id, value in keys:
+        if value:
+            found.setdefault(source_id, set()).add(value)
+    return found
+
+
+def _in_sources(column: str, keys: Iterable[PersonKey]) -> Q | None:
+    """One `IN` list per source: an OR of one clause per call made PostgreSQL scan every person of
+    the source (docs/benchmarks.md, surveys)."""
+    query = None
+    for source_id, values in _per_source(keys).items():
+        clause = Q(source_id=source_id, **{f"{column}__in": sorted(values)})
+        query = clause if query is None else query | clause
+    return query
+
+
+def people_find(
+    *,
+    user_ids: Iterable[PersonKey] = (),
+    other_ids: Iterable[PersonKey] = (),
+    emails: Iterable[PersonKey] = (),
+) -> PeopleFound:
+    """The people of these userIds, of these other ids (anonymousIds and former userIds, by their
+    identities) and of these emails (the oldest record with a userId), each within its source."""
+    found = PeopleFound()
+    by_pk: dict[int, Person] = {}
+    if (query := _in_sources("user_id", user_ids)) is not None:
+        for person in Person.objects.filter(query):
+            found.by_user_id[(person.source_id, person.user_id or "")] = by_pk.setdefault(person.pk, person)
+    if (query := _in_sources("value", other_ids)) is not None:
+        for identity in Identity.objects.filter(query).select_related("person"):
+            found.by_other_id[(identity.source_id, identity.value)] = by_pk.setdefault(
+                identity.person_id, identity.person
+            )
+    if (query := _in_sources("email", emails)) is not None:
+        for person in Person.objects.filter(query, user_id__isnull=False).order_by("pk"):
+            person = by_pk.setdefault(person.pk, person)
+            found.by_email.setdefault((person.source_id, person.email), person)
+    return found
+
+
+def people_of_calls(*, calls: Iterable[InboundEvent]) -> PeopleFound:
+    """The people a batch of calls is about (see `PeopleFound.of_call`), in two queries."""
+    calls = list(calls)
+    return people_find(
+        user_ids=[(call.source_id, call.user_id) for call in calls],
+        other_ids=[(call.source_id, value) for call in calls for value in (call.user_id, call.anonymous_id)],
+    )
+
+
+def person_find(*, source_id: int, user_id: str) -> Person | None:
+    """Whom a userId names in its source (see `PeopleFound.named`): one query, two if it is a former
+    or anonymous id."""
+    key = (source_id, user_id)
+    return people_find(user_ids=[key]).named(*key) or people_find(other_ids=[key]).named(*key)
 
 
 # --- suppressions: the one place that computes lookup hashes and matches them ------------------------

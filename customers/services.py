@@ -29,7 +29,13 @@ from customers.models import (
     suppression_hash,
     suppression_text,
 )
-from customers.selectors import SuppressionKey, Suppressions, suppressions_for
+from customers.selectors import (
+    SuppressionKey,
+    Suppressions,
+    people_of_calls,
+    person_find,
+    suppressions_for,
+)
 from customers.traits import (
     as_int,
     person_fields,
@@ -136,42 +142,15 @@ class _Run:
     @classmethod
     def load(cls, events: Sequence[InboundEvent]) -> "_Run":
         run = cls()
-        user_ids: dict[int, set[str]] = {}
-        other_ids: dict[int, set[str]] = {}
         group_ids: dict[int, set[str]] = {}
-        emails: dict[int, set[str]] = {}
         for event in events:
-            src = event.source_id
-            email = _email_of(event)
-            if email:
-                emails.setdefault(src, set()).add(email)
-            if event.user_id:
-                user_ids.setdefault(src, set()).add(event.user_id)
-                other_ids.setdefault(src, set()).add(event.user_id)  # a former userId, aliased
-            if event.anonymous_id:
-                other_ids.setdefault(src, set()).add(event.anonymous_id)
             for group_id in _account_ids(event):
-                group_ids.setdefault(src, set()).add(group_id)
-
-        by_pk: dict[int, Person] = {}
-        if user_ids:
-            query = Q()
-            for src, ids in user_ids.items():
-                query |= Q(source_id=src, user_id__in=ids)
-            for person in Person.objects.filter(query):
-                run.by_user[(person.source_id, person.user_id or "")] = by_pk.setdefault(person.pk, person)
-        if other_ids:
-            query = Q()
-            for src, ids in other_ids.items():
-                query |= Q(source_id=src, value__in=ids)
-            for identity in Identity.objects.filter(query).select_related("person"):
-                person = by_pk.setdefault(identity.person_id, identity.person)
-                run.by_other_id[(identity.source_id, identity.value)] = person
+                group_ids.setdefault(event.source_id, set()).add(group_id)
+        people = people_of_calls(calls=events)
+        run.by_user, run.by_other_id = people.by_user_id, people.by_other_id
         keys: list[SuppressionKey] = [
-            (src, kind, value)
-            for kind, values_by_source in (("user_id", other_ids), ("email", emails))
-            for src, values in values_by_source.items()
-            for value in values
+            *((event.source_id, "user_id", value) for event in events for value in _ids_of(event)),
+            *((event.source_id, "email", _email_of(event)) for event in events),
         ]
         # Only erasure stops the record itself; unsubscribed or bounced people are still customers.
         run.erased = suppressions_for(keys, erased_only=True)
@@ -368,6 +347,10 @@ class _Run:
             self.scrub = []
 
 
+def _ids_of(event: InboundEvent) -> tuple[str, str]:
+    return event.user_id, event.anonymous_id
+
+
 def _email_of(event: InboundEvent) -> str:
     payload = event.payload
     for holder in (payload.get("traits") if event.type == "identify" else None, payload.get("context")):
@@ -422,14 +405,6 @@ def _process_run(events: Sequence[InboundEvent]) -> None:
 # --- alias and delete -----------------------------------------------------------------------------
 
 
-def person_by_any_id(source_id: int, value: str) -> Person | None:
-    person = Person.objects.filter(source_id=source_id, user_id=value).first()
-    if person is None:
-        identity = Identity.objects.filter(source_id=source_id, value=value).select_related("person").first()
-        person = identity.person if identity else None
-    return person
-
-
 def _suppressed(source_id: int, kind: str, value: str) -> bool:
     """Erased on request (unsubscribed or bounced people keep their record)."""
     keys: list[SuppressionKey] = [(source_id, kind, value)]
@@ -443,7 +418,7 @@ def person_alias(
     if _suppressed(source_id, "user_id", user_id):
         return None
     target = Person.objects.filter(source_id=source_id, user_id=user_id).first()
-    previous = person_by_any_id(source_id, previous_id)
+    previous = person_find(source_id=source_id, user_id=previous_id)
     if target is not None and previous is not None and previous.pk != target.pk:
         person_merge(keep=target, gone=previous)
         person = target
@@ -518,7 +493,7 @@ def person_erase(*, source: Source, user_id: str, requested_by: str) -> Deletion
     nobody has is still suppressed.
     """
     with transaction.atomic():
-        person = person_by_any_id(source.pk, user_id)
+        person = person_find(source_id=source.pk, user_id=user_id)
         return _erase(source=source, user_id=user_id, person=person, requested_by=requested_by)
 
 

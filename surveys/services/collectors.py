@@ -44,7 +44,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from customers.models import Person
-from customers.services import person_by_any_id, person_refresh_fields
+from customers.selectors import people_find, person_find
+from customers.services import person_refresh_fields
 from customers.traits import person_fields, traits_merge, traits_normalise
 from hub.cleaning import clean_json, clean_text, parse_id
 from hub.errors import RequestError
@@ -308,13 +309,9 @@ def _user_id(source: Source, contact: Contact) -> str:
     if contact.user_id:
         return contact.user_id
     if contact.email:
-        known = (
-            Person.objects.filter(source=source, email=contact.email, user_id__isnull=False)
-            .order_by("pk")
-            .values_list("user_id", flat=True)
-            .first()
-        )
-        return known or contact.email[:_ID_MAX]
+        key = (source.pk, contact.email)
+        known = people_find(emails=[key]).by_email.get(key)
+        return (known and known.user_id) or contact.email[:_ID_MAX]
     return f"intercom:{contact.intercom_id}"[:_ID_MAX]
 
 
@@ -571,7 +568,7 @@ def collector_event_process(*, event_id: int, final_attempt: bool = True) -> Out
         .filter(pk=collector_id if isinstance(collector_id, int) else 0)
         .first()
     )
-    person = person_by_any_id(event.source_id, event.user_id) if event.user_id else None
+    person = person_find(source_id=event.source_id, user_id=event.user_id) if event.user_id else None
     refused: Outcome | None
     if collector is None:
         refused = Outcome("failed", "the collector was deleted", http_status=500, code="failed")

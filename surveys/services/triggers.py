@@ -8,10 +8,10 @@ survey history in a few queries, decides with `eligibility_decide` and bulk-crea
 import logging
 from collections.abc import Sequence
 
-from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Identity, Person
+from customers.models import Person
+from customers.selectors import people_of_calls
 from integrations.models import InboundEvent
 from surveys.conditions import conditions_match
 from surveys.models import Invitation, SurveyPolicy, Trigger
@@ -24,35 +24,6 @@ def trigger_matches(trigger: Trigger, event: InboundEvent) -> bool:
     if trigger.source_id != event.source_id or trigger.call_type != event.type:
         return False
     return not trigger.event_name or trigger.event_name == event.event
-
-
-def _people_for(events: Sequence[InboundEvent]) -> dict[tuple[int, str], Person]:
-    """People by (source, user or anonymous id), for the events of a batch.
-
-    One `IN` list per source (an OR of one clause per event made PostgreSQL scan every person of
-    the source: docs/benchmarks.md, surveys).
-    """
-    user_ids: dict[int, set[str]] = {}
-    other_ids: dict[int, set[str]] = {}
-    for event in events:
-        if event.user_id:
-            user_ids.setdefault(event.source_id, set()).add(event.user_id)
-        elif event.anonymous_id:
-            other_ids.setdefault(event.source_id, set()).add(event.anonymous_id)
-    found: dict[tuple[int, str], Person] = {}
-    if user_ids:
-        query = Q()
-        for source_id, ids in user_ids.items():
-            query |= Q(source_id=source_id, user_id__in=ids)
-        for person in Person.objects.filter(query):
-            found[(person.source_id, person.user_id or "")] = person
-    if other_ids:
-        query = Q()
-        for source_id, ids in other_ids.items():
-            query |= Q(source_id=source_id, value__in=ids)
-        for identity in Identity.objects.filter(query).select_related("person"):
-            found[(identity.source_id, identity.value)] = identity.person
-    return found
 
 
 def surveys_process_events(events: Sequence[InboundEvent]) -> None:
@@ -74,10 +45,10 @@ def surveys_process_events(events: Sequence[InboundEvent]) -> None:
     ]
     if not matches:
         return
-    people = _people_for([e for _, e in matches])
+    people = people_of_calls(calls=[e for _, e in matches])
     considered: dict[tuple[int, int], tuple[Trigger, InboundEvent, Person]] = {}
     for trigger, event in matches:
-        person = people.get((event.source_id, event.user_id or event.anonymous_id))
+        person = people.of_call(event)
         if person is None or not conditions_match(trigger.conditions, payload=event.payload, person=person):
             continue
         considered.setdefault((trigger.survey_id, person.pk), (trigger, event, person))

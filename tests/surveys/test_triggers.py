@@ -46,6 +46,19 @@ def test_a_track_trigger_fires_only_on_its_event_name(client: Client, source: So
     assert invitation.trigger_event.event == "Order Completed"
 
 
+def test_a_call_by_a_former_user_id_triggers_for_the_person_it_was_aliased_to(
+    client: Client, source: Source, write_key: str
+) -> None:
+    survey_with(source, call_type="track", event_name="Order Completed")
+    send(client, write_key, IDENTIFY, {"type": "alias", "previousId": "u1", "userId": "u2"})
+
+    send(client, write_key, {"type": "track", "userId": "u1", "event": "Order Completed"})
+
+    person = Invitation.objects.select_related("person").get().person
+    assert person is not None
+    assert (person.user_id, person.email) == ("u2", "u1@example.com")
+
+
 @pytest.mark.parametrize("call_type", ["page", "screen", "group"])
 def test_page_screen_and_group_calls_can_trigger(
     client: Client, source: Source, write_key: str, call_type: str
