@@ -17,7 +17,8 @@ context with locale and timezone) as accepted events with the intake's own servi
 `inbound_events_process(ids=chunk)` (customer records, then the surveys' trigger handler) in chunks
 of 100, twice from the same state:
 
-1. customers only: `surveys_process_events` taken out of `integrations.services.EVENT_HANDLERS`;
+1. customers only: `surveys_process_events` taken out of the pipeline
+   (`integrations.services.event_handlers`);
 2. customers + surveys (the result): every call is considered by both surveys (two decisions per
    call, counted by wrapping `eligibility_decide`), and invitations are created.
 
@@ -279,13 +280,14 @@ def surveys_handler(enabled: bool) -> Any:
     from integrations import services
     from surveys.services.triggers import surveys_process_events
 
-    saved = list(services.EVENT_HANDLERS)
+    saved = services.event_handlers
     if not enabled:
-        services.EVENT_HANDLERS[:] = [h for h in saved if h is not surveys_process_events]
+        handlers = [h for h in saved() if h is not surveys_process_events]
+        services.event_handlers = lambda: handlers
     try:
         yield
     finally:
-        services.EVENT_HANDLERS[:] = saved
+        services.event_handlers = saved
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ and `delete` (rare) are applied one at a time between runs.
 """
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,11 +47,11 @@ from customers.traits import (
 )
 from hub.crypto import keyed_hash
 from hub.db import bulk_update
+from hub.pipeline import PERSON_ERASE_HOOKS, PERSON_MERGE_HOOKS, pipeline_functions
 from hub.timeparse import parse_datetime
 from integrations.deliveries import deliveries_erase
-from integrations.forwarding import forwarding_key_for
-from integrations.models import ERASED_PAYLOAD, ERASED_REASON, InboundEvent, Source
-from integrations.segment.calls import ACTIVITY_CALL_TYPES
+from integrations.models import ERASED_PAYLOAD, ERASED_REASON, Erasure, InboundEvent, Source
+from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall, forwarding_key
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +81,6 @@ _ACCOUNT_FIELDS = [
     "created_at",
     "updated_at",
 ]
-
-# Later stages move or erase their own rows when people merge or are erased (invitations, responses,
-# collector calls, sync-back batches); each registers its hook in its app's ready(), as a lower layer
-# cannot import them. docs/architecture.md ("Personal data") maps which step erases which table.
-PersonHook = Callable[..., Any]
-PERSON_MERGE_HOOKS: list[PersonHook] = []  # hook(keep=Person, gone=Person)
-PERSON_ERASE_HOOKS: list[PersonHook] = []  # hook(person=Person) -> may return {"what": count}
 
 
 def _note(event: InboundEvent, text: str) -> None:
@@ -148,12 +141,10 @@ class _Run:
                 group_ids.setdefault(event.source_id, set()).add(group_id)
         people = people_of_calls(calls=events)
         run.by_user, run.by_other_id = people.by_user_id, people.by_other_id
-        keys: list[SuppressionKey] = [
-            *((event.source_id, "user_id", value) for event in events for value in _ids_of(event)),
-            *((event.source_id, "email", _email_of(event)) for event in events),
-        ]
         # Only erasure stops the record itself; unsubscribed or bounced people are still customers.
-        run.erased = suppressions_for(keys, erased_only=True)
+        run.erased = suppressions_for(
+            (key for event in events for key in _suppression_keys(event)), erased_only=True
+        )
         if group_ids:
             query = Q()
             for src, ids in group_ids.items():
@@ -243,6 +234,7 @@ class _Run:
     # -- applying one call --
 
     def apply(self, event: InboundEvent) -> None:
+        event.erasure = _erasure_of(event, self.erased)
         payload = event.payload
         context = payload.get("context") if isinstance(payload.get("context"), dict) else {}
         incoming: dict[str, Any] = {}
@@ -347,18 +339,29 @@ class _Run:
             self.scrub = []
 
 
-def _ids_of(event: InboundEvent) -> tuple[str, str]:
-    return event.user_id, event.anonymous_id
-
-
 def _email_of(event: InboundEvent) -> str:
+    """The email a call names, as sent: in its traits (an identify call's), else in context.traits."""
     payload = event.payload
-    for holder in (payload.get("traits") if event.type == "identify" else None, payload.get("context")):
-        if isinstance(holder, dict):
-            traits = holder.get("traits") if holder is payload.get("context") else holder
-            if isinstance(traits, dict) and isinstance(traits.get("email"), str):
-                return str(traits["email"])
+    context = payload.get("context")
+    for traits in (payload.get("traits"), context.get("traits") if isinstance(context, dict) else None):
+        if isinstance(traits, dict) and isinstance(traits.get("email"), str):
+            return str(traits["email"])
     return ""
+
+
+def _suppression_keys(event: InboundEvent) -> list[SuppressionKey]:
+    """What would make a call name someone erased on request: its ids and its email."""
+    return [
+        (event.source_id, "user_id", event.user_id),
+        (event.source_id, "user_id", event.anonymous_id),
+        (event.source_id, "email", _email_of(event)),
+    ]
+
+
+def _erasure_of(event: InboundEvent, erased: Suppressions) -> Erasure:
+    """SUPPRESSED when any of the call's ids or its email was erased on request: later handlers pass
+    it on to nobody (this handler's own rule, whom to record, reads the userId first)."""
+    return Erasure.SUPPRESSED if erased.first(_suppression_keys(event)) else Erasure.NONE
 
 
 def _touch_all(records: Iterable[Person | Account]) -> None:
@@ -456,7 +459,7 @@ def person_merge(*, keep: Person, gone: Person) -> None:
         Identity.objects.filter(person=gone).update(person=keep)
         have = set(Membership.objects.filter(person=keep).values_list("account_id", flat=True))
         Membership.objects.filter(person=gone).exclude(account_id__in=have).update(person=keep)
-        for hook in PERSON_MERGE_HOOKS:
+        for hook in pipeline_functions(PERSON_MERGE_HOOKS):
             hook(keep=keep, gone=gone)
         gone_user_id = gone.user_id
         with person_delete_allowed():  # a merge, not an erasure: everything of theirs lives on in `keep`
@@ -535,7 +538,7 @@ def _erase(*, source: Source, user_id: str, person: Person | None, requested_by:
     erased: dict[str, int] = {"people": len(people), "accounts_left": 0}
     for record in people:
         ids.setdefault(record.source_id, set()).update(person_ids(record))
-        for hook in PERSON_ERASE_HOOKS:
+        for hook in pipeline_functions(PERSON_ERASE_HOOKS):
             for what, count in (hook(person=record) or {}).items():
                 erased[what] = erased.get(what, 0) + count
         erased["accounts_left"] += record.memberships.count()
@@ -544,7 +547,7 @@ def _erase(*, source: Source, user_id: str, person: Person | None, requested_by:
     about_them = _calls_about(ids, emails, reach)
     message_ids = InboundEvent.objects.filter(about_them).values_list("source_id", "message_id")
     erased["deliveries"] = deliveries_erase(
-        idempotency_keys=[forwarding_key_for(source_id, m) for source_id, m in message_ids]
+        idempotency_keys=[forwarding_key(source_id=source_id, message_id=m) for source_id, m in message_ids]
     )
     erased["events"] = events_scrub(about_them)
     erased["admin_log_entries"] = _admin_log_scrub(
@@ -644,9 +647,16 @@ def suppressions_record(
 
 
 def people_process_events(events: Sequence[InboundEvent]) -> None:
-    """Apply processed calls to customer records, in order (registered as an event handler)."""
+    """Apply processed calls to customer records, in order (the first handler of hub/pipeline.py).
+
+    Each call leaves its `erasure` for the handlers after it: SUPPRESSED when it names someone erased
+    on request (before this batch, or by a delete earlier in it), ERASED when a delete later in the
+    batch erased it after it was recorded."""
     run: list[InboundEvent] = []
-    for event in _in_order(events):
+    ordered = _in_order(events)
+    for event in ordered:
+        event.erasure = Erasure.NONE
+    for position, event in enumerate(ordered):
         if event.type in _RUN_TYPES:
             if event.user_id or event.anonymous_id:  # webhook calls without a contact name nobody
                 run.append(event)
@@ -655,7 +665,8 @@ def people_process_events(events: Sequence[InboundEvent]) -> None:
             _process_run(run)
             run = []
         payload = event.payload
-        if event.type == "alias":
+        if event.type == SegmentCall.ALIAS:
+            event.erasure = _erasure_of(event, suppressions_for(_suppression_keys(event), erased_only=True))
             person = person_alias(
                 source_id=event.source_id,
                 previous_id=str(payload.get("previousId") or ""),
@@ -664,27 +675,36 @@ def people_process_events(events: Sequence[InboundEvent]) -> None:
             )
             if person is None:
                 _note(event, "not recorded: this person was erased on request")
-        elif event.type == "delete":
+        elif event.type == SegmentCall.DELETE:
             receipt = person_erase(
                 source=event.source, user_id=event.user_id, requested_by=f"source {event.source.slug}"
             )
-            _forget_scrubbed(events)
+            _forget_scrubbed(before=ordered[:position], after=ordered[position + 1 :])
             event.reason = f"erased: {receipt.erased}"
     if run:
         _process_run(run)
 
 
-def _forget_scrubbed(events: Sequence[InboundEvent]) -> None:
-    """The erasure scrubbed calls of this very batch in the database: the copies in memory follow, or
-    the batch's final write would put their notes back and later handlers would act on them."""
+def _forget_scrubbed(*, before: Sequence[InboundEvent], after: Sequence[InboundEvent]) -> None:
+    """A delete's erasure scrubbed calls of this very batch in the database: the copies in memory
+    follow, or the batch's final write would put their notes back and later handlers would act on
+    them. The calls after the delete name someone erased (SUPPRESSED); the ones before it were
+    recorded and are erased now (ERASED): forwarding still needs their payload to queue them erased.
+    Delete calls stay as received: they are forwarded, for the vendors to erase the person too."""
     scrubbed = set(
-        InboundEvent.objects.filter(pk__in=[e.pk for e in events], reason=ERASED_REASON).values_list(
-            "pk", flat=True
-        )
+        InboundEvent.objects.filter(
+            pk__in=[e.pk for e in (*before, *after)], reason=ERASED_REASON
+        ).values_list("pk", flat=True)
     )
-    for event in events:
-        if event.pk in scrubbed:
-            event.payload, event.reason = dict(ERASED_PAYLOAD), ERASED_REASON
+    for events, erasure in ((before, Erasure.ERASED), (after, Erasure.SUPPRESSED)):
+        for event in events:
+            if event.pk not in scrubbed or event.type == SegmentCall.DELETE:
+                continue
+            if event.erasure == Erasure.NONE:
+                event.erasure = erasure
+            if event.erasure != Erasure.ERASED:
+                event.payload = dict(ERASED_PAYLOAD)
+            event.reason = ERASED_REASON
             event.user_id = event.anonymous_id = event.event = ""
 
 

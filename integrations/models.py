@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -80,6 +81,19 @@ ERASED_PAYLOAD: dict[str, Any] = {"erased": True}
 ERASED_REASON = "personal data erased on request"
 
 
+class Erasure(StrEnum):
+    """What the customer-records handler found about the person of a call, for the handlers after it
+    in the same batch (`InboundEvent.erasure`, in memory only)."""
+
+    NONE = ""
+    # One of the call's ids or its email was erased on request, before this batch or by a delete
+    # earlier in it: the call is passed on to nobody.
+    SUPPRESSED = "suppressed"
+    # Recorded, then erased by a delete later in this batch: its deliveries are queued erased, as
+    # they would be had the delete come in a later batch.
+    ERASED = "erased"
+
+
 class InboundEvent(models.Model):
     """One call received on the intake, e.g. an `identify` for userId "u1": the hub's event log.
 
@@ -126,6 +140,9 @@ class InboundEvent(models.Model):
             ),
             models.Index(fields=["user_id"], name="inbound_event_user"),
         ]
+
+    # Not stored: set by the customer-records handler for the handlers after it (see Erasure).
+    erasure: Erasure = Erasure.NONE
 
     def __str__(self) -> str:
         who = self.user_id or self.anonymous_id or "?"

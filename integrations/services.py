@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from hub.db import bulk_update
+from hub.pipeline import PIPELINE, pipeline_functions
 from integrations.models import InboundEvent, Source, WriteKey, write_key_hash
 from integrations.segment.handler import ParsedEvent
 
@@ -161,20 +162,18 @@ def _enqueue_processing(ids: list[int]) -> None:
         )
 
 
-# What processing does with claimed events. Customer records, surveys and connectors register a
-# handler that takes a list of events (in timestamp order) and does its work for all of them at
-# once: one handler call per batch keeps the queries per event low.
+# What processing does with claimed events: the handlers of hub/pipeline.py (customer records,
+# surveys, forwarding), in that order. Each takes the list of events (in timestamp order) and does
+# its work for all of them at once: one handler call per batch keeps the queries per event low.
 EventHandler = Callable[[Sequence[InboundEvent]], None]
-EVENT_HANDLERS: list[EventHandler] = []
 
 
-def event_handler_register(handler: EventHandler) -> None:
-    if handler not in EVENT_HANDLERS:
-        EVENT_HANDLERS.append(handler)
+def event_handlers() -> Sequence[EventHandler]:
+    return pipeline_functions(PIPELINE)
 
 
 def events_handle(*, events: Sequence[InboundEvent]) -> None:
-    for handler in EVENT_HANDLERS:
+    for handler in event_handlers():
         handler(events)
 
 

@@ -3,14 +3,14 @@
 import re
 from pathlib import Path
 
-from integrations.services import EVENT_HANDLERS
+from integrations.services import event_handlers
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
 
 
 def test_the_architecture_doc_lists_the_processing_handlers_in_the_order_they_run() -> None:
     listed = re.findall(r"│\s+\d\. (\w+(?:/\w+)*)\.py", DOC.read_text())
-    running = [handler.__module__.replace(".", "/") for handler in EVENT_HANDLERS]
+    running = [handler.__module__.replace(".", "/") for handler in event_handlers()]
 
     assert listed == running
 

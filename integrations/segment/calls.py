@@ -24,3 +24,9 @@ ACTIVITY_CALL_TYPES: tuple[str, ...] = tuple(
 ENDPOINT_CALL_TYPES: tuple[str, ...] = tuple(call for call in CALL_TYPES if call != SegmentCall.DELETE)
 # What the event log calls an event whose type could not be read (it is stored as rejected).
 UNKNOWN_CALL_TYPE = "unknown"
+
+
+def forwarding_key(*, source_id: int, message_id: str) -> str:
+    """The idempotency key of a forwarded call's deliveries: the same for every destination and
+    attempt, so reprocessing creates nothing new; erasure finds them by it."""
+    return f"segment:{source_id}:{message_id}"

@@ -35,7 +35,7 @@ class Flaky:
 @pytest.fixture
 def flaky(monkeypatch: pytest.MonkeyPatch) -> Flaky:
     handler = Flaky()
-    monkeypatch.setattr(services, "EVENT_HANDLERS", [handler])
+    monkeypatch.setattr(services, "event_handlers", lambda: [handler])
     return handler
 
 

@@ -89,7 +89,7 @@ def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_proces
         if any(event.user_id == "bad" for event in events):
             raise ValueError("trait plan is not a string")
 
-    monkeypatch.setattr(services, "EVENT_HANDLERS", [explode_on_bad])
+    monkeypatch.setattr(services, "event_handlers", lambda: [explode_on_bad])
     client.post(
         "/v1/batch",
         json.dumps(batch("good", "bad")),
@@ -106,7 +106,7 @@ def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_proces
     assert InboundEvent.objects.get(user_id="good").status == InboundEvent.Status.PROCESSED
 
     # Once the cause is fixed, "reprocess" (the admin action) finishes it.
-    monkeypatch.setattr(services, "EVENT_HANDLERS", [])
+    monkeypatch.setattr(services, "event_handlers", lambda: [])
     assert services.inbound_events_reprocess(ids=[bad.pk]) == 1
     bad.refresh_from_db()
     assert (bad.status, bad.reason, bad.attempts) == ("processed", "", 2)

@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from pytest_httpserver import HTTPServer
 
+from hub.pipeline import PIPELINE, pipeline_functions
 from integrations import services
 from integrations.deliveries import deliveries_deliver_due, deliveries_replay
 from integrations.forwarding import segment_events_forward
@@ -128,7 +129,7 @@ def boom_fails(monkeypatch: pytest.MonkeyPatch) -> None:
         if any(event.user_id == "boom" for event in events):
             raise RuntimeError("boom")
 
-    monkeypatch.setattr(services, "EVENT_HANDLERS", [*services.EVENT_HANDLERS, fail_on_boom])
+    monkeypatch.setattr(services, "event_handlers", lambda: [*pipeline_functions(PIPELINE), fail_on_boom])
 
 
 def test_rejected_and_failed_events_are_not_forwarded(

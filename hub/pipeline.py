@@ -1,0 +1,34 @@
+"""The processing pipeline, named once: what runs on every batch of claimed events, in this order, and
+who else acts when two people merge or one is erased. Dotted paths, imported on first use, so that a
+lower layer runs a higher one's code without importing it (docs/architecture.md draws this list).
+
+Customer records come first: the handlers after them read the people it recorded, and forwarding
+reads what it found about people erased on request (`InboundEvent.erasure`) instead of asking again.
+"""
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+# handler(events): the whole batch, in timestamp order, inside the processing transaction.
+PIPELINE: tuple[str, ...] = (
+    "customers.services.people_process_events",  # people, identities, accounts, erasure
+    "surveys.services.triggers.surveys_process_events",  # triggers → eligibility → invitations
+    "integrations.forwarding.segment_events_forward",  # Segment calls → deliveries
+)
+# hook(keep=Person, gone=Person): later stages move their rows to the person kept.
+PERSON_MERGE_HOOKS: tuple[str, ...] = ("surveys.services.people.person_merge_surveys",)
+# hook(person=Person) -> {"what": count}: later stages erase their rows ("Personal data" in
+# docs/architecture.md says which step erases which table).
+PERSON_ERASE_HOOKS: tuple[str, ...] = (
+    "surveys.services.people.person_erase_surveys",
+    "integrations.segment.sync_back.sync_back_erase",
+)
+
+
+@cache
+def pipeline_functions(paths: tuple[str, ...]) -> tuple[Callable[..., Any], ...]:
+    """The functions these dotted paths name (imported once)."""
+    return tuple(import_string(path) for path in paths)
