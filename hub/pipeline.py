@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 
 # handler(events): the whole batch, in timestamp order, inside the processing transaction.
 PIPELINE: tuple[str, ...] = (
-    "customers.services.people_process_events",  # people, identities, accounts, erasure
+    "customers.services.records.people_process_events",  # people, identities, accounts, erasure
     "surveys.services.triggers.surveys_process_events",  # triggers → eligibility → invitations
     "integrations.forwarding.segment_events_forward",  # Segment calls → deliveries
 )
