@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from customers.models import Account, DeletionReceipt, Identity, Membership, Person, Suppression
 from customers.selectors import person_recent_events
-from customers.services.records import people_erase, person_erase_record
+from customers.services.erasure import people_erase, person_erase_record
 from hub.admin import ReadOnlyAdmin, pretty_json
 
 TIMELINE_LENGTH = 25

@@ -92,7 +92,7 @@ _person_delete_allowed: ContextVar[bool] = ContextVar("person_delete_allowed", d
 
 @contextmanager
 def person_delete_allowed() -> Iterator[None]:
-    """Opened only by the erasure and the merge in customers/services.py."""
+    """Opened only by the erasure and the merge in customers/services/ (erasure.py, people.py)."""
     token = _person_delete_allowed.set(True)
     try:
         yield
@@ -105,8 +105,8 @@ def person_delete_guard(sender: type[models.Model], instance: Person, **kwargs: 
     admin's delete buttons, a queryset's delete() in a shell, a cascade."""
     if not _person_delete_allowed.get():
         raise PersonDeleteRefused(
-            f"person {instance.pk} was not deleted: erase people with customers.services.person_erase or "
-            "person_erase_record, which leave a suppression and a deletion receipt"
+            f"person {instance.pk} was not deleted: erase people with customers.services.erasure "
+            "person_erase or person_erase_record, which leave a suppression and a deletion receipt"
         )
 
 

@@ -76,7 +76,7 @@ class WriteKey(models.Model):
 
 
 # What an erased event or delivery keeps of its payload, and the note it gets instead of its own
-# (GDPR erasure, customers/services.py).
+# (GDPR erasure, customers/services/erasure.py).
 ERASED_PAYLOAD: dict[str, Any] = {"erased": True}
 ERASED_REASON = "personal data erased on request"
 

@@ -1,6 +1,6 @@
 """Customer-record rules: every processed Segment call updates one coherent person (and account).
 
-`people_process_events` is the processing handler (registered in apps.py). It takes a batch of
+`people_process_events` is the first handler of the pipeline (hub/pipeline.py). It takes a batch of
 events in timestamp order and splits it into runs: identify/track/page/screen/group calls are
 applied in memory to records loaded with a handful of queries and written back in bulk; `alias`
 and `delete` (rare) are applied one at a time between runs.
@@ -12,46 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import (
-    Account,
-    DeletionReceipt,
-    Identity,
-    Membership,
-    Person,
-    Suppression,
-    person_delete_allowed,
-    suppression_hash,
-    suppression_text,
+from customers.models import Account, Identity, Membership, Person
+from customers.selectors import SuppressionKey, Suppressions, people_of_calls, suppressions_for
+from customers.services.erasure import events_scrub, person_erase
+from customers.services.people import (
+    account_refresh_fields,
+    person_alias,
+    person_merge,
+    person_refresh_fields,
 )
-from customers.selectors import (
-    SuppressionKey,
-    Suppressions,
-    people_of_calls,
-    person_find,
-    suppressions_for,
-)
-from customers.traits import (
-    as_int,
-    person_fields,
-    time_key,
-    traits_combine,
-    traits_merge,
-    traits_normalise,
-    valid_timezone,
-)
-from hub.crypto import keyed_hash
+from customers.traits import time_key, traits_combine, traits_merge, traits_normalise, valid_timezone
 from hub.db import bulk_update
-from hub.pipeline import PERSON_ERASE_HOOKS, PERSON_MERGE_HOOKS, pipeline_functions
-from hub.timeparse import parse_datetime
-from integrations.deliveries import deliveries_erase
-from integrations.models import ERASED_PAYLOAD, ERASED_REASON, Erasure, InboundEvent, Source
-from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall, forwarding_key
+from integrations.models import ERASED_PAYLOAD, ERASED_REASON, Erasure, InboundEvent
+from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall
 
 logger = logging.getLogger(__name__)
 
@@ -89,26 +66,6 @@ def _note(event: InboundEvent, text: str) -> None:
 
 def _event_time(event: InboundEvent) -> datetime:
     return event.timestamp or event.received_at
-
-
-def person_refresh_fields(person: Person, *, locale: str = "") -> list[str]:
-    """Recompute the typed columns from traits; returns notes about values that were not usable."""
-    fields = person_fields(person.traits, locale)
-    person.email = fields.email
-    person.first_name, person.last_name, person.name = fields.first_name, fields.last_name, fields.name
-    person.gender = fields.gender
-    person.language = fields.language or person.language
-    person.created_at = fields.created_at
-    return fields.notes
-
-
-def account_refresh_fields(account: Account) -> None:
-    traits = account.traits
-    account.name = str(traits.get("name") or "")[:400]
-    account.industry = str(traits.get("industry") or "")[:200]
-    account.plan = str(traits.get("plan") or "")[:200]
-    account.employees = as_int(traits.get("employees"))
-    account.created_at = parse_datetime(traits.get("createdAt"))
 
 
 # --- runs of identify / track / page / screen / group ---------------------------------------------
@@ -403,244 +360,6 @@ def _process_run(events: Sequence[InboundEvent]) -> None:
             # Another worker created the same person or account meanwhile: reload and apply again.
             if attempt:
                 raise
-
-
-# --- alias and delete -----------------------------------------------------------------------------
-
-
-def _suppressed(source_id: int, kind: str, value: str) -> bool:
-    """Erased on request (unsubscribed or bounced people keep their record)."""
-    keys: list[SuppressionKey] = [(source_id, kind, value)]
-    return suppressions_for(keys, erased_only=True).stored(source_id, kind, value) is not None
-
-
-def person_alias(
-    *, source_id: int, previous_id: str, user_id: str, at: datetime | None = None
-) -> Person | None:
-    """`alias`: previousId and userId name one person from now on; two records become one."""
-    if _suppressed(source_id, "user_id", user_id):
-        return None
-    target = Person.objects.filter(source_id=source_id, user_id=user_id).first()
-    previous = person_find(source_id=source_id, user_id=previous_id)
-    if target is not None and previous is not None and previous.pk != target.pk:
-        person_merge(keep=target, gone=previous)
-        person = target
-    elif previous is not None and target is None:
-        if previous.user_id and previous.user_id != user_id:
-            Identity.objects.get_or_create(
-                source_id=source_id, value=previous.user_id, defaults={"person": previous, "kind": "alias"}
-            )
-        previous.user_id = user_id
-        previous.save(update_fields=["user_id", "updated_at"])
-        person = previous
-    else:
-        person = target or Person.objects.create(source_id=source_id, user_id=user_id)
-    if previous_id != user_id:
-        Identity.objects.get_or_create(
-            source_id=source_id, value=previous_id, defaults={"person": person, "kind": "alias"}
-        )
-    if at is not None and (person.last_seen_at is None or at > person.last_seen_at):
-        person.last_seen_at = at
-        person.save(update_fields=["last_seen_at", "updated_at"])
-    return person
-
-
-def person_merge(*, keep: Person, gone: Person) -> None:
-    """Merge `gone` into `keep`: traits (later call wins), ids, accounts, and later stages' rows."""
-    with transaction.atomic():
-        keep.traits, keep.trait_times = traits_combine(
-            keep.traits, keep.trait_times, gone.traits, gone.trait_times
-        )
-        keep.last_seen_at = max(filter(None, [keep.last_seen_at, gone.last_seen_at]), default=None)
-        keep.first_seen_at = min(keep.first_seen_at, gone.first_seen_at)
-        keep.timezone = keep.timezone or gone.timezone
-        keep.language = keep.language or gone.language
-        person_refresh_fields(keep)
-        Identity.objects.filter(person=gone).update(person=keep)
-        have = set(Membership.objects.filter(person=keep).values_list("account_id", flat=True))
-        Membership.objects.filter(person=gone).exclude(account_id__in=have).update(person=keep)
-        for hook in pipeline_functions(PERSON_MERGE_HOOKS):
-            hook(keep=keep, gone=gone)
-        gone_user_id = gone.user_id
-        with person_delete_allowed():  # a merge, not an erasure: everything of theirs lives on in `keep`
-            gone.delete()
-        if gone_user_id:
-            Identity.objects.get_or_create(
-                source_id=keep.source_id, value=gone_user_id, defaults={"person": keep, "kind": "alias"}
-            )
-        keep.save()
-
-
-def person_ids(person: Person) -> set[str]:
-    """Every id a person is known by in their source: userId, anonymousIds and former ids (aliases)."""
-    ids = set(person.identities.values_list("value", flat=True))
-    if person.user_id:
-        ids.add(person.user_id)
-    return ids
-
-
-def events_scrub(query: Q) -> int:
-    """Erase personal data from event-log rows: payloads and ids go, type and times stay."""
-    return InboundEvent.objects.filter(query).update(
-        payload=ERASED_PAYLOAD, user_id="", anonymous_id="", event="", reason=ERASED_REASON
-    )
-
-
-def person_erase(*, source: Source, user_id: str, requested_by: str) -> DeletionReceipt:
-    """GDPR erasure of the person of `source` a `delete` call names by userId (or an id aliased to it).
-
-    The email address names the same person in the collectors' sources (where a collector keeps the
-    contacts it invited, by email): records with that email there are erased with them, and so are
-    the calls that name them by email. Other sources' records are theirs (tenancy): a source's
-    `delete` never erases another source's customer. See `_erase`. Returns the receipt; a userId
-    nobody has is still suppressed.
-    """
-    with transaction.atomic():
-        person = person_find(source_id=source.pk, user_id=user_id)
-        return _erase(source=source, user_id=user_id, person=person, requested_by=requested_by)
-
-
-def person_erase_record(*, person: Person, requested_by: str) -> DeletionReceipt:
-    """Erase this record (the admin's erase action and delete buttons): the same erasure as a `delete`
-    call for its userId, or, for an anonymous record, for the first id it was known by."""
-    with transaction.atomic():
-        first_id = person.identities.order_by("pk").values_list("value", flat=True).first()
-        user_id = person.user_id or first_id or ""
-        return _erase(source=person.source, user_id=user_id, person=person, requested_by=requested_by)
-
-
-def people_erase(*, people: Iterable[Person], requested_by: str) -> list[DeletionReceipt]:
-    """Erase each of these records (the admin's selection); one receipt each. A record erased already
-    with an earlier one (the same email) is skipped."""
-    receipts = []
-    for person in list(people):
-        current = Person.objects.filter(pk=person.pk).select_related("source").first()
-        if current is not None:
-            receipts.append(person_erase_record(person=current, requested_by=requested_by))
-    return receipts
-
-
-def _erase(*, source: Source, user_id: str, person: Person | None, requested_by: str) -> DeletionReceipt:
-    """Delete the records (traits, names, email, ids, memberships) after the later stages erased their
-    part (PERSON_ERASE_HOOKS: invitations, answers, hub events, collector calls, sync-back batches);
-    scrub the event log and the forwarded calls, and the admin's history; record suppressions (hashes)
-    so that later calls do not bring them back; return the receipt (counts, a hash, who asked)."""
-    people = [person] if person is not None else []
-    reach = _erasure_sources(source)
-    if person is not None and person.email:
-        people += (
-            Person.objects.filter(email=person.email, source_id__in=reach)
-            .exclude(pk=person.pk)
-            .select_related("source")
-        )
-    ids: dict[int, set[str]] = {source.pk: {user_id} - {""}}
-    emails = {record.email for record in people if record.email}
-    erased: dict[str, int] = {"people": len(people), "accounts_left": 0}
-    for record in people:
-        ids.setdefault(record.source_id, set()).update(person_ids(record))
-        for hook in pipeline_functions(PERSON_ERASE_HOOKS):
-            for what, count in (hook(person=record) or {}).items():
-                erased[what] = erased.get(what, 0) + count
-        erased["accounts_left"] += record.memberships.count()
-    with person_delete_allowed():
-        Person.objects.filter(pk__in=[record.pk for record in people]).delete()
-    about_them = _calls_about(ids, emails, reach)
-    message_ids = InboundEvent.objects.filter(about_them).values_list("source_id", "message_id")
-    erased["deliveries"] = deliveries_erase(
-        idempotency_keys=[forwarding_key(source_id=source_id, message_id=m) for source_id, m in message_ids]
-    )
-    erased["events"] = events_scrub(about_them)
-    erased["admin_log_entries"] = _admin_log_scrub(
-        people=people, texts=emails | {i for values in ids.values() for i in values}
-    )
-    for source_id, values_of_source in ids.items():
-        suppressions_record(
-            reason=Suppression.Reason.DELETED, source_id=source_id, user_ids=values_of_source, emails=emails
-        )
-    return DeletionReceipt.objects.create(
-        source=source,
-        requested_by=requested_by,
-        user_id_hash=suppression_hash("user_id", user_id) if user_id else "",
-        erased=erased,
-    )
-
-
-def _erasure_sources(source: Source) -> set[int]:
-    """Where an erasure asked for in `source` reaches by email: that source and the collectors'
-    sources (a collector's contacts are the hub's own survey invitees, kept by email)."""
-    collector_sources = Source.objects.filter(collectors__isnull=False).values_list("pk", flat=True)
-    return {source.pk, *collector_sources}
-
-
-def _calls_about(ids: dict[int, set[str]], emails: set[str], reach: set[int]) -> Q:
-    """Event-log rows about erased people: by any of their ids within its source, and, in the sources
-    the erasure reaches, by their email as userId (a collector logs a contact without a userId so)."""
-    query = Q(user_id__in=emails, source_id__in=reach) if emails else Q(pk__in=[])
-    for source_id, values in ids.items():
-        if values:
-            query |= Q(source_id=source_id) & (Q(user_id__in=values) | Q(anonymous_id__in=values))
-    return query
-
-
-def _admin_log_scrub(*, people: Sequence[Person], texts: set[str]) -> int:
-    """The admin's history names each object by str(): a person by email or userId, an invitation
-    "<survey> → <person>", an event "track Clicked <userId>". Those names go; the entries stay."""
-    which = Q(
-        content_type=ContentType.objects.get_for_model(Person),
-        object_id__in=[str(record.pk) for record in people],
-    )
-    for text in texts:
-        which |= Q(object_repr__iexact=text) | Q(object_repr__iendswith=f" {text}")
-        if "@" in text:
-            which |= Q(object_repr__icontains=text)
-    return LogEntry.objects.filter(which).update(object_repr=ERASED_REASON)
-
-
-# --- suppressions ---------------------------------------------------------------------------------
-
-
-def suppressions_record(
-    *,
-    reason: Suppression.Reason,
-    source_id: int | None = None,
-    user_ids: Iterable[str] = (),
-    emails: Iterable[str] = (),
-) -> list[Suppression]:
-    """Record that these ids and addresses are not to be surveyed (erased: nor recorded again).
-
-    The one writer of suppressions. Erasure is per source, like the userIds it names; an unsubscribed
-    or bounced email is suppressed hub-wide, for every source and collector. Each row stores a keyed
-    hash under the first HUB_HASH_KEYS key. Returns the rows created: a value suppressed already in
-    the same scope (under any key) adds none, except that an erasure turns the source's earlier
-    unsubscribe of that value into an erasure (only erasure stops the record itself).
-    """
-    wanted: list[SuppressionKey] = []
-    for kind, values in (("user_id", user_ids), ("email", emails)):
-        hub_wide = kind == "email" and reason != Suppression.Reason.DELETED
-        scope = None if hub_wide else source_id
-        present = [value for value in values if value]
-        if present and not hub_wide and source_id is None:
-            raise ValueError(f"a {reason} suppression of a {kind} needs its source")
-        wanted += [(scope, kind, value) for value in present]
-    found = suppressions_for(wanted)
-    created: list[Suppression] = []
-    with transaction.atomic():
-        for scope, kind, value in wanted:
-            existing = found.stored(scope, kind, value)
-            if existing is not None:
-                if reason == Suppression.Reason.DELETED and existing.reason != reason:
-                    Suppression.objects.filter(pk=existing.pk).update(reason=reason)
-                continue
-            key_id, value_hash = keyed_hash(suppression_text(kind, value))
-            row, new = Suppression.objects.get_or_create(
-                source_id=scope,
-                kind=kind,
-                value_hash=value_hash,
-                defaults={"reason": reason, "key_id": key_id},
-            )
-            if new:
-                created.append(row)
-    return created
 
 
 # --- the processing handler -------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Identity, Person
-from customers.services.records import person_ids
+from customers.services.people import person_ids
 from hub.db import json_mentions
 from integrations.deliveries import deliveries_deliver_due, deliveries_replay
 from integrations.http import REQUEST_BODY_LIMIT, user_agent

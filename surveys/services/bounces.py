@@ -16,7 +16,7 @@ from django.db import transaction
 
 from customers.models import Suppression
 from customers.selectors import suppressions_for
-from customers.services.records import suppressions_record
+from customers.services.suppressions import suppressions_record
 from surveys.models import Invitation
 
 logger = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from customers.models import Person
 from customers.selectors import people_find, person_find
-from customers.services.records import person_refresh_fields
+from customers.services.people import person_refresh_fields
 from customers.traits import person_fields, traits_merge, traits_normalise
 from hub.cleaning import clean_json, clean_text, parse_id
 from hub.errors import RequestError

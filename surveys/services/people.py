@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Person
-from customers.services.records import events_scrub
+from customers.services.erasure import events_scrub
 from hub.db import json_mentions
 from integrations.deliveries import deliveries_erase
 from integrations.models import ERASED_REASON, InboundEvent

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Suppression
-from customers.services.records import suppressions_record
+from customers.services.suppressions import suppressions_record
 from surveys.models import Invitation, Response
 from surveys.services.content import survey_texts
 from surveys.services.events import person_unsubscribed_emit, response_changed_emit

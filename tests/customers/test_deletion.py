@@ -17,7 +17,7 @@ from customers.models import (
     Suppression,
     suppression_hash,
 )
-from customers.services.records import person_erase
+from customers.services.erasure import person_erase
 from integrations.models import InboundEvent, Source
 from integrations.services import source_create
 from tests.customers.test_people import fixture, send

@@ -9,7 +9,7 @@ from django.core.mail import get_connection
 from django.test import Client
 
 from customers.models import Person
-from customers.services.records import person_erase
+from customers.services.erasure import person_erase
 from integrations.models import Source
 from surveys.models import Invitation
 from surveys.services import dispatch

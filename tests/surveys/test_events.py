@@ -189,7 +189,7 @@ def test_destinations_not_subscribed_get_nothing(httpserver: HTTPServer) -> None
 
 
 def test_erasing_the_person_empties_their_queued_hub_events(hook: Destination) -> None:
-    from customers.services.records import person_erase
+    from customers.services.erasure import person_erase
 
     invitation = page_invitation()
     response = response_record(invitation=invitation, rating=3)

@@ -5,7 +5,7 @@ import orjson
 from pytest_httpserver import HTTPServer
 
 from customers.models import Person
-from customers.services.records import person_erase
+from customers.services.erasure import person_erase
 from integrations.models import Delivery, Destination, Source, SyncCursor
 from integrations.services import source_create
 from tests.integrations.sync_back.conftest import (
