@@ -506,7 +506,7 @@ PROFILE_BUCKETS: list[tuple[str, Any]] = [
         lambda stack, leaf: "_store_postgresql" in "".join(stack) and "psycopg/" in "".join(stack),
     ),
     ("INSERT: building the rows/columns in Python", _has("_store_postgresql", "_row (")),
-    ("write key lookup (ORM SELECT)", _has("source_for_write_key")),
+    ("write key lookup (ORM SELECT)", _has("source_authenticate")),
     ("validation and normalisation (handler.events_read)", _has("events_read")),
     ("JSON parse (orjson, json_object_parse)", _has("json_object_parse")),
     ("reading the request body", _has("HttpRequest.body", "body_decode")),

@@ -424,7 +424,7 @@ def dispatch(emails: int, smtp: SmtpServer) -> EmailRun:
 # customer records handler or the processor around them), then to the innermost step below that
 # matches; SQL (any psycopg frame) and Python are told apart.
 SURVEY_STEPS: list[tuple[str, str]] = [
-    ("next_in_window (", "send window (zoneinfo)"),
+    ("send_window_next (", "send window (zoneinfo)"),
     ("eligibility_decide (", "eligibility_decide (the rules)"),
     ("histories_load (", "survey history (invitations, suppressions)"),
     ("people_of_calls (", "loading the people again"),

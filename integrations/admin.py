@@ -429,7 +429,7 @@ class MappingSetAdmin(admin.ModelAdmin[MappingSet]):
             text = request.POST.get("call", "")
             call, error = call_parse(text)
             if call is not None:
-                result = mapping_apply(mapping=mapping_compile(mapping_set), call=call)
+                result = mapping_apply(mapping=mapping_compile(mapping_set=mapping_set), call=call)
                 output = json.dumps(result.output, indent=2, ensure_ascii=False)
                 problems = result.problems
         context = {

@@ -16,7 +16,7 @@ only to the destinations connected to it.
 The event type is the call type itself ("identify", "track", ...), the names destinations subscribe
 to (integrations.base.SEGMENT_CALL_TYPES). The key depends only on the event, so reprocessing an
 event creates nothing new and every destination sees the same key. Each connector builds its payload
-with the destination's attribute mapping (integrations/mappings.py `mapping_for` picks it).
+with the destination's attribute mapping (integrations/mappings.py `mapping_choose` picks it).
 
 Erasure holds here too, as the customer-records handler found it (`InboundEvent.erasure`, no query
 of its own): calls naming someone erased on request are not forwarded, nor calls after a `delete` of
@@ -35,7 +35,7 @@ from integrations.segment.calls import forwarding_key
 _NOT_FORWARDED = frozenset({InboundEvent.Status.REJECTED, InboundEvent.Status.FAILED})
 
 
-def segment_events_forward(events: Sequence[InboundEvent]) -> None:
+def segment_events_forward(*, events: Sequence[InboundEvent]) -> None:
     """Processing handler: enqueue the batch's calls for the destinations subscribed to them."""
     candidates = [
         event

@@ -1,13 +1,13 @@
 """Attribute mappings: the one place where a Segment call becomes the fields a destination expects.
 
 Staff edit `MappingSet`/`MappingRule` rows in the admin (a rule's settings are checked by
-`integrations.models.rule_errors`). `mapping_for` chooses the set a connector applies to a call (the
+`integrations.models.rule_errors`). `mapping_choose` chooses the set a connector applies to a call (the
 destination's own, else the shipped preset for the call's target); `mapping_compile` turns a set into
 a `CompiledMapping` once (paths split, spellings and transforms looked up); `mapping_compile_cached`
 keeps it per (set id, updated_at); `mapping_apply` runs it on one call. Applying is pure and total:
 no database, no exception; every rule that cannot be satisfied is reported in `problems`.
 
-    mapping = mapping_for(destination=destination, call_type="identify", targets=TARGETS)
+    mapping = mapping_choose(destination=destination, call_type="identify", targets=TARGETS)
     result = mapping_apply(mapping=mapping, call=event.payload)
     if result.problems: ...                     # the connector decides whether to send anyway
 
@@ -225,7 +225,7 @@ def _fields(rule: CompiledRule) -> dict[str, Any]:
     return {name: getattr(rule, name) for name in CompiledRule.__dataclass_fields__}
 
 
-def mapping_compile(mapping_set: MappingSet, *, rules: Iterable[RuleLike] | None = None) -> CompiledMapping:
+def mapping_compile(*, mapping_set: MappingSet, rules: Iterable[RuleLike] | None = None) -> CompiledMapping:
     """Compile a set's rules (or the given unsaved ones) once; the result is immutable and shareable."""
     compiled = [_rule_compile(rule) for rule in (mapping_set.rules.all() if rules is None else rules)]
     return CompiledMapping(
@@ -238,12 +238,12 @@ def mapping_compile(mapping_set: MappingSet, *, rules: Iterable[RuleLike] | None
 _cache: dict[int, tuple[datetime, CompiledMapping]] = {}
 
 
-def mapping_compile_cached(mapping_set: MappingSet) -> CompiledMapping:
+def mapping_compile_cached(*, mapping_set: MappingSet) -> CompiledMapping:
     """The compiled set, compiled again only when the set or a rule changed (updated_at moves)."""
     cached = _cache.get(mapping_set.pk)
     if cached is not None and cached[0] == mapping_set.updated_at:
         return cached[1]
-    compiled = mapping_compile(mapping_set)
+    compiled = mapping_compile(mapping_set=mapping_set)
     _cache[mapping_set.pk] = (mapping_set.updated_at, compiled)
     return compiled
 
@@ -349,7 +349,7 @@ PRESET_CACHE_SECONDS = 10.0
 _presets: dict[str, tuple[float, MappingSet | None]] = {}
 
 
-def preset_get(target: str) -> MappingSet | None:
+def preset_get(*, target: str) -> MappingSet | None:
     """The mapping set for `target` (e.g. "customersuccessbox.user"): the shipped preset, else the
     oldest set staff made for it. Cached briefly, so a batch does not query it once per event."""
     cached = _presets.get(target)
@@ -364,7 +364,7 @@ def presets_forget() -> None:
     _presets.clear()
 
 
-def mapping_for(
+def mapping_choose(
     *, destination: Destination, call_type: str, targets: Mapping[str, str]
 ) -> CompiledMapping | None:
     """The mapping a connector applies to one call. `targets` are the connector's preset targets by
@@ -381,8 +381,8 @@ def mapping_for(
     if own is not None and (
         len(set(targets.values())) == 1 or call_type in (own.call_types or []) or own.target == target
     ):
-        return mapping_compile_cached(own)
+        return mapping_compile_cached(mapping_set=own)
     if target is None:
         return None
-    preset = preset_get(target)
-    return mapping_compile_cached(preset) if preset is not None else None
+    preset = preset_get(target=target)
+    return mapping_compile_cached(mapping_set=preset) if preset is not None else None

@@ -1,8 +1,9 @@
 """Rules of the intake: authenticate sources, store calls durably, process them after commit."""
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -31,19 +32,19 @@ EVENT_COLUMNS = (
 )
 
 
-def source_for_write_key(*, key: str | None) -> Source | None:
+def source_authenticate(*, write_key: str | None) -> Source | None:
     """The enabled source owning an enabled write key, or None (unknown, disabled, or no key)."""
-    if not key or len(key) > 200:
+    if not write_key or len(write_key) > 200:
         return None
-    write_key = (
+    found = (
         WriteKey.objects.select_related("source")
         .only("enabled", "source__id", "source__name", "source__slug", "source__enabled")
-        .filter(key_hash=write_key_hash(key))
+        .filter(key_hash=write_key_hash(write_key))
         .first()
     )
-    if write_key is None or not write_key.enabled or not write_key.source.enabled:
+    if found is None or not found.enabled or not found.source.enabled:
         return None
-    return write_key.source
+    return found.source
 
 
 def source_create(*, name: str, slug: str, write_key: str | None = None) -> tuple[Source, str]:
@@ -165,7 +166,8 @@ def _enqueue_processing(ids: list[int]) -> None:
 # What processing does with claimed events: the handlers of hub/pipeline.py (customer records,
 # surveys, forwarding), in that order. Each takes the list of events (in timestamp order) and does
 # its work for all of them at once: one handler call per batch keeps the queries per event low.
-EventHandler = Callable[[Sequence[InboundEvent]], None]
+class EventHandler(Protocol):
+    def __call__(self, *, events: Sequence[InboundEvent]) -> None: ...
 
 
 def event_handlers() -> Sequence[EventHandler]:
@@ -174,7 +176,7 @@ def event_handlers() -> Sequence[EventHandler]:
 
 def events_handle(*, events: Sequence[InboundEvent]) -> None:
     for handler in event_handlers():
-        handler(events)
+        handler(events=events)
 
 
 def inbound_events_process(*, ids: Iterable[int]) -> int:

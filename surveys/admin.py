@@ -358,7 +358,7 @@ def preview_email(survey: Survey, language: str) -> tuple[EmailMultiAlternatives
         from surveys.services.dispatch import invitation_email
     except ImportError:
         return None, "The email renderer (surveys.services.dispatch.invitation_email) is not installed yet."
-    return invitation_email(preview_invitation(survey, language)), ""
+    return invitation_email(invitation=preview_invitation(survey, language)), ""
 
 
 def email_html(email: EmailMultiAlternatives) -> str:

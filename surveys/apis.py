@@ -59,7 +59,7 @@ class TriggerSerializer(serializers.ModelSerializer):
         fields = ["id", "source", "call_type", "event", "conditions", "enabled"]
 
     def validate_conditions(self, value: Any) -> Any:
-        problems = conditions_problems(value)
+        problems = conditions_problems(conditions=value)
         if problems:
             raise serializers.ValidationError(problems)
         return value

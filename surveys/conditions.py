@@ -16,7 +16,7 @@ OPERATORS = ("equals", "exists", "in")
 _MISSING = object()
 
 
-def conditions_problems(conditions: Any) -> list[str]:
+def conditions_problems(*, conditions: Any) -> list[str]:
     """What is wrong with a trigger's conditions (for the admin form and the API)."""
     if not isinstance(conditions, list):
         return ["Conditions must be a list."]
@@ -45,7 +45,7 @@ def _lookup(data: Any, path: str) -> Any:
     return data
 
 
-def conditions_match(conditions: list[dict[str, Any]], *, payload: dict[str, Any], person: Person) -> bool:
+def conditions_match(*, conditions: list[dict[str, Any]], payload: dict[str, Any], person: Person) -> bool:
     """All conditions hold. `traits.*` reads the person's merged traits (then the call's own)."""
     for condition in conditions:
         path = condition.get("path", "")

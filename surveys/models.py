@@ -218,7 +218,7 @@ class Trigger(models.Model):
         return f"{what} from {self.source}"
 
     def clean(self) -> None:
-        problems = conditions_problems(self.conditions)
+        problems = conditions_problems(conditions=self.conditions)
         if problems:
             raise ValidationError({"conditions": problems})
 

@@ -36,7 +36,7 @@ from surveys.services.responses import (
     response_followup_save,
     response_record,
 )
-from surveys.services.tokens import TokenExpired, TokenInvalid, invitation_from_token
+from surveys.services.tokens import TokenExpired, TokenInvalid, invitation_token_read
 
 SCORES = range(11)
 _SCORE = re.compile(r"10|[0-9]", re.ASCII)
@@ -94,7 +94,7 @@ class Look:
 def _look(invitation: Invitation, token: str) -> Look:
     survey: Survey = invitation.survey
     person = invitation.person
-    texts = survey_texts(survey, (person.language if person else "") or invitation.language)
+    texts = survey_texts(survey=survey, language=(person.language if person else "") or invitation.language)
     # Stored values are shown to the public: only what the admin's validators would accept.
     accent = survey.accent_color if _COLOR.fullmatch(survey.accent_color or "") else DEFAULT_ACCENT
     logo = survey.logo_url if survey.logo_url.startswith(("https://", "http://")) else ""
@@ -166,7 +166,7 @@ def _invitation_of_expired_token(token: str) -> Invitation | None:
 def _look_of_token(token: str) -> Look:
     """The style of the survey a link names, or the neutral one for a link that names none."""
     try:
-        invitation: Invitation | None = invitation_from_token(token)
+        invitation: Invitation | None = invitation_token_read(token=token)
     except TokenInvalid:
         invitation = None
     except TokenExpired:
@@ -199,7 +199,7 @@ def throttled(*, exempt: tuple[str, ...] = ()) -> Callable[[View], View]:
 def _invitation(request: HttpRequest, token: str) -> Invitation | HttpResponse:
     """The invitation the link names, or the friendly page saying why not (404, 410)."""
     try:
-        return invitation_from_token(token)
+        return invitation_token_read(token=token)
     except TokenInvalid:
         return _error(request, Look(), "invalid", 404)
     except TokenExpired:
@@ -326,7 +326,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         return found
     invitation = found
     look = _look(invitation, token)
-    if not invitation_is_open(invitation):
+    if not invitation_is_open(invitation=invitation):
         return _error(request, look, "closed", 410)
     here = reverse("surveys:respond", args=[token])
     response = Response.objects.filter(invitation=invitation).first()
@@ -365,7 +365,7 @@ def thanks(request: HttpRequest, token: str) -> HttpResponse:
     if not Response.objects.filter(invitation=invitation).exists():
         return HttpResponseRedirect(reverse("surveys:respond", args=[token]))
     look = _look(invitation, token)
-    return _render(request, "thanks.html", look, {"can_change": invitation_is_open(invitation)})
+    return _render(request, "thanks.html", look, {"can_change": invitation_is_open(invitation=invitation)})
 
 
 @csrf_exempt  # RFC 8058 one-click: mail providers POST "List-Unsubscribe=One-Click" without a CSRF token
@@ -379,7 +379,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     unsubscribe link must keep working long after the email was sent.
     """
     try:
-        invitation: Invitation | None = invitation_from_token(token)
+        invitation: Invitation | None = invitation_token_read(token=token)
     except TokenInvalid:
         return _error(request, Look(), "invalid", 404)
     except TokenExpired:

@@ -19,7 +19,7 @@ from integrations.models import ERASED_PAYLOAD, ERASED_REASON, InboundEvent, Sou
 from integrations.segment.calls import forwarding_key
 
 
-def events_scrub(query: Q) -> int:
+def events_scrub(*, query: Q) -> int:
     """Erase personal data from event-log rows: payloads and ids go, type and times stay."""
     return InboundEvent.objects.filter(query).update(
         payload=ERASED_PAYLOAD, user_id="", anonymous_id="", event="", reason=ERASED_REASON
@@ -77,7 +77,7 @@ def _erase(*, source: Source, user_id: str, person: Person | None, requested_by:
     emails = {record.email for record in people if record.email}
     erased: dict[str, int] = {"people": len(people), "accounts_left": 0}
     for record in people:
-        ids.setdefault(record.source_id, set()).update(person_ids(record))
+        ids.setdefault(record.source_id, set()).update(person_ids(person=record))
         for hook in pipeline_functions(PERSON_ERASE_HOOKS):
             for what, count in (hook(person=record) or {}).items():
                 erased[what] = erased.get(what, 0) + count
@@ -89,7 +89,7 @@ def _erase(*, source: Source, user_id: str, person: Person | None, requested_by:
     erased["deliveries"] = deliveries_erase(
         idempotency_keys=[forwarding_key(source_id=source_id, message_id=m) for source_id, m in message_ids]
     )
-    erased["events"] = events_scrub(about_them)
+    erased["events"] = events_scrub(query=about_them)
     erased["admin_log_entries"] = _admin_log_scrub(
         people=people, texts=emails | {i for values in ids.values() for i in values}
     )

@@ -16,7 +16,7 @@ from hub.pipeline import PERSON_MERGE_HOOKS, pipeline_functions
 from hub.timeparse import parse_datetime
 
 
-def person_refresh_fields(person: Person, *, locale: str = "") -> list[str]:
+def person_refresh_fields(*, person: Person, locale: str = "") -> list[str]:
     """Recompute the typed columns from traits; returns notes about values that were not usable."""
     fields = person_fields(person.traits, locale)
     person.email = fields.email
@@ -27,7 +27,7 @@ def person_refresh_fields(person: Person, *, locale: str = "") -> list[str]:
     return fields.notes
 
 
-def account_refresh_fields(account: Account) -> None:
+def account_refresh_fields(*, account: Account) -> None:
     traits = account.traits
     account.name = str(traits.get("name") or "")[:400]
     account.industry = str(traits.get("industry") or "")[:200]
@@ -83,7 +83,7 @@ def person_merge(*, keep: Person, gone: Person) -> None:
         keep.first_seen_at = min(keep.first_seen_at, gone.first_seen_at)
         keep.timezone = keep.timezone or gone.timezone
         keep.language = keep.language or gone.language
-        person_refresh_fields(keep)
+        person_refresh_fields(person=keep)
         Identity.objects.filter(person=gone).update(person=keep)
         have = set(Membership.objects.filter(person=keep).values_list("account_id", flat=True))
         Membership.objects.filter(person=gone).exclude(account_id__in=have).update(person=keep)
@@ -99,7 +99,7 @@ def person_merge(*, keep: Person, gone: Person) -> None:
         keep.save()
 
 
-def person_ids(person: Person) -> set[str]:
+def person_ids(*, person: Person) -> set[str]:
     """Every id a person is known by in their source: userId, anonymousIds and former ids (aliases)."""
     ids = set(person.identities.values_list("value", flat=True))
     if person.user_id:

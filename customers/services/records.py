@@ -178,7 +178,7 @@ class _Run:
                 keep.traits, keep.trait_times, gone.traits, gone.trait_times
             )
             keep.last_seen_at = max(filter(None, [keep.last_seen_at, gone.last_seen_at]), default=None)
-            person_refresh_fields(keep)
+            person_refresh_fields(person=keep)
             self._touch(keep)
         else:
             self.flush()  # the merge works on saved rows
@@ -224,7 +224,7 @@ class _Run:
                 person.timezone = zone
             changed = True
         if changed or locale:
-            for note in person_refresh_fields(person, locale=locale):
+            for note in person_refresh_fields(person=person, locale=locale):
                 _note(event, note)
             self._touch(person)
 
@@ -236,7 +236,7 @@ class _Run:
                     account.traits, account.trait_times, traits, at
                 )
                 if account_changed:
-                    account_refresh_fields(account)
+                    account_refresh_fields(account=account)
                     if account.pk is not None:
                         self.dirty_accounts[account.pk] = account
             self._join(person, account)
@@ -292,7 +292,7 @@ class _Run:
             self.new_members = []
             self.pending_members = set()
         if self.scrub:
-            events_scrub(Q(pk__in=self.scrub))
+            events_scrub(query=Q(pk__in=self.scrub))
             self.scrub = []
 
 
@@ -365,7 +365,7 @@ def _process_run(events: Sequence[InboundEvent]) -> None:
 # --- the processing handler -------------------------------------------------------------------------
 
 
-def people_process_events(events: Sequence[InboundEvent]) -> None:
+def people_process_events(*, events: Sequence[InboundEvent]) -> None:
     """Apply processed calls to customer records, in order (the first handler of hub/pipeline.py).
 
     Each call leaves its `erasure` for the handlers after it: SUPPRESSED when it names someone erased

@@ -26,7 +26,7 @@ from typing import Any
 
 from integrations.base import BaseConnector, ConnectorError, SettingsSchema
 from integrations.http import HttpClient, HttpExchange
-from integrations.mappings import mapping_apply, mapping_for
+from integrations.mappings import mapping_apply, mapping_choose
 from integrations.models import Destination
 
 # Segment call type -> (preset target, CSB type, path, the ids sent outside `traits`)
@@ -61,7 +61,7 @@ class CustomerSuccessBoxConnector(BaseConnector):
                 permanent=True,
             )
         _, csb_type, _, ids = CALLS[event_type]
-        mapping = mapping_for(destination=destination, call_type=event_type, targets=TARGETS)
+        mapping = mapping_choose(destination=destination, call_type=event_type, targets=TARGETS)
         if mapping is None:
             raise ConnectorError(f"No attribute mapping for '{TARGETS[event_type]}'.", permanent=True)
         result = mapping_apply(mapping=mapping, call=data)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from integrations.base import SEGMENT_CALL_TYPES, BaseConnector, ConnectorError, SettingsSchema
 from integrations.http import HttpClient, HttpExchange
-from integrations.mappings import mapping_apply, mapping_for
+from integrations.mappings import mapping_apply, mapping_choose
 from integrations.models import Destination
 
 PRESET_TARGET = "hellocustomer.respondent"
@@ -55,7 +55,7 @@ class HelloCustomerConnector(BaseConnector):
                 permanent=True,
             )
         settings = self.settings_schema.settings_with_defaults(destination.settings)
-        mapping = mapping_for(
+        mapping = mapping_choose(
             destination=destination, call_type=event_type, targets={event_type: PRESET_TARGET}
         )
         if mapping is None:

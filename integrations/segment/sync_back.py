@@ -485,7 +485,7 @@ def sync_back_erase(*, person: Person, **kwargs: Any) -> dict[str, int]:
     yet delivered is then sent without them; the cursor is untouched, as the batch still covers the
     same range and their answers, unlinked by the erasure, are not read again.
     """
-    ids = person_ids(person)
+    ids = person_ids(person=person)
     if not ids:
         return {}
     syncing = Destination.objects.filter(kind=KIND, source_id=person.source_id)

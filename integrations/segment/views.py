@@ -85,7 +85,9 @@ class SegmentIntakeView(APIView):
         # Any depth here: an event nested too deep is rejected on its own, its siblings are kept.
         body = json_object_parse(data, max_depth=None, what="The body")
 
-        source = services.source_for_write_key(key=write_key_find(meta.get("HTTP_AUTHORIZATION", ""), body))
+        source = services.source_authenticate(
+            write_key=write_key_find(meta.get("HTTP_AUTHORIZATION", ""), body)
+        )
         if source is None:
             return error_response(401, "invalid_write_key", "Unknown or disabled write key.")
         rate = settings.INTAKE_RATE_PER_SOURCE

@@ -119,7 +119,9 @@ class SurveyLabConnector(BaseConnector):
         if action != ADD_CONTACT:
             return {"action": action}
         if destination.mapping_set is not None:
-            contact = mapping_apply(mapping=mapping_compile_cached(destination.mapping_set), call=data).output
+            contact = mapping_apply(
+                mapping=mapping_compile_cached(mapping_set=destination.mapping_set), call=data
+            ).output
         else:
             contact = contact_from_call(data)
         if not contact.get("email"):

@@ -38,7 +38,7 @@ from django.core.cache import cache
 
 from integrations.base import TEST_EVENT_TYPE, BaseConnector, ConnectorError, Problem, SettingsSchema
 from integrations.http import MASK, HttpClient, HttpExchange, response_raise
-from integrations.mappings import TransformError, mapping_apply, mapping_for, string, unix_seconds_rounded
+from integrations.mappings import TransformError, mapping_apply, mapping_choose, string, unix_seconds_rounded
 from integrations.models import Destination
 
 TARGETS = {"identify": "wootric.end_user"}  # the preset "Wootric end users"
@@ -267,7 +267,7 @@ class WootricConnector(BaseConnector):
         user_id = call.get("userId")
         if not isinstance(user_id, str) or not user_id:
             return None  # anonymous: Wootric finds end users by external id only
-        mapping = mapping_for(destination=destination, call_type="identify", targets=TARGETS)
+        mapping = mapping_choose(destination=destination, call_type="identify", targets=TARGETS)
         if mapping is None:
             raise ConnectorError(
                 "No attribute mapping: choose one for the destination (the preset 'Wootric end users' "

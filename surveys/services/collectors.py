@@ -65,7 +65,7 @@ from integrations.segment.handler import ParsedEvent
 from integrations.services import inbound_events_process, inbound_events_store, source_create
 from surveys.models import Collector, Invitation, Survey, SurveyPolicy
 from surveys.services.eligibility import COUNTED, Decision, History, eligibility_decide, histories_load
-from surveys.services.windows import next_in_window
+from surveys.services.windows import send_window_next
 
 logger = logging.getLogger(__name__)
 
@@ -622,7 +622,7 @@ def _email_lookup(
     at = event.timestamp or event.received_at
     person.traits, person.trait_times, changed = traits_merge(person.traits, person.trait_times, incoming, at)
     if changed:
-        person_refresh_fields(person)
+        person_refresh_fields(person=person)
         person.save()
     return None
 
@@ -657,8 +657,10 @@ def collector_invite(
             )
     due = decision.send_at
     if collector.delay_minutes:
-        due = next_in_window(
-            survey, max(due, now + timedelta(minutes=collector.delay_minutes)), person.timezone
+        due = send_window_next(
+            survey=survey,
+            at=max(due, now + timedelta(minutes=collector.delay_minutes)),
+            person_timezone=person.timezone,
         )
     try:
         with transaction.atomic():

@@ -34,7 +34,7 @@ class Texts:
         return str(getattr(self, f"followup_{score_band(rating)}"))
 
 
-def translation_for(survey: Survey, language: str) -> SurveyTranslation | None:
+def _translation_for(survey: Survey, language: str) -> SurveyTranslation | None:
     """The translation for "nl-BE", else "nl", else none (the survey's default texts)."""
     language = (language or "").lower()
     if not language:
@@ -47,9 +47,9 @@ def translation_for(survey: Survey, language: str) -> SurveyTranslation | None:
     return None
 
 
-def survey_texts(survey: Survey, language: str = "") -> Texts:
+def survey_texts(*, survey: Survey, language: str = "") -> Texts:
     """Every text of `survey` for a person whose language is `language`, fallbacks applied."""
-    translation = translation_for(survey, language)
+    translation = _translation_for(survey, language)
     company = survey.company_name or "us"
     values: dict[str, str] = {}
     for name in SurveyTexts.TEXT_FIELDS:

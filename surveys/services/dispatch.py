@@ -53,7 +53,7 @@ from surveys.services.bounces import email_bounced
 from surveys.services.content import Texts, survey_texts
 from surveys.services.eligibility import DELIVERED, History, eligibility_decide, histories_load
 from surveys.services.events import hub_event_subscribed, invitation_sent_emit
-from surveys.services.tokens import invitation_token
+from surveys.services.tokens import invitation_token_make
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ class InvitationLinks(TypedDict):
     unsubscribe: str  # /s/<token>/unsubscribe/
 
 
-def invitation_links(invitation: Invitation) -> InvitationLinks:
+def invitation_links(*, invitation: Invitation) -> InvitationLinks:
     """The public links of one invitation (served by `surveys:respond` and `surveys:unsubscribe`)."""
-    token = invitation_token(invitation) if invitation.pk else "preview"
+    token = invitation_token_make(invitation=invitation) if invitation.pk else "preview"
     respond = f"{settings.HUB_BASE_URL}/s/{token}/"
     return {
         "respond": respond,
@@ -79,7 +79,7 @@ def invitation_links(invitation: Invitation) -> InvitationLinks:
     }
 
 
-def invitation_message_id(invitation: Invitation) -> str:
+def invitation_message_id(*, invitation: Invitation) -> str:
     """Derived from the invitation, so a resend after a crash carries the same Message-ID."""
     host = urlsplit(settings.HUB_BASE_URL).hostname or "localhost"
     return f"<invitation-{invitation.pk or 'preview'}.{invitation.survey.slug}@{host}>"
@@ -98,7 +98,7 @@ def _sender(survey: Survey) -> str:
     return formataddr((survey.sender_name or default_name, survey.sender_email or default_address))
 
 
-def invitation_email(invitation: Invitation) -> EmailMultiAlternatives:
+def invitation_email(*, invitation: Invitation) -> EmailMultiAlternatives:
     """The survey email of one invitation (HTML and plain text), ready for any connection.
 
     Also used by the admin's preview and "send test". Texts follow the person's language.
@@ -107,8 +107,8 @@ def invitation_email(invitation: Invitation) -> EmailMultiAlternatives:
     if person is None:
         raise ValueError("the person of this invitation was erased")
     survey = invitation.survey
-    texts = survey_texts(survey, person.language)
-    links = invitation_links(invitation)
+    texts = survey_texts(survey=survey, language=person.language)
+    links = invitation_links(invitation=invitation)
     context = {
         "survey": survey,
         "person": person,
@@ -125,7 +125,7 @@ def invitation_email(invitation: Invitation) -> EmailMultiAlternatives:
         to=[formataddr((person.name, person.email))],
         reply_to=[survey.reply_to] if survey.reply_to else None,
         headers={
-            "Message-ID": invitation_message_id(invitation),
+            "Message-ID": invitation_message_id(invitation=invitation),
             "List-Unsubscribe": f"<{links['unsubscribe']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058 one-click
             "Content-Language": texts.language,
@@ -307,7 +307,7 @@ def _send(
         return
     # Stop well before another dispatcher could take our claims for abandoned ones.
     budget = settings.SURVEY_CLAIM_TIMEOUT_SECONDS / 2
-    announce = hub_event_subscribed("invitation.sent")  # once per batch, not per message
+    announce = hub_event_subscribed(event_type="invitation.sent")  # once per batch, not per message
     try:
         for index, (invitation, person) in enumerate(batch):
             if index and time.monotonic() - claimed_clock > budget:
@@ -316,7 +316,7 @@ def _send(
             if not _still_wanted(invitation, person, report):
                 continue
             try:
-                message = invitation_email(invitation)
+                message = invitation_email(invitation=invitation)
             except Exception as exc:  # a broken template or text: this invitation only
                 _fail(invitation, f"the message could not be built: {_described(exc)}", report)
                 continue

@@ -21,7 +21,7 @@ from customers.models import Person, Suppression
 from customers.selectors import person_suppression_keys, suppressions_for
 from hub.timeparse import shifted
 from surveys.models import Invitation, Survey, SurveyPolicy
-from surveys.services.windows import describe_window, next_in_window
+from surveys.services.windows import send_window_describe, send_window_next
 
 # Invitations that count as "surveyed" for the re-survey interval and the global cap when deciding
 # whether to schedule; at send time only DELIVERED ones count (the one being sent must not block itself).
@@ -144,11 +144,10 @@ def eligibility_decide(
         elif survey.min_delay_days or survey.max_delay_days:
             reasons.append(f"delay window: created {_days(age)}, inside the window")
 
-    send_at = next_in_window(survey, earliest, person.timezone)
+    send_at = send_window_next(survey=survey, at=earliest, person_timezone=person.timezone)
     if send_at != earliest:
-        reasons.append(
-            f"send window {describe_window(survey, person.timezone)}: deferred to {_when(send_at)}"
-        )
+        window = send_window_describe(survey=survey, person_timezone=person.timezone)
+        reasons.append(f"send window {window}: deferred to {_when(send_at)}")
     reasons.append(f"eligible: send at {_when(send_at)}")
     return Decision(True, send_at, None, reasons)
 

@@ -23,7 +23,7 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z") if value else None
 
 
-def hub_event_subscribed(event_type: str) -> bool:
+def hub_event_subscribed(*, event_type: str) -> bool:
     """Whether any enabled destination, of any source, receives `event_type`: lets a loop skip the
     per-item transaction and lookup when nobody listens (a destination added mid-loop counts from the
     next)."""
@@ -37,13 +37,13 @@ def _source_id(about: Response | Invitation) -> int | None:
     return about.person.source_id if about.person is not None else None
 
 
-def person_data(person: Person | None) -> dict[str, Any] | None:
+def person_data(*, person: Person | None) -> dict[str, Any] | None:
     if person is None:  # erased
         return None
     return {"user_id": person.user_id, "email": person.email, "source": person.source.slug}
 
 
-def response_data(response: Response) -> dict[str, Any]:
+def response_data(*, response: Response) -> dict[str, Any]:
     return {
         "response_id": response.pk,
         "invitation_id": response.invitation_id,
@@ -55,7 +55,7 @@ def response_data(response: Response) -> dict[str, Any]:
         "language": response.language,
         "answered_at": _time(response.answered_at),
         "updated_at": _time(response.updated_at),
-        "person": person_data(response.person),
+        "person": person_data(person=response.person),
     }
 
 
@@ -71,7 +71,10 @@ def response_changed_emit(*, response: Response, created: bool) -> None:
     source_id = _source_id(response)
     if source_id is not None:
         deliveries_enqueue(
-            event_type=event_type, data=response_data(response), idempotency_key=key, source_id=source_id
+            event_type=event_type,
+            data=response_data(response=response),
+            idempotency_key=key,
+            source_id=source_id,
         )
 
 
@@ -85,7 +88,7 @@ def invitation_sent_emit(*, invitation: Invitation, sent_at: datetime, language:
         "survey": invitation.survey.slug,
         "language": language,
         "sent_at": _time(sent_at),
-        "person": person_data(invitation.person),
+        "person": person_data(person=invitation.person),
     }
     deliveries_enqueue(
         event_type="invitation.sent",
@@ -100,7 +103,7 @@ def person_unsubscribed_emit(
 ) -> None:
     """Once per opt-out, keyed by the first suppression it created (unsubscribing again creates none)."""
     data = {
-        "person": person_data(person),
+        "person": person_data(person=person),
         "survey": invitation.survey.slug,
         "invitation_id": invitation.pk,
         "unsubscribed_at": _time(suppression.created_at),

@@ -67,4 +67,4 @@ def collector_calls_erase(*, email: str) -> int:
     calls = InboundEvent.objects.filter(source_id__in=collector_sources).filter(
         json_mentions("payload", [email])
     )
-    return events_scrub(Q(pk__in=calls.values("pk")))
+    return events_scrub(query=Q(pk__in=calls.values("pk")))

@@ -23,7 +23,7 @@ class SurveyClosed(Exception):
     """The invitation takes no more answers: it expired, was cancelled, or its person was erased."""
 
 
-def invitation_is_open(invitation: Invitation) -> bool:
+def invitation_is_open(*, invitation: Invitation) -> bool:
     return invitation.status not in CLOSED and invitation.person_id is not None
 
 
@@ -34,7 +34,7 @@ def _invitation_lock(invitation: Invitation) -> Invitation:
         .select_related("survey", "person")
         .get(pk=invitation.pk)
     )
-    if not invitation_is_open(locked):
+    if not invitation_is_open(invitation=locked):
         raise SurveyClosed(locked.status)
     return locked
 
@@ -51,7 +51,9 @@ def response_record(*, invitation: Invitation, rating: int) -> Response:
         invitation = _invitation_lock(invitation)
         person = invitation.person
         assert person is not None  # _invitation_lock refuses erased people
-        language = survey_texts(invitation.survey, person.language or invitation.language).language
+        language = survey_texts(
+            survey=invitation.survey, language=person.language or invitation.language
+        ).language
         # The lock serialises clicks on PostgreSQL (SQLite serialises writers anyway); get_or_create
         # also survives a concurrent insert through its IntegrityError fallback.
         now = timezone.now()

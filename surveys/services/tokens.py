@@ -16,11 +16,11 @@ class TokenExpired(Exception):
     """The link was genuine but is older than the survey's expiry."""
 
 
-def invitation_token(invitation: Invitation) -> str:
+def invitation_token_make(*, invitation: Invitation) -> str:
     return signing.TimestampSigner(salt=_SALT).sign(str(invitation.pk))
 
 
-def invitation_from_token(token: str) -> Invitation:
+def invitation_token_read(*, token: str) -> Invitation:
     """The invitation a link names; raises TokenInvalid or TokenExpired (per-survey expiry)."""
     signer = signing.TimestampSigner(salt=_SALT)
     try:

@@ -20,13 +20,13 @@ from surveys.services.eligibility import eligibility_decide, histories_load
 logger = logging.getLogger(__name__)
 
 
-def trigger_matches(trigger: Trigger, event: InboundEvent) -> bool:
+def trigger_matches(*, trigger: Trigger, event: InboundEvent) -> bool:
     if trigger.source_id != event.source_id or trigger.call_type != event.type:
         return False
     return not trigger.event_name or trigger.event_name == event.event
 
 
-def surveys_process_events(events: Sequence[InboundEvent]) -> None:
+def surveys_process_events(*, events: Sequence[InboundEvent]) -> None:
     """Schedule invitations for the calls that match an enabled trigger of an automated survey."""
     sources = {e.source_id for e in events}
     triggers = list(
@@ -41,7 +41,7 @@ def surveys_process_events(events: Sequence[InboundEvent]) -> None:
         for e in events
         if e.status != InboundEvent.Status.FAILED
         for t in triggers
-        if trigger_matches(t, e)
+        if trigger_matches(trigger=t, event=e)
     ]
     if not matches:
         return
@@ -49,7 +49,9 @@ def surveys_process_events(events: Sequence[InboundEvent]) -> None:
     considered: dict[tuple[int, int], tuple[Trigger, InboundEvent, Person]] = {}
     for trigger, event in matches:
         person = people.of_call(event)
-        if person is None or not conditions_match(trigger.conditions, payload=event.payload, person=person):
+        if person is None or not conditions_match(
+            conditions=trigger.conditions, payload=event.payload, person=person
+        ):
             continue
         considered.setdefault((trigger.survey_id, person.pk), (trigger, event, person))
     if not considered:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from surveys.models import Survey
 
 
-def person_zone(survey: Survey, person_timezone: str) -> zoneinfo.ZoneInfo:
+def send_window_zone(*, survey: Survey, person_timezone: str) -> zoneinfo.ZoneInfo:
     for name in (person_timezone, survey.send_window_timezone, "UTC"):
         try:
             return zoneinfo.ZoneInfo(name) if name else zoneinfo.ZoneInfo("UTC")
@@ -15,14 +15,14 @@ def person_zone(survey: Survey, person_timezone: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo("UTC")
 
 
-def next_in_window(survey: Survey, at: datetime, person_timezone: str = "") -> datetime:
+def send_window_next(*, survey: Survey, at: datetime, person_timezone: str = "") -> datetime:
     """`at` itself when it is inside the survey's send window, else when the window next opens (UTC).
 
     Local wall-clock times are resolved in the recipient's zone, so 9:00 stays 9:00 across a DST change.
     """
     if not survey.send_window_enabled or not survey.send_window_days:
         return at
-    zone = person_zone(survey, person_timezone)
+    zone = send_window_zone(survey=survey, person_timezone=person_timezone)
     local = at.astimezone(zone)
     start: time = survey.send_window_start
     end: time = survey.send_window_end
@@ -39,8 +39,8 @@ def next_in_window(survey: Survey, at: datetime, person_timezone: str = "") -> d
     return at  # unreachable with at least one weekday; never drop an invitation
 
 
-def describe_window(survey: Survey, person_timezone: str = "") -> str:
+def send_window_describe(*, survey: Survey, person_timezone: str = "") -> str:
     names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     days = ",".join(names[d] for d in sorted(survey.send_window_days))
-    zone = person_zone(survey, person_timezone)
+    zone = send_window_zone(survey=survey, person_timezone=person_timezone)
     return f"{days} {survey.send_window_start:%H:%M}-{survey.send_window_end:%H:%M} {zone.key}"

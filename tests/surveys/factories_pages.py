@@ -11,7 +11,7 @@ from customers.models import Person
 from integrations.models import Source
 from integrations.services import source_create
 from surveys.models import Invitation, Survey, SurveyTranslation
-from surveys.services.tokens import invitation_token
+from surveys.services.tokens import invitation_token_make
 from tests.sources import DEFAULT_SLUG
 
 
@@ -62,7 +62,7 @@ def page_invitation(
 def page_path(invitation: Invitation) -> str:
     """The invitation's answer page; "thanks/" and "unsubscribe/" follow it. Tokens carry the time they
     were made, so a test takes one path and reuses it."""
-    return f"/s/{invitation_token(invitation)}/"
+    return f"/s/{invitation_token_make(invitation=invitation)}/"
 
 
 class _AnswerForm(HTMLParser):

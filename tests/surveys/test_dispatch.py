@@ -472,7 +472,7 @@ def test_the_admin_preview_renders_an_unsaved_invitation_without_live_links() ->
     survey = survey_make()
     preview = Invitation(survey=survey, person=Person(email="preview@example.com", language="en"))
 
-    message = invitation_email(preview)
+    message = invitation_email(invitation=preview)
 
     assert message.extra_headers["Message-ID"] == "<invitation-preview.onboarding@127.0.0.1>"
     assert all("/s/preview/?score=" in (a["href"] or "") for a in html_of(message).links[:11])

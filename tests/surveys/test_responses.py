@@ -18,7 +18,7 @@ from customers.models import Suppression, suppression_hash
 from surveys.models import Invitation, Response
 from surveys.services.eligibility import histories_load
 from surveys.services.responses import SurveyClosed, response_record
-from surveys.services.tokens import invitation_token
+from surveys.services.tokens import invitation_token_make
 from tests.surveys.factories_pages import (
     page_answer_form,
     page_click,
@@ -234,7 +234,7 @@ def test_a_score_off_the_scale_gets_a_friendly_page(client: Client, score: str) 
 
 
 def test_a_tampered_link_or_unknown_invitation_gets_a_not_found_page(client: Client) -> None:
-    token = invitation_token(page_invitation())
+    token = invitation_token_make(invitation=page_invitation())
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     unknown = signing.TimestampSigner(salt="surveys.invitation").sign("999999")
 
@@ -421,7 +421,7 @@ def test_no_token_or_score_makes_a_server_error(
     client: Client, token: str, score: str | None, comment: str, tag: str, path: str, method: str
 ) -> None:
     invitation = Invitation.objects.first() or page_invitation()
-    valid = invitation_token(invitation)
+    valid = invitation_token_make(invitation=invitation)
     token = token.replace("valid", valid, 1) if token.startswith("valid") else token
     if token == "expired-shape":
         token = f"{invitation.pk}:{'x' * 6}:{'y' * 20}"

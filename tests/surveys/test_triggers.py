@@ -128,4 +128,4 @@ def test_conditions_read_the_merged_person_not_only_this_call(
     ],
 )
 def test_bad_conditions_are_explained(conditions: Any, problem: str) -> None:
-    assert conditions_problems(conditions) == [problem]
+    assert conditions_problems(conditions=conditions) == [problem]

@@ -225,7 +225,7 @@ def test_forwarding_a_batch_takes_the_same_queries_for_3_or_25_events(
         post_batch(client, write_key, *calls)
         events = list(InboundEvent.objects.filter(message_id__startswith=f"{prefix}-"))
         with CaptureQueriesContext(connection) as queries:
-            segment_events_forward(events)
+            segment_events_forward(events=events)
         assert (
             Delivery.objects.filter(idempotency_key__contains=f":{prefix}-", status="pending").count()
             == 2 * n

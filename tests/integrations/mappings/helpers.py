@@ -30,4 +30,4 @@ def rule(source: str, target: str, transform: str = "", **fields: Any) -> Mappin
 
 def compiled(*rules: MappingRule, call_types: tuple[str, ...] = ()) -> CompiledMapping:
     """A mapping compiled from unsaved rules: no database needed."""
-    return mapping_compile(MappingSet(name="test", call_types=list(call_types)), rules=rules)
+    return mapping_compile(mapping_set=MappingSet(name="test", call_types=list(call_types)), rules=rules)

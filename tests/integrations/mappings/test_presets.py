@@ -20,7 +20,8 @@ def preset(name: str) -> MappingSet:
 
 def test_csb_users_preset_maps_an_identify_call() -> None:
     result = mapping_apply(
-        mapping=mapping_compile(preset("CustomerSuccessBox users")), call=segment_call("identify__csb_user")
+        mapping=mapping_compile(mapping_set=preset("CustomerSuccessBox users")),
+        call=segment_call("identify__csb_user"),
     )
     assert result.problems == []
     assert result.output == {
@@ -45,7 +46,7 @@ def test_csb_users_preset_maps_an_identify_call() -> None:
 
 def test_csb_accounts_preset_maps_a_group_call() -> None:
     result = mapping_apply(
-        mapping=mapping_compile(preset("CustomerSuccessBox accounts")),
+        mapping=mapping_compile(mapping_set=preset("CustomerSuccessBox accounts")),
         call=segment_call("group__csb_account"),
     )
     assert result.problems == []
@@ -69,7 +70,7 @@ def test_csb_accounts_preset_maps_a_group_call() -> None:
 
 def test_csb_feature_preset_maps_a_track_call_with_module_general() -> None:
     result = mapping_apply(
-        mapping=mapping_compile(preset("CustomerSuccessBox feature usage")),
+        mapping=mapping_compile(mapping_set=preset("CustomerSuccessBox feature usage")),
         call=segment_call("track__csb_feature_default_module"),
     )
     assert result.problems == []
@@ -86,7 +87,8 @@ def test_csb_feature_preset_maps_a_track_call_with_module_general() -> None:
 
 def test_wootric_preset_rounds_created_at_to_the_nearest_second() -> None:
     result = mapping_apply(
-        mapping=mapping_compile(preset("Wootric end users")), call=segment_call("identify__wootric")
+        mapping=mapping_compile(mapping_set=preset("Wootric end users")),
+        call=segment_call("identify__wootric"),
     )
     assert result.problems == []
     assert result.output == {
@@ -100,13 +102,13 @@ def test_wootric_preset_rounds_created_at_to_the_nearest_second() -> None:
 def test_hello_customer_preset_uses_the_language_table_staff_fill_in() -> None:
     respondents = preset("Hello Customer respondents")
     call = segment_call("identify__hello_customer")
-    before = mapping_apply(mapping=mapping_compile(respondents), call=call)
+    before = mapping_apply(mapping=mapping_compile(mapping_set=respondents), call=call)
     assert before.problems == ["language_UniqueID: context.locale 'nl-BE' is not in the lookup table"]
 
     language = respondents.rules.get(target="language_UniqueID")
     language.options = {"table": {"nl": "6f1c2c1e-0000-4d6e-9b1a-nl0000000000"}}
     language.save()
-    after = mapping_apply(mapping=mapping_compile(respondents), call=call)
+    after = mapping_apply(mapping=mapping_compile(mapping_set=respondents), call=call)
     assert after.problems == []
     assert after.output == {
         "firstName": "Lotte",
@@ -121,15 +123,17 @@ def test_hello_customer_preset_uses_the_language_table_staff_fill_in() -> None:
 def test_a_custom_attribute_added_by_staff_is_mapped_by_its_api_name() -> None:
     users = preset("CustomerSuccessBox users")
     MappingRule.objects.create(mapping_set=users, position=999, source_paths="traits.plan", target="plan_c")
-    result = mapping_apply(mapping=mapping_compile(users), call=segment_call("identify__csb_user"))
+    result = mapping_apply(
+        mapping=mapping_compile(mapping_set=users), call=segment_call("identify__csb_user")
+    )
     assert result.output["plan_c"] == "enterprise"
 
 
 def test_a_compiled_mapping_is_reused_until_a_rule_changes() -> None:
     wootric = preset("Wootric end users")
-    compiled = mapping_compile_cached(wootric)
-    assert mapping_compile_cached(MappingSet.objects.get(pk=wootric.pk)) is compiled
+    compiled = mapping_compile_cached(mapping_set=wootric)
+    assert mapping_compile_cached(mapping_set=MappingSet.objects.get(pk=wootric.pk)) is compiled
 
     wootric.rules.get(target="language").delete()
-    recompiled = mapping_compile_cached(MappingSet.objects.get(pk=wootric.pk))
+    recompiled = mapping_compile_cached(mapping_set=MappingSet.objects.get(pk=wootric.pk))
     assert "language" not in mapping_apply(mapping=recompiled, call=segment_call("identify__wootric")).output
