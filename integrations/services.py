@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from hub.db import bulk_update
 from hub.pipeline import PIPELINE, pipeline_functions
-from integrations.models import InboundEvent, Source, WriteKey, write_key_hash
+from integrations.models import InboundEvent, Source, WriteKey, write_key_generate, write_key_hash
 from integrations.segment.handler import ParsedEvent
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,6 @@ def source_authenticate(*, write_key: str | None) -> Source | None:
 
 def source_create(*, name: str, slug: str, write_key: str | None = None) -> tuple[Source, str]:
     """Create a source with one write key (generated unless given); returns the key in clear once."""
-    from integrations.models import write_key_generate
-
     key = write_key or write_key_generate()
     with transaction.atomic():
         source = Source.objects.create(name=name, slug=slug)
@@ -59,8 +57,6 @@ def source_create(*, name: str, slug: str, write_key: str | None = None) -> tupl
 
 
 def write_key_add(*, source: Source, key: str | None = None, label: str = "") -> WriteKey:
-    from integrations.models import write_key_generate
-
     write_key = WriteKey(source=source, label=label)
     write_key.set_key(key or write_key_generate())
     write_key.save()

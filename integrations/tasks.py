@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from integrations import services
+from integrations.deliveries import deliveries_deliver_due
 
 
 @shared_task(name="integrations.process_inbound_events")
@@ -19,16 +20,12 @@ def sweep_inbound_events() -> int:
 @shared_task(name="integrations.deliver_deliveries")
 def deliver_deliveries(delivery_ids: list[int]) -> int:
     """Right after enqueue or replay: attempt these deliveries if they are due."""
-    from integrations.deliveries import deliveries_deliver_due
-
     return deliveries_deliver_due(ids=delivery_ids)
 
 
 @shared_task(name="integrations.deliver_due")
 def deliver_due() -> int:
     """Every minute (beat): attempt every due delivery (retries, expired claims, lost enqueues)."""
-    from integrations.deliveries import deliveries_deliver_due
-
     return deliveries_deliver_due()
 
 
