@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from pytest_httpserver import HTTPServer
 
+from customers.services.records import people_process_events
 from hub.pipeline import PIPELINE, pipeline_functions
 from integrations import services
 from integrations.deliveries import deliveries_deliver_due, deliveries_replay
@@ -234,6 +235,30 @@ def test_forwarding_a_batch_takes_the_same_queries_for_3_or_25_events(
 
     forward(1, "warm-up")  # the CSB preset is loaded and compiled once, then cached
     assert forward(3, "small") == forward(25, "large")
+
+
+def test_forwarding_reads_what_the_records_step_found_and_asks_no_suppressions_itself(
+    client: Client, write_key: str, httpserver: HTTPServer
+) -> None:
+    webhook(httpserver, call_types=["identify"])
+    post_batch(client, write_key, {"type": "delete", "userId": "u-gone", "messageId": "m-delete"})
+    process()
+    post_batch(
+        client,
+        write_key,
+        {"type": "identify", "userId": "u-gone", "messageId": "m-again"},
+        {"type": "identify", "userId": "u-new", "messageId": "m-new"},
+    )
+    events = list(InboundEvent.objects.filter(message_id__in=["m-again", "m-new"]).order_by("pk"))
+    people_process_events(events=events)
+
+    with CaptureQueriesContext(connection) as queries:
+        segment_events_forward(events=events)
+
+    assert not [query for query in queries if "customers_suppression" in query["sql"]]
+    assert list(Delivery.objects.values_list("idempotency_key", flat=True)) == [
+        f"segment:{events[1].source_id}:m-new"
+    ]
 
 
 def test_a_collectors_webhook_calls_are_not_forwarded_as_segment_calls(
