@@ -798,7 +798,7 @@ admin.site.unregister(PeriodicTask)
 
 @admin.register(PeriodicTask)
 class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
-    # integrations/schedule.py declares the tasks; enabling, disabling and running them (a sync-back, a
+    # hub/schedule.py declares the tasks; enabling, disabling and running them (a sync-back, a
     # dispatch) change what the hub does.
     actions = [
         action_needing(getattr(beat_admin.PeriodicTaskAdmin, name), "change")

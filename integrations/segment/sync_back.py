@@ -478,7 +478,7 @@ def sync_back_destinations() -> QuerySet[Destination]:
 
 
 def sync_back_erase(*, person: Person, **kwargs: Any) -> dict[str, int]:
-    """GDPR erasure reaches the batches (a PERSON_ERASE_HOOKS hook, registered in apps.py).
+    """GDPR erasure reaches the batches (a PERSON_ERASE_HOOKS hook, named in hub/pipeline.py).
 
     A batch holds many people's answers in one payload: the erased person's identify calls leave it,
     and its stored request; a response that quotes them is dropped (its status stays). A batch not

@@ -1,7 +1,7 @@
 """Triggers: which processed calls make a survey consider a person, and scheduling the invitation.
 
-`surveys_process_events` is an event handler (registered in apps.py, after the customer records
-handler, so the person it reads is up to date). Per batch it loads triggers, people, and their
+`surveys_process_events` is the second handler of the pipeline (hub/pipeline.py), after the customer
+records one, so the person it reads is up to date. Per batch it loads triggers, people, and their
 survey history in a few queries, decides with `eligibility_decide` and bulk-creates invitations.
 """
 
