@@ -14,7 +14,8 @@ A connector is one class in `integrations/<vendor>/connector.py`, registered by 
         def build(self, *, destination, event_type, data):
             return {...}
 
-        # At each attempt: return the exchange, or raise ConnectorError.
+        # At each attempt (the engine has checked the schema's secrets): return the exchange, or
+        # raise ConnectorError.
         def deliver(self, *, destination, payload, idempotency_key, client):
             return client.request("POST", url, json=payload, headers=...)
 
@@ -26,7 +27,7 @@ Errors: `client.request` already raises `ConnectorError` for connection errors, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -125,9 +126,7 @@ class SettingsSchema:
             for key in self.required
             if merged.get(key) in (None, "")
         ]
-        problems += [
-            Problem("secrets", f"'{key}' is required.") for key in self.secrets if key not in secret_keys
-        ]
+        problems += [Problem("secrets", f"'{key}' is required.") for key in self.secrets_missing(secret_keys)]
         for key in self.urls:
             url = merged.get(key)
             if url in (None, ""):
@@ -137,6 +136,19 @@ class SettingsSchema:
             elif refused := url_refusal(url):
                 problems.append(Problem("settings", f"'{key}': {refused}."))
         return problems
+
+    def secrets_missing(self, secret_keys: Iterable[str]) -> list[str]:
+        """The required secrets not among `secret_keys`, in the schema's order."""
+        present = set(secret_keys)
+        return [key for key in self.secrets if key not in present]
+
+    def secrets_check(self, secrets: Mapping[str, str]) -> None:
+        """Before every call (the engine does it, so a connector can read its secrets as given):
+        a permanent ConnectorError naming the first required secret the destination lacks, e.g. one
+        dropped when its host changed (`Destination.save`)."""
+        missing = self.secrets_missing(key for key, value in secrets.items() if value)
+        if missing:
+            raise ConnectorError(f"The destination has no {missing[0]}.", permanent=True)
 
     def origins(self, settings: Mapping[str, Any]) -> frozenset[str]:
         """The scheme://host:port of every URL setting: whom the destination's calls (and secrets) reach."""
@@ -193,6 +205,7 @@ class BaseConnector:
         """Send one payload; return the exchange on success, raise ConnectorError otherwise.
 
         May be called more than once with the same idempotency key (a retry, a replay, or a worker
-        killed mid-call): pass the key on to the vendor whenever its API takes one.
+        killed mid-call): pass the key on to the vendor whenever its API takes one. The engine calls
+        it only for a destination that has every secret `settings_schema.secrets` names.
         """
         raise NotImplementedError

@@ -1,61 +1,43 @@
-"""The outbound delivery engine: every call to a destination is a `Delivery` row, attempted by
-workers that claim due rows, retried across attempts stored in the database.
+"""The outbound delivery engine's front: every call to a destination is a `Delivery` row, put in here
+and attempted by the delivery loop (integrations/delivery_loop.py: claims, retries, rate limits).
 
     deliveries_enqueue(event_type="response.created", data={...}, idempotency_key="response-42-created",
                        source_id=7)
         -> one Delivery per enabled destination of source 7 subscribed to the event, in the caller's
            transaction; a task delivers them right after commit (the beat's `deliver_due` is the
            safety net). A destination never receives another source's people (tenancy).
-    deliveries_deliver_due()   claim due rows one at a time (FOR UPDATE SKIP LOCKED), attempt, record.
-
-Outcomes: 2xx -> delivered. Connection error, timeout, 5xx, 408/425/429 -> pending again at
-now + Retry-After, or exponential backoff with jitter; once the next attempt would fall after
-`retry_until` (enqueue + the destination's max age) -> dead. Other 4xx -> failed at once.
-
-A claimed row is `in_flight` with `next_attempt_at` = the end of its claim (the lease): if the
-worker dies mid-call, the row is due again when the lease ends and another worker repeats the call
-with the same idempotency key. Delivery is therefore at least once; remotes dedupe on the key.
-
-Rate limits hold across every worker: a claim of a rate-limited destination's delivery locks the
-destination row and reserves the call slot `next_slot_at`, then the worker sleeps until it.
+    delivery_enqueue(destination=segment, event_type="sync_back.batch", data={...}, idempotency_key=...)
+        -> one Delivery for the one destination the caller chose (the NPS sync-back's batches).
+    delivery_send_now(delivery_id=...)   attempt it at once in this process and see the outcome.
+    deliveries_replay(ids=[...])         delivered, failed or dead rows due again, same key.
+    deliveries_erase(...)                an erased person's payloads go, and are never sent.
 """
 
 import logging
-import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.base import TEST_EVENT_TYPE, ConnectorError
+from integrations.delivery_loop import (
+    FORWARDED_DELETE,
+    SLOT_MAX_WAIT_SECONDS,
+    deliveries_deliver_due,
+    destination_slot_reserve,
+    failure_reason,
+)
 from integrations.http import HttpClient, HttpExchange
 from integrations.models import ERASED_PAYLOAD, ERASED_REASON, Delivery, Destination
-from integrations.registry import UnknownKind, connector_get
+from integrations.registry import connector_get
 
 logger = logging.getLogger(__name__)
-
-# Backoff of retryable failures: base * 2^(attempt-1), capped, then "equal jitter" (half fixed, half
-# random) so that many deliveries failing together do not come back together.
-BACKOFF_BASE_SECONDS = 10.0
-BACKOFF_CAP_SECONDS = 30 * 60.0
-# Even "Retry-After: 0" waits this long: a remote answering so at once must not be called in a loop.
-RETRY_MIN_SECONDS = 1.0
-# A rate-limited delivery whose slot is further away than this is put back (due at its slot)
-# instead of holding a worker asleep.
-SLOT_MAX_WAIT_SECONDS = 10.0
-# Added to each rate-limit interval: absorbs the scheduling jitter between the slot and the moment
-# the request reaches the remote, so two calls never arrive closer than 1/rate.
-SLOT_GUARD_SECONDS = 0.05
-# A claim lasts the call's timeout plus its slot wait plus this (database writes around it).
-LEASE_MARGIN_SECONDS = 10.0
-EXCERPT_LIMIT = 500
-FORWARDED_DELETE = "delete"  # the event type of a forwarded Segment `delete` call
 
 
 def _event_name(data: Mapping[str, Any]) -> str | None:
@@ -92,7 +74,7 @@ def _delivery_new(
             exc_info=not isinstance(exc, ConnectorError),
         )
         delivery.status = Delivery.Status.FAILED
-        delivery.last_error = f"could not build the payload: {_reason(exc)}"
+        delivery.last_error = f"could not build the payload: {failure_reason(exc)}"
         delivery.payload = {"type": event_type, "data": dict(data)}  # what it was about, for staff
         return delivery
     return None if delivery.payload is None else delivery
@@ -132,27 +114,56 @@ def deliveries_enqueue(
         for d in Destination.objects.filter(enabled=True, source_id=source_id).select_related("mapping_set")
         if d.receives(event_type, event_name, source_id=source_id)
     ]
-    deliveries: list[Delivery] = []
-    now = timezone.now()
     with transaction.atomic():
-        for destination in destinations:
-            existing = Delivery.objects.filter(
-                destination=destination, idempotency_key=idempotency_key
-            ).first()
-            if existing is not None:
-                deliveries.append(existing)
-                continue
-            delivery = _delivery_new(
+        enqueued = [
+            delivery_enqueue(
                 destination=destination,
                 event_type=event_type,
                 data=data,
                 idempotency_key=idempotency_key,
-                now=now,
+                deliver_after_commit=False,
             )
-            if delivery is not None:
-                deliveries.append(_delivery_save(delivery))
+            for destination in destinations
+        ]
+        deliveries = [delivery for delivery in enqueued if delivery is not None]
         _deliver_after_commit(deliveries)
     return deliveries
+
+
+def delivery_enqueue(
+    *,
+    destination: Destination,
+    event_type: str,
+    data: Mapping[str, Any],
+    idempotency_key: str,
+    deliver_after_commit: bool = True,
+) -> Delivery | None:
+    """Create a Delivery of one event for the one destination the caller chose, whatever it
+    subscribes to: the NPS sync-back's batch for its Segment destination. The caller answers for
+    tenancy: `data` is about the people of the destination's own source.
+
+    The destination's connector builds the payload (None: it skips the event and nothing is stored; a
+    connector that cannot build it records the delivery as failed, with the reason). The same key
+    again returns the existing row as it is. A task delivers it after commit; a caller that sends it
+    itself at once (`delivery_send_now`) passes `deliver_after_commit=False`, so that no task races
+    it for the row.
+    """
+    with transaction.atomic():
+        delivery = Delivery.objects.filter(destination=destination, idempotency_key=idempotency_key).first()
+        if delivery is None:
+            new = _delivery_new(
+                destination=destination,
+                event_type=event_type,
+                data=data,
+                idempotency_key=idempotency_key,
+                now=timezone.now(),
+            )
+            if new is None:
+                return None
+            delivery = _delivery_save(new)
+        if deliver_after_commit:
+            _deliver_after_commit([delivery])
+    return delivery
 
 
 @dataclass(frozen=True)
@@ -225,12 +236,6 @@ def deliveries_enqueue_many(
     return deliveries
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ConnectorError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"[:1000]
-
-
 def _deliver_soon(ids: list[int]) -> None:
     from integrations.tasks import deliver_deliveries
 
@@ -240,225 +245,20 @@ def _deliver_soon(ids: list[int]) -> None:
         logger.warning("could not enqueue %d deliveries; deliver_due will send them", len(ids), exc_info=True)
 
 
-# --- the loop ---------------------------------------------------------------------------------------
+# --- replay, send now, test ------------------------------------------------------------------------
+
+ENDED = (Delivery.Status.DELIVERED, Delivery.Status.FAILED, Delivery.Status.DEAD)
 
 
-def backoff_seconds(attempts: int) -> float:
-    """Seconds before attempt `attempts + 1`: 10 s, 20 s, 40 s ... up to 30 min, each with jitter."""
-    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not a secret
-
-
-def _rate_limit(destination: Destination) -> float | None:
-    if destination.rate_limit_per_second:
-        return destination.rate_limit_per_second
-    try:
-        return connector_get(destination.kind).rate_limit_per_second
-    except UnknownKind:
-        return None
-
-
-def _lease(destination: Destination, wait: float) -> timedelta:
-    return timedelta(seconds=destination.timeout_seconds + wait + LEASE_MARGIN_SECONDS)
-
-
-@dataclass
-class _Claim:
-    delivery: Delivery
-    destination: Destination
-    slot: datetime | None  # a rate-limited call starts no earlier than this
-
-
-def _due(now: datetime, ids: list[int] | None, skip: set[int], done: set[int]) -> "QuerySet[Delivery]":
-    queryset = Delivery.objects.filter(
-        status__in=[Delivery.Status.PENDING, Delivery.Status.IN_FLIGHT],
-        next_attempt_at__lte=now,
-        destination__enabled=True,
-    )
-    if ids is not None:
-        queryset = queryset.filter(pk__in=ids)
-    if skip:
-        queryset = queryset.exclude(destination_id__in=skip)
-    if done:
-        queryset = queryset.exclude(pk__in=done)
-    return queryset.order_by("next_attempt_at", "pk")
-
-
-def _slot_take(
-    destination_id: int, rate: float, clock: Callable[[], datetime], max_wait: float
-) -> tuple[float, datetime]:
-    """Reserve the destination's next call slot; the caller's transaction keeps the row locked.
-
-    Returns (seconds to wait, slot); a wait above max_wait reserves nothing. The time is read
-    after the lock is held: reading it before, while another worker held the row, would date the
-    slot in the past and squeeze the interval.
-    """
-    locked = Destination.objects.select_for_update().only("next_slot_at").get(pk=destination_id)
-    now = clock()
-    slot = max(now, locked.next_slot_at or now)
-    wait = (slot - now).total_seconds()
-    if wait <= max_wait:
-        interval = timedelta(seconds=1 / rate + SLOT_GUARD_SECONDS)
-        Destination.objects.filter(pk=destination_id).update(next_slot_at=slot + interval)
-    return wait, slot
-
-
-def delivery_claim(
-    *, clock: Callable[[], datetime], ids: list[int] | None, max_wait: float, skip: set[int], done: set[int]
-) -> _Claim | None:
-    """Claim the next due delivery, or None when none is due. Rows other workers hold are skipped,
-    and so are those in `done` (a loop run attempts each delivery at most once).
-
-    A rate-limited destination whose next slot is too far away is added to `skip` and its delivery
-    stays pending, due at that slot.
-    """
-    slot: datetime | None
-    while True:
-        now = clock()
-        with transaction.atomic():
-            delivery = _due(now, ids, skip, done).select_for_update(skip_locked=True, of=("self",)).first()
-            if delivery is None:
-                return None
-            destination = Destination.objects.get(pk=delivery.destination_id)
-            wait, slot = 0.0, None
-            rate = _rate_limit(destination)
-            if rate:
-                wait, slot = _slot_take(destination.pk, rate, clock, max_wait)
-                if wait > max_wait:
-                    skip.add(destination.pk)
-                    Delivery.objects.filter(pk=delivery.pk).update(
-                        status=Delivery.Status.PENDING, next_attempt_at=slot
-                    )
-                    continue
-            delivery.status = Delivery.Status.IN_FLIGHT
-            delivery.attempts += 1
-            delivery.claimed_at = now
-            delivery.next_attempt_at = now + _lease(destination, wait)
-            delivery.save(update_fields=["status", "attempts", "claimed_at", "next_attempt_at", "updated_at"])
-            return _Claim(delivery=delivery, destination=destination, slot=slot)
-
-
-def _exchange_fields(exchange: HttpExchange | None) -> dict[str, Any]:
-    if exchange is None:
-        return {"last_http_status": None, "last_response_excerpt": "", "last_exchange": None}
-    return {
-        "last_http_status": exchange.status,
-        "last_response_excerpt": exchange.response_body[:EXCERPT_LIMIT],
-        "last_exchange": exchange.as_dict(),
-    }
-
-
-def delivery_attempt(*, claim: _Claim, clock: Callable[[], datetime]) -> str:
-    """Make one claimed call and record its outcome; returns the delivery's new status."""
-    delivery, destination = claim.delivery, claim.destination
-    if claim.slot is not None:
-        # Sleep until the slot itself, not for a wait computed before the claim's locks and writes:
-        # those took time, and starting late would squeeze the gap to the next worker's call.
-        time.sleep(max(0.0, (claim.slot - clock()).total_seconds()))
-    client = HttpClient(timeout=destination.timeout_seconds, secrets=destination.secret_values().values())
-    exchange: HttpExchange | None = None
-    error: ConnectorError | None = None
-    try:
-        connector = connector_get(destination.kind)
-        exchange = connector.deliver(
-            destination=destination,
-            payload=delivery.payload,
-            idempotency_key=delivery.idempotency_key,
-            client=client,
-        )
-    except ConnectorError as exc:
-        error = exc
-        exchange = exc.exchange
-    except Exception as exc:
-        # A connector bug or an unknown kind: retried (a fix or a config change may cure it), logged.
-        logger.exception("delivery %s to destination %s raised", delivery.pk, destination.pk)
-        error = ConnectorError(_reason(exc))
-    finally:
-        client.close()
-
-    now = clock()
-    fields: dict[str, Any] = _exchange_fields(exchange)
-    if error is None:
-        fields.update(status=Delivery.Status.DELIVERED, delivered_at=now, last_error="")
-    elif error.permanent:
-        fields.update(status=Delivery.Status.FAILED, last_error=error.message)
-    else:
-        delay = backoff_seconds(delivery.attempts) if error.retry_after is None else error.retry_after
-        delay = max(delay, RETRY_MIN_SECONDS)
-        next_at = now + timedelta(seconds=delay)
-        if next_at > delivery.retry_until:
-            gave_up = f"gave up: still failing after {destination.max_age_seconds // 60} min"
-            fields.update(status=Delivery.Status.DEAD, last_error=f"{error.message} ({gave_up})")
-        else:
-            fields.update(status=Delivery.Status.PENDING, next_attempt_at=next_at, last_error=error.message)
-    if delivery.event_type == FORWARDED_DELETE and fields["status"] != Delivery.Status.PENDING:
-        fields.update(_delete_forgotten(fields))
-    fields["updated_at"] = now
-    # Only while our claim holds: a worker that took longer than its lease lost the row to another.
-    recorded = Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.Status.IN_FLIGHT, claimed_at=delivery.claimed_at
-    ).update(**fields)
-    if not recorded:
-        logger.warning("delivery %s: the claim expired before the outcome was recorded", delivery.pk)
-    return str(fields["status"])
-
-
-def _delete_forgotten(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A forwarded `delete` keeps the person's ids only until the vendor had its chance to erase them
-    too: once it is delivered, failed or dead, its payload and exchange go like the rest of them (the
-    HTTP status stays, and a failure says what kind it was, without the remote's words)."""
-    erased: dict[str, Any] = {"payload": ERASED_PAYLOAD, "last_exchange": None, "last_response_excerpt": ""}
-    if fields["status"] != Delivery.Status.DELIVERED:
-        status = fields.get("last_http_status")
-        erased["last_error"] = (
-            f"{'no answer' if status is None else f'HTTP {status}'}; "
-            "the forwarded delete's details were erased with the person"
-        )
-    return erased
-
-
-def deliveries_deliver_due(
-    *,
-    now: datetime | None = None,
-    limit: int = 200,
-    ids: Iterable[int] | None = None,
-    budget_seconds: float = 50.0,
-    max_wait: float = SLOT_MAX_WAIT_SECONDS,
-) -> int:
-    """Attempt due deliveries (only those among `ids` when given), one claim at a time, until none is
-    due, `limit` attempts were made, or `budget_seconds` passed. Returns the number of attempts.
-
-    `now` fixes the clock (tests); otherwise every claim reads the current time.
-    """
-    clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
-    id_list = list(ids) if ids is not None else None
-    skip: set[int] = set()
-    done: set[int] = set()
-    started = time.monotonic()
-    attempts = 0
-    while attempts < limit and time.monotonic() - started < budget_seconds:
-        claim = delivery_claim(clock=clock, ids=id_list, max_wait=max_wait, skip=skip, done=done)
-        if claim is None:
-            break
-        done.add(claim.delivery.pk)
-        delivery_attempt(claim=claim, clock=clock)
-        attempts += 1
-    return attempts
-
-
-# --- replay and test --------------------------------------------------------------------------------
-
-
-def deliveries_replay(*, ids: Iterable[int]) -> int:
-    """Admin/API "replay": delivered, failed or dead deliveries become due now, with the same
-    idempotency key and a fresh retry window. Deliveries pending or in flight are left alone."""
+def _deliveries_reopen(*, ids: Iterable[int], statuses: Sequence[str]) -> list[int]:
+    """Those of `ids` in one of `statuses` become pending, due now, with the same idempotency key and
+    a fresh retry window; returns their ids."""
     now = timezone.now()
-    replayed: list[int] = []
+    reopened: list[int] = []
     with transaction.atomic():
         rows = (
             Delivery.objects.select_for_update()
-            .filter(pk__in=list(ids))
-            .exclude(status__in=[Delivery.Status.PENDING, Delivery.Status.IN_FLIGHT])
+            .filter(pk__in=list(ids), status__in=list(statuses))
             .select_related("destination")
         )
         for delivery in rows:
@@ -468,10 +268,35 @@ def deliveries_replay(*, ids: Iterable[int]) -> int:
             delivery.next_attempt_at = now
             delivery.retry_until = now + timedelta(seconds=delivery.destination.max_age_seconds)
             delivery.save(update_fields=["status", "next_attempt_at", "retry_until", "updated_at"])
-            replayed.append(delivery.pk)
-        if replayed:
-            transaction.on_commit(lambda: _deliver_soon(replayed))
+            reopened.append(delivery.pk)
+    return reopened
+
+
+def deliveries_replay(*, ids: Iterable[int]) -> int:
+    """Admin/API "replay": delivered, failed or dead deliveries become due now, with the same
+    idempotency key and a fresh retry window; a task delivers them after commit. Deliveries pending
+    or in flight are left alone."""
+    replayed = _deliveries_reopen(ids=ids, statuses=ENDED)
+    if replayed:
+        transaction.on_commit(lambda: _deliver_soon(replayed))
     return len(replayed)
+
+
+def delivery_send_now(*, delivery_id: int, again: bool = False) -> tuple[Delivery, bool]:
+    """Attempt one delivery at once in this process, whatever its backoff, for a worker that needs its
+    outcome (the sync-back moves its cursor on it). Returns the delivery as the engine recorded it, and
+    whether this call attempted it.
+
+    Pending: attempted now. Failed or dead: replayed (same key, fresh retry window), then attempted.
+    Delivered: left as it is, unless `again`. Held by another worker (in flight): left to it, whose
+    outcome the row records when it ends; nobody waits for it here.
+    """
+    _deliveries_reopen(ids=[delivery_id], statuses=ENDED if again else ENDED[1:])
+    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
+        next_attempt_at=timezone.now()
+    )
+    attempted = deliveries_deliver_due(ids=[delivery_id], limit=1) > 0
+    return Delivery.objects.select_related("destination").get(pk=delivery_id), attempted
 
 
 def deliveries_replay_dead(*, destination: Destination) -> int:
@@ -487,13 +312,10 @@ def destination_send_test(*, destination: Destination) -> tuple[HttpExchange | N
     problems = connector.validate(settings=destination.settings, secrets=destination.secret_values())
     if problems:
         return None, " ".join(problems)
-    rate = _rate_limit(destination)
-    if rate:
-        with transaction.atomic():
-            wait, _ = _slot_take(destination.pk, rate, timezone.now, SLOT_MAX_WAIT_SECONDS)
-        if wait > SLOT_MAX_WAIT_SECONDS:
-            return None, f"The destination's rate limit is busy for {wait:.0f} s; try again later."
-        time.sleep(wait)
+    wait = destination_slot_reserve(destination=destination)
+    if wait > SLOT_MAX_WAIT_SECONDS:
+        return None, f"The destination's rate limit is busy for {wait:.0f} s; try again later."
+    time.sleep(wait)
     data = {"message": "A test from Feedback Hub: this endpoint is set up correctly.", "test": True}
     client = HttpClient(timeout=destination.timeout_seconds, secrets=destination.secret_values().values())
     try:
@@ -508,7 +330,7 @@ def destination_send_test(*, destination: Destination) -> tuple[HttpExchange | N
         return exc.exchange, exc.message
     except Exception as exc:
         logger.exception("test of destination %s raised", destination.pk)
-        return None, _reason(exc)
+        return None, failure_reason(exc)
     finally:
         client.close()
     return exchange, ""

@@ -2,7 +2,7 @@
 the translation of every outcome into an `HttpExchange` or a `ConnectorError`.
 
 No retries happen here: a failed call raises, and the delivery engine schedules the next attempt
-in the database (integrations/deliveries.py), so a retry survives a worker restart.
+in the database (integrations/delivery_loop.py), so a retry survives a worker restart.
 
     client = HttpClient(timeout=5, secrets=["sk_live_..."])
     exchange = client.request("POST", url, json=payload, headers={"Authorization": "Bearer ..."})

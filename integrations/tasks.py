@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from integrations import services
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 
 
 @shared_task(name="integrations.process_inbound_events")

@@ -84,8 +84,6 @@ class CustomerSuccessBoxConnector(BaseConnector):
     def deliver(
         self, *, destination: Destination, payload: Any, idempotency_key: str, client: HttpClient
     ) -> HttpExchange:
-        api_key = destination.secret_values().get("api_key", "")
-        if not api_key:
-            raise ConnectorError("The destination has no api_key.", permanent=True)
+        api_key = destination.secret_values()["api_key"]
         url = str(destination.settings.get("base_url", "")).rstrip("/") + PATHS[payload["type"]]
         return client.request("POST", url, json=payload, headers={"Authorization": f"Bearer {api_key}"})

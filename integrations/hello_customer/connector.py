@@ -75,9 +75,7 @@ class HelloCustomerConnector(BaseConnector):
         self, *, destination: Destination, payload: Any, idempotency_key: str, client: HttpClient
     ) -> HttpExchange:
         settings = self.settings_schema.settings_with_defaults(destination.settings)
-        api_key = destination.secret_values().get("api_key", "")
-        if not api_key:
-            raise ConnectorError("The destination has no api_key.", permanent=True)
+        api_key = destination.secret_values()["api_key"]
         url = (
             f"{str(settings['base_url']).rstrip('/')}/V1.0/{quote(str(settings['api_language']), safe='')}"
             f"/Campaign/{quote(str(payload['campaign_UniqueID']), safe='')}/Respondent/Add"

@@ -63,9 +63,7 @@ class SegmentConnector(BaseConnector):
         self, *, destination: Destination, payload: Any, idempotency_key: str, client: HttpClient
     ) -> HttpExchange:
         settings = self.settings_schema.settings_with_defaults(destination.settings)
-        write_key = destination.secret_values().get("write_key", "")
-        if not write_key:
-            raise ConnectorError("The destination has no write_key.", permanent=True)
+        write_key = destination.secret_values()["write_key"]
         if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
             raise ConnectorError('The payload is not a Segment batch ({"batch": [...]}).', permanent=True)
         headers = {"Content-Type": "application/json", "Authorization": basic_auth(write_key)}

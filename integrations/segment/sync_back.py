@@ -39,7 +39,8 @@ from django.utils import timezone
 from customers.models import Identity, Person
 from customers.services.people import person_ids
 from hub.db import json_mentions
-from integrations.deliveries import deliveries_deliver_due, deliveries_replay
+from integrations.deliveries import deliveries_replay
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.http import REQUEST_BODY_LIMIT, user_agent
 from integrations.models import Delivery, Destination, Source, SyncCursor
 from integrations.segment.connector import SegmentConnector

@@ -131,9 +131,7 @@ class SurveyLabConnector(BaseConnector):
     def api_url(self, *, destination: Destination, action: str) -> str:
         """The collector's API link with the token, source and action added."""
         settings = self.settings_schema.settings_with_defaults(destination.settings)
-        token = destination.secret_values().get("api_token", "")
-        if not token:
-            raise ConnectorError("The destination has no api_token.", permanent=True)
+        token = destination.secret_values()["api_token"]
         parts = urlsplit(str(settings["api_link"]))
         query = [(k, v) for k, v in parse_qsl(parts.query) if k not in (TOKEN_PARAM, "source", "action")]
         query += [(TOKEN_PARAM, token), ("source", str(settings["source"])), ("action", action)]

@@ -86,9 +86,7 @@ class WebhookConnector(BaseConnector):
         self, *, destination: Destination, payload: Any, idempotency_key: str, client: HttpClient
     ) -> HttpExchange:
         settings = self.settings_schema.settings_with_defaults(destination.settings)
-        secret = destination.secret_values().get("signing_secret", "")
-        if not secret:
-            raise ConnectorError("The destination has no signing_secret.", permanent=True)
+        secret = destination.secret_values()["signing_secret"]
         body = orjson.dumps(payload)
         timestamp = int(time.time())
         headers = {

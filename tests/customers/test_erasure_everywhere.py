@@ -14,7 +14,7 @@ from werkzeug import Request
 from werkzeug import Response as WsgiResponse
 
 from customers.models import DeletionReceipt, Person, Suppression
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, Source
 from integrations.segment.sync_back import sync_back_run
 from surveys.models import Invitation, Response

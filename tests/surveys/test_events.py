@@ -10,7 +10,7 @@ from django.db import transaction
 from django.test import Client
 from pytest_httpserver import HTTPServer
 
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination
 from surveys.models import Invitation, Response
 from surveys.services.dispatch import invitations_dispatch_due

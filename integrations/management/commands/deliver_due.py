@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 
 
 class Command(BaseCommand):

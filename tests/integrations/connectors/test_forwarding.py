@@ -14,7 +14,8 @@ from pytest_httpserver import HTTPServer
 from customers.services.records import people_process_events
 from hub.pipeline import PIPELINE, pipeline_functions
 from integrations import services
-from integrations.deliveries import deliveries_deliver_due, deliveries_replay
+from integrations.deliveries import deliveries_replay
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.forwarding import segment_events_forward
 from integrations.models import Delivery, Destination, InboundEvent, Source
 from integrations.services import inbound_events_process, inbound_events_reprocess

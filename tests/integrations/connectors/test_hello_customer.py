@@ -6,7 +6,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, MappingRule
 from integrations.registry import connector_get
 from tests.integrations.connectors.outbound import destination_create, enqueue_call, presets  # noqa: F401

@@ -4,7 +4,7 @@ source and an action, against a local server standing in for SurveyLab."""
 import pytest
 from pytest_httpserver import HTTPServer
 
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination
 from integrations.registry import connector_get
 from tests.integrations.connectors.outbound import destination_create, enqueue_call, presets  # noqa: F401

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from customers.models import Person
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, InboundEvent, MappingRule, Source
 from integrations.segment.sync_back import sync_back_run
 from integrations.services import inbound_events_process, source_create

@@ -14,7 +14,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response as WsgiResponse
 
-from integrations.deliveries import deliveries_deliver_due, deliveries_enqueue, destination_send_test
+from integrations.deliveries import deliveries_enqueue, destination_send_test
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, MappingSet
 from integrations.registry import connector_get
 from surveys.services.responses import response_followup_save, response_record

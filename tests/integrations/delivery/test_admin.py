@@ -5,7 +5,7 @@ import re
 from django.test import Client
 from pytest_httpserver import HTTPServer
 
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, Source
 from tests.integrations.delivery.conftest import SECRET, enqueue_one
 

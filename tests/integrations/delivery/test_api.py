@@ -7,7 +7,7 @@ from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
 from hub.crypto import decrypt
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination
 from tests.integrations.delivery.conftest import SECRET, enqueue_one
 from tests.sources import source_default

@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from integrations import deliveries
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery
 from tests.conftest import service_missing
 from tests.integrations.delivery.conftest import destination_create, enqueue_one

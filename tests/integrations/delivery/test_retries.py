@@ -11,7 +11,8 @@ import time_machine
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from integrations.deliveries import deliveries_deliver_due, deliveries_replay, deliveries_replay_dead
+from integrations.deliveries import deliveries_replay, deliveries_replay_dead
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination
 from tests.integrations.delivery.conftest import closed_port, destination_create, enqueue_one
 

@@ -4,7 +4,7 @@ from django.db import connection
 from pytest_httpserver import HTTPServer
 
 from hub.crypto import decrypt
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.http import MASK
 from integrations.models import Delivery, Destination
 from tests.integrations.delivery.conftest import SECRET, destination_create, enqueue_one

@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
-from integrations.deliveries import deliveries_deliver_due, deliveries_enqueue
+from integrations.deliveries import deliveries_enqueue
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.http import user_agent
 from integrations.models import Delivery, Destination
 from integrations.webhook.connector import secret_key

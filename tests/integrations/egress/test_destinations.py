@@ -11,7 +11,7 @@ from django.test import Client
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, Source
 from tests.integrations.delivery.conftest import SECRET, destination_create, enqueue_one
 from tests.integrations.egress.conftest import PUBLIC_IP, Network

@@ -10,7 +10,7 @@ from werkzeug import Request
 from werkzeug import Response as WerkzeugResponse
 
 from customers.models import Person
-from integrations.deliveries import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, Source, SyncCursor
 from integrations.segment.sync_back import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from tests.integrations.sync_back.conftest import (
