@@ -188,7 +188,7 @@ def main() -> None:
         # production settings (DEBUG off) on the bench database; nothing is published to a broker
         django_setup(bench_settings(database=DB_NAME, workdir=workdir))
         from integrations.models import Delivery, Destination
-        from integrations.segment.sync_back import sync_back_run
+        from surveys.services.sync_back import sync_back_run
 
         source = answers_create(args.responses)
         destination = Destination(

@@ -24,7 +24,7 @@ PERSON_MERGE_HOOKS: tuple[str, ...] = ("surveys.services.people.person_merge_sur
 # docs/architecture.md says which step erases which table).
 PERSON_ERASE_HOOKS: tuple[str, ...] = (
     "surveys.services.people.person_erase_surveys",
-    "integrations.segment.sync_back.sync_back_erase",
+    "surveys.services.sync_back.sync_back_erase",
 )
 
 

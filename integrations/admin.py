@@ -764,7 +764,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         messages.success(request, f"Replaying {total} dead deliver{'y' if total == 1 else 'ies'}.")
 
 
-# The Segment sync-back (integrations/segment/sync_back.py) adds its action to the destinations.
+# The Segment sync-back (surveys/services/sync_back.py) adds its action to the destinations.
 @admin.action(
     description="Sync NPS answers back to Segment now (the daily sync, started at once)",
     permissions=["change"],
@@ -772,8 +772,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
 def sync_back_now(
     modeladmin: DestinationAdmin, request: HttpRequest, queryset: QuerySet[Destination]
 ) -> None:
-    from integrations.segment.sync_back import KIND
-    from integrations.tasks import sync_back_destination
+    from surveys.services.sync_back import KIND
+    from surveys.tasks import sync_back_destination
 
     ids = list(queryset.filter(kind=KIND, enabled=True).values_list("pk", flat=True))
     if not ids:

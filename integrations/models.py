@@ -595,7 +595,7 @@ class SyncCursor(models.Model):
     delivered. `batch_delivery` is the batch sent after that point and not yet confirmed delivered,
     covering responses up to (`batch_until_updated_at`, `batch_until_response_id`).
 
-    Written only by integrations/segment/sync_back.py; it moves when a batch's Delivery is delivered.
+    Written only by surveys/services/sync_back.py; it moves when a batch's Delivery is delivered.
     """
 
     destination = models.OneToOneField(

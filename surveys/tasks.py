@@ -6,6 +6,7 @@ from celery import shared_task
 
 from surveys.services.collectors import CollectorRetry, collector_event_process, collector_events_sweep
 from surveys.services.dispatch import invitations_dispatch_backlog
+from surveys.services.sync_back import sync_back_destinations, sync_back_run
 
 
 @shared_task(name="surveys.dispatch_due")
@@ -30,3 +31,25 @@ def collector_sweep() -> int:
     """Safety net: decide collector calls whose task was lost (the broker was down). Meant for beat,
     every minute, next to the intake sweeper (an entry in hub/schedule.py)."""
     return collector_events_sweep()
+
+
+# The sync-back's tasks keep the names they had under integrations/: the beat's rows in existing
+# databases (and any task in flight) call them by name.
+@shared_task(name="integrations.sync_back_all")
+def sync_back_all() -> int:
+    """Daily (beat, a crontab editable in the admin): one sync-back task per Segment destination."""
+    ids = list(sync_back_destinations().values_list("pk", flat=True))
+    for destination_id in ids:
+        sync_back_destination.delay(destination_id)
+    return len(ids)
+
+
+@shared_task(name="integrations.sync_back_destination")
+def sync_back_destination(destination_id: int) -> str:
+    """Sync the latest NPS answers back to one Segment destination (also the admin's "sync now")."""
+    from integrations.models import Destination
+
+    destination = Destination.objects.filter(pk=destination_id).first()
+    if destination is None:
+        return "the destination no longer exists"
+    return sync_back_run(destination=destination).summary()

@@ -6,7 +6,7 @@ The destination's source is the hub source whose people's answers are synced. Se
 Segment-compatible endpoint such as another Feedback Hub). Secret: `write_key` of the Segment source
 to write into.
 
-Each delivery is one `/v1/batch` body built by integrations/segment/sync_back.py:
+Each delivery is one `/v1/batch` body built by surveys/services/sync_back.py:
 
     POST {api_host}/v1/batch    Authorization: Basic base64("<write key>:")
     {"batch": [{"type": "identify", "userId": "u-42", "traits": {"NPS_rating": 9, ...},

@@ -16,10 +16,10 @@ from werkzeug import Response as WsgiResponse
 from customers.models import DeletionReceipt, Person, Suppression
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, Source
-from integrations.segment.sync_back import sync_back_run
 from surveys.models import Invitation, Response
 from surveys.services.dispatch import invitations_dispatch_due
 from surveys.services.responses import person_unsubscribe, response_followup_save, response_record
+from surveys.services.sync_back import sync_back_run
 from tests.customers.test_people import send
 from tests.integrations.connectors.outbound import destination_create, presets  # noqa: F401
 from tests.integrations.delivery.conftest import SECRET as WEBHOOK_SECRET
@@ -33,9 +33,9 @@ from tests.integrations.intercom.support import (
     intercom_post,
     link,
 )
-from tests.integrations.sync_back.conftest import segment_destination
 from tests.pii import pii_hits, scanned_columns
 from tests.surveys.factories import invitation_make, survey_make
+from tests.surveys.sync_back.conftest import segment_destination
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("presets")]
 

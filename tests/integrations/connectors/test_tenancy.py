@@ -15,10 +15,10 @@ from werkzeug import Request, Response
 from customers.models import Person
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, InboundEvent, MappingRule, Source
-from integrations.segment.sync_back import sync_back_run
 from integrations.services import inbound_events_process, source_create
 from surveys.models import Invitation, Survey
 from surveys.services.responses import response_followup_save, response_record
+from surveys.services.sync_back import sync_back_run
 from tests.integrations.connectors.outbound import destination_create, presets  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("presets")]

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.models import Destination
-from integrations.segment.sync_back import KIND, sync_back_run
+from surveys.services.sync_back import KIND, sync_back_run
 
 BAR_WIDTH = 30
 

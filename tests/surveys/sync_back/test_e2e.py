@@ -9,7 +9,7 @@ import pytest
 from customers.models import Person
 from integrations.models import InboundEvent, Source
 from integrations.services import source_create
-from tests.integrations.sync_back.conftest import (
+from tests.surveys.sync_back.conftest import (
     START,
     anonymous_person,
     answer_add,

@@ -12,8 +12,8 @@ from werkzeug import Response as WerkzeugResponse
 from customers.models import Person
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, Source, SyncCursor
-from integrations.segment.sync_back import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
-from tests.integrations.sync_back.conftest import (
+from surveys.services.sync_back import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
+from tests.surveys.sync_back.conftest import (
     BASIC,
     START,
     anonymous_person,
@@ -93,7 +93,7 @@ def test_the_event_count_limit_closes_a_batch_too(
     destination: Destination, source: Source, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     httpserver.expect_request("/v1/batch").respond_with_handler(segment_ok)
-    monkeypatch.setattr("integrations.segment.sync_back.MAX_BATCH_EVENTS", 4)
+    monkeypatch.setattr("surveys.services.sync_back.MAX_BATCH_EVENTS", 4)
     answers_make(source, 10)
 
     run(destination)
@@ -220,7 +220,7 @@ def test_a_failure_mid_way_resumes_from_that_batch_without_resending_earlier_one
         return segment_ok(request)
 
     httpserver.expect_request("/v1/batch").respond_with_handler(second_call_fails)
-    monkeypatch.setattr("integrations.segment.sync_back.MAX_BATCH_EVENTS", 10)
+    monkeypatch.setattr("surveys.services.sync_back.MAX_BATCH_EVENTS", 10)
     answers_make(source, 40)
 
     first = run(destination)

@@ -14,8 +14,8 @@ from werkzeug import Response as WerkzeugResponse
 
 from customers.models import Identity, Person
 from integrations.models import Destination, Source
-from integrations.segment.sync_back import SyncReport, sync_back_run
 from surveys.models import Invitation, Response, Survey
+from surveys.services.sync_back import SyncReport, sync_back_run
 
 WRITE_KEY = "wk_peer_0123456789abcdef"
 BASIC = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()

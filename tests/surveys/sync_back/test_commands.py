@@ -12,8 +12,8 @@ from pytest_httpserver import HTTPServer
 
 from hub.schedule import PERIODIC_TASKS, periodic_tasks_upsert
 from integrations.models import Destination, Source
-from integrations.tasks import sync_back_all
-from tests.integrations.sync_back.conftest import answers_make, segment_ok, sent_events
+from surveys.tasks import sync_back_all
+from tests.surveys.sync_back.conftest import answers_make, segment_ok, sent_events
 
 DAILY = "Sync NPS answers back to Segment (daily)"
 

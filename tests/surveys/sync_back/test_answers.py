@@ -20,8 +20,8 @@ from integrations.models import Destination, Source
 from surveys.models import Response
 from surveys.services.responses import response_followup_save
 from tests.customers.test_people import send
-from tests.integrations.sync_back.conftest import START, answer_add, run, segment_ok, sent_events
 from tests.surveys.factories_pages import page_click, page_invitation, page_path, page_survey
+from tests.surveys.sync_back.conftest import START, answer_add, run, segment_ok, sent_events
 
 RATED_AT_MIGRATION = "0004_response_rated_at"
 

@@ -8,7 +8,7 @@ from customers.models import Person
 from customers.services.erasure import person_erase
 from integrations.models import Delivery, Destination, Source, SyncCursor
 from integrations.services import source_create
-from tests.integrations.sync_back.conftest import (
+from tests.surveys.sync_back.conftest import (
     START,
     answer_add,
     answers_make,
