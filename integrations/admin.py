@@ -772,20 +772,17 @@ class DeliveryAdmin(ReadOnlyAdmin):
 def sync_back_now(
     modeladmin: DestinationAdmin, request: HttpRequest, queryset: QuerySet[Destination]
 ) -> None:
-    from surveys.services.sync_back import KIND
-    from surveys.tasks import sync_back_destination
+    from surveys.services.sync_back import sync_back_start
 
-    ids = list(queryset.filter(kind=KIND, enabled=True).values_list("pk", flat=True))
-    if not ids:
-        messages.warning(request, "Select enabled destinations of kind Segment.")
-        return
     try:
-        for destination_id in ids:
-            sync_back_destination.delay(destination_id)
+        started = sync_back_start(destinations=queryset)
     except Exception:  # the broker is down: say so rather than a 500
         messages.error(request, "Could not start the sync (is the broker running?); try manage.py sync_back.")
         return
-    messages.success(request, f"Sync-back started for {len(ids)} destination(s); see their deliveries.")
+    if not started:
+        messages.warning(request, "Select enabled destinations of kind Segment.")
+        return
+    messages.success(request, f"Sync-back started for {started} destination(s); see their deliveries.")
 
 
 DestinationAdmin.actions = [*DestinationAdmin.actions, sync_back_now]

@@ -6,7 +6,9 @@ The destination's source is the hub source whose people's answers are synced. Se
 Segment-compatible endpoint such as another Feedback Hub). Secret: `write_key` of the Segment source
 to write into.
 
-Each delivery is one `/v1/batch` body built by surveys/services/sync_back.py:
+Each delivery is one `/v1/batch` body: the NPS sync-back (surveys/services/sync_back.py) enqueues
+its batches with the event type `sync_back.batch`, data `{"batch": [...]}`, and the connector sends
+them as they are:
 
     POST {api_host}/v1/batch    Authorization: Basic base64("<write key>:")
     {"batch": [{"type": "identify", "userId": "u-42", "traits": {"NPS_rating": 9, ...},
@@ -28,6 +30,7 @@ from integrations.http import HttpClient, HttpExchange
 from integrations.models import Destination
 
 DEFAULT_API_HOST = "https://api.segment.io"
+BATCH_EVENT_TYPE = "sync_back.batch"  # Delivery.event_type of a batch; data: {"batch": [identify, ...]}
 
 
 def batch_url(api_host: str) -> str:
@@ -55,9 +58,17 @@ class SegmentConnector(BaseConnector):
     )
 
     def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:
-        # Answers go out in the daily batches (sync_back.py), not one call per hub event. The admin's
-        # "send test" posts an empty batch: it checks the host and the write key and changes nobody.
-        return {"batch": []} if event_type == TEST_EVENT_TYPE else None
+        # Answers go out in the sync-back's batches, not one call per hub event (those are skipped).
+        # The admin's "send test" posts an empty batch: it checks the host and the write key and
+        # changes nobody.
+        if event_type == TEST_EVENT_TYPE:
+            return {"batch": []}
+        if event_type != BATCH_EVENT_TYPE:
+            return None
+        events = data.get("batch")
+        if not isinstance(events, list):
+            raise ConnectorError('The data is not a Segment batch ({"batch": [...]}).', permanent=True)
+        return {"batch": events}
 
     def deliver(
         self, *, destination: Destination, payload: Any, idempotency_key: str, client: HttpClient

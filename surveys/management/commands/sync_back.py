@@ -3,8 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations.models import Destination
-from surveys.services.sync_back import KIND, sync_back_run
+from surveys.services.sync_back import sync_back_destinations, sync_back_run
 
 BAR_WIDTH = 30
 
@@ -28,13 +27,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        destinations = Destination.objects.filter(kind=KIND).order_by("pk")
+        # A destination named by id is synced even when disabled (a dry run shows what it would send).
+        destinations = sync_back_destinations(enabled_only=not options["destination"])
         if options["source"]:
             destinations = destinations.filter(source__slug=options["source"])
         if options["destination"]:
             destinations = destinations.filter(pk=options["destination"])
-        if not options["destination"]:
-            destinations = destinations.filter(enabled=True)
         if not destinations:
             raise CommandError("No Segment destination matches (admin → Integrations → Destinations).")
         failed = False

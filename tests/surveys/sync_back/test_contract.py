@@ -1,18 +1,20 @@
 """The sync-back against a real local HTTP server (pytest-httpserver) standing in for Segment."""
 
 import itertools
+import time
 from datetime import timedelta
 
 import orjson
 import pytest
+from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response as WerkzeugResponse
 
 from customers.models import Person
-from integrations.delivery_loop import deliveries_deliver_due
+from integrations.delivery_loop import deliveries_deliver_due, delivery_attempt, delivery_claim
 from integrations.models import Delivery, Destination, Source, SyncCursor
-from surveys.services.sync_back import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
+from surveys.services.sync_back_batches import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from tests.surveys.sync_back.conftest import (
     BASIC,
     START,
@@ -93,7 +95,7 @@ def test_the_event_count_limit_closes_a_batch_too(
     destination: Destination, source: Source, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     httpserver.expect_request("/v1/batch").respond_with_handler(segment_ok)
-    monkeypatch.setattr("surveys.services.sync_back.MAX_BATCH_EVENTS", 4)
+    monkeypatch.setattr("surveys.services.sync_back_batches.MAX_BATCH_EVENTS", 4)
     answers_make(source, 10)
 
     run(destination)
@@ -220,7 +222,7 @@ def test_a_failure_mid_way_resumes_from_that_batch_without_resending_earlier_one
         return segment_ok(request)
 
     httpserver.expect_request("/v1/batch").respond_with_handler(second_call_fails)
-    monkeypatch.setattr("surveys.services.sync_back.MAX_BATCH_EVENTS", 10)
+    monkeypatch.setattr("surveys.services.sync_back_batches.MAX_BATCH_EVENTS", 10)
     answers_make(source, 40)
 
     first = run(destination)
@@ -263,6 +265,36 @@ def test_a_batch_the_engine_delivered_meanwhile_is_not_sent_again(
     assert report.status == "done"
     assert [r.status_code for _, r in httpserver.log] == [503, 200]
     assert SyncCursor.objects.get(destination=destination).batch_delivery is None
+
+
+def test_a_batch_another_worker_is_sending_stops_the_run_at_once_and_the_next_run_goes_on_after_it(
+    destination: Destination, source: Source, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_oneshot_request("/v1/batch").respond_with_data("busy", status=503)
+    httpserver.expect_request("/v1/batch").respond_with_handler(segment_ok)
+    responses = answers_make(source, 2)
+    assert run(destination).status == "waiting"
+    # The beat's deliver_due has claimed the batch for its retry and is sending it right now.
+    Delivery.objects.update(next_attempt_at=START)
+    claim = delivery_claim(clock=timezone.now, ids=None, max_wait=10.0, skip=set(), done=set())
+    assert claim is not None
+
+    started = time.monotonic()
+    busy = run(destination)
+
+    assert time.monotonic() - started < 3, "the run does not wait for the other worker"
+    assert busy.status == "busy"
+    assert [r.status_code for _, r in httpserver.log] == [503]
+    assert delivery_attempt(claim=claim, clock=timezone.now) == Delivery.Status.DELIVERED
+
+    after = run(destination)
+
+    assert (after.status, after.requests) == ("done", 0)
+    assert [r.status_code for _, r in httpserver.log] == [503, 200], (
+        "the batch was sent once more, by the beat"
+    )
+    cursor = SyncCursor.objects.get(destination=destination)
+    assert (cursor.batch_delivery, cursor.last_response_id) == (None, responses[-1].pk)
 
 
 def test_a_refused_write_key_stops_the_run_and_a_later_run_replays_the_batch(
