@@ -471,3 +471,57 @@ class Collector(models.Model):
             raise ValidationError(
                 {"topic_actions": f"An object from Intercom topic to one of {', '.join(self.ACTIONS)}."}
             )
+
+
+class SyncCursor(models.Model):
+    """How far a sync-back destination got, e.g. "Segment (prod)": every person whose latest response
+    is at or before (updated_at 2026-11-02 03:00:01.5, response 4211) in (updated_at, id) order was
+    delivered. `batch_delivery` is the batch sent after that point and not yet confirmed delivered,
+    covering responses up to (`batch_until_updated_at`, `batch_until_response_id`).
+
+    Written only by surveys/services/sync_back.py; it moves when the engine reports a batch's
+    Delivery delivered.
+    """
+
+    destination = models.OneToOneField(
+        "integrations.Destination",
+        on_delete=models.CASCADE,
+        related_name="sync_cursor",
+        verbose_name="destination",
+        help_text="The sync-back destination this cursor belongs to.",
+    )
+    last_response_updated_at = models.DateTimeField(
+        "synced up to (updated at)",
+        null=True,
+        blank=True,
+        help_text="updated_at of the last response delivered; empty: nothing synced yet.",
+    )
+    last_response_id = models.BigIntegerField(
+        "synced up to (response id)", default=0, help_text="Breaks ties between equal updated_at values."
+    )
+    batch_delivery = models.ForeignKey(
+        "integrations.Delivery",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="batch in progress",
+        help_text="The batch sent after the cursor and not yet delivered (a later run finishes it).",
+    )
+    batch_until_updated_at = models.DateTimeField(
+        "batch until (updated at)", null=True, blank=True, help_text="Where the cursor moves once it is."
+    )
+    batch_until_response_id = models.BigIntegerField("batch until (response id)", null=True, blank=True)
+    last_run_at = models.DateTimeField("last run", null=True, blank=True)
+    last_success_at = models.DateTimeField(
+        "last complete run", null=True, blank=True, help_text="When a run last sent everything it found."
+    )
+    updated_at = models.DateTimeField("updated at", auto_now=True)
+
+    class Meta:
+        verbose_name = "sync-back cursor"
+        # Its table from when it lived in integrations (moved, rows and all: surveys migration 0008).
+        db_table = "integrations_synccursor"
+
+    def __str__(self) -> str:
+        return f"sync-back up to {self.last_response_updated_at} #{self.last_response_id}"

@@ -36,8 +36,9 @@ from customers.services.people import person_ids
 from hub.db import json_mentions
 from integrations.deliveries import delivery_enqueue, delivery_send_now
 from integrations.http import REQUEST_BODY_LIMIT
-from integrations.models import Delivery, Destination, SyncCursor
+from integrations.models import Delivery, Destination
 from integrations.segment.connector import BATCH_EVENT_TYPE, SegmentConnector
+from surveys.models import SyncCursor
 from surveys.services.sync_back_batches import Batch, batches_build, responses_changed
 
 logger = logging.getLogger(__name__)

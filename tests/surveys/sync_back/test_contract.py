@@ -13,7 +13,8 @@ from werkzeug import Response as WerkzeugResponse
 
 from customers.models import Person
 from integrations.delivery_loop import deliveries_deliver_due, delivery_attempt, delivery_claim
-from integrations.models import Delivery, Destination, Source, SyncCursor
+from integrations.models import Delivery, Destination, Source
+from surveys.models import SyncCursor
 from surveys.services.sync_back_batches import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from tests.surveys.sync_back.conftest import (
     BASIC,

@@ -6,8 +6,9 @@ from pytest_httpserver import HTTPServer
 
 from customers.models import Person
 from customers.services.erasure import person_erase
-from integrations.models import Delivery, Destination, Source, SyncCursor
+from integrations.models import Delivery, Destination, Source
 from integrations.services import source_create
+from surveys.models import SyncCursor
 from tests.surveys.sync_back.conftest import (
     START,
     answer_add,
