@@ -186,7 +186,10 @@ def main() -> None:
     try:
         db_create(DB_NAME)
         # production settings (DEBUG off) on the bench database; nothing is published to a broker
-        django_setup(bench_settings(database=DB_NAME, workdir=workdir))
+        # The stand-in listens on loopback, which the outbound guard (integrations/egress.py) refuses
+        # unless allowed.
+        settings = bench_settings(database=DB_NAME, workdir=workdir)
+        django_setup({**settings, "HUB_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32"})
         from integrations.models import Delivery, Destination
         from surveys.services.sync_back import sync_back_run
 
