@@ -148,21 +148,20 @@ def delivery_enqueue(
     itself at once (`delivery_send_now`) passes `deliver_after_commit=False`, so that no task races
     it for the row.
     """
-    with transaction.atomic():
-        delivery = Delivery.objects.filter(destination=destination, idempotency_key=idempotency_key).first()
-        if delivery is None:
-            new = _delivery_new(
-                destination=destination,
-                event_type=event_type,
-                data=data,
-                idempotency_key=idempotency_key,
-                now=timezone.now(),
-            )
-            if new is None:
-                return None
-            delivery = _delivery_save(new)
-        if deliver_after_commit:
-            _deliver_after_commit([delivery])
+    delivery = Delivery.objects.filter(destination=destination, idempotency_key=idempotency_key).first()
+    if delivery is None:
+        new = _delivery_new(
+            destination=destination,
+            event_type=event_type,
+            data=data,
+            idempotency_key=idempotency_key,
+            now=timezone.now(),
+        )
+        if new is None:
+            return None
+        delivery = _delivery_save(new)
+    if deliver_after_commit:
+        _deliver_after_commit([delivery])
     return delivery
 
 
