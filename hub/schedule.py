@@ -9,12 +9,14 @@ PERIODIC_TASKS: dict[str, tuple[str, int]] = {
     "Send due outbound deliveries (retries, safety net)": ("integrations.deliver_due", 60),
     "Send due survey invitations": ("surveys.dispatch_due", 60),
     "Process collector webhooks left waiting (sweeper)": ("surveys.collector_sweep", 60),
+    "Analyse comments left unanalysed (sweeper)": ("insights.comments_sweep", 600),
 }
 
 # name -> (task, crontab fields in UTC: minute, hour, day_of_week, day_of_month, month_of_year; "*" if
 # left out). Staff move the time in the admin (Periodic tasks -> the task -> Crontab schedule).
 CRONTAB_TASKS: dict[str, tuple[str, dict[str, str]]] = {
     "Sync NPS answers back to Segment (daily)": ("integrations.sync_back_all", {"minute": "0", "hour": "3"}),
+    "Find comment themes per survey (nightly)": ("insights.themes_find_all", {"minute": "30", "hour": "2"}),
 }
 CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
 

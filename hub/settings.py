@@ -400,6 +400,11 @@ SURVEY_CLAIM_TIMEOUT_SECONDS = env.int("SURVEY_CLAIM_TIMEOUT_SECONDS", default=6
 # Invitations sent per SMTP connection and per dispatch run.
 SURVEY_DISPATCH_BATCH = env.int("SURVEY_DISPATCH_BATCH", default=200)
 
+# --- Insights ------------------------------------------------------------------------------------
+# Days of comments the nightly theme job reads as "this period" (and the same length before it for
+# the change); also the admin's themes page period.
+INSIGHTS_THEME_PERIOD_DAYS = env.int("INSIGHTS_THEME_PERIOD_DAYS", default=30)
+
 # --- Logging ---------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -9,3 +9,14 @@ class InsightsConfig(AppConfig):
 
     name = "insights"
     verbose_name = "Insights"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from customers.services import PERSON_ERASE_HOOKS
+        from insights.services.comments import comment_analyses_erase, response_saved
+        from surveys.models import Response
+
+        post_save.connect(response_saved, sender=Response, dispatch_uid="insights.response_saved")
+        if comment_analyses_erase not in PERSON_ERASE_HOOKS:
+            PERSON_ERASE_HOOKS.append(comment_analyses_erase)

@@ -1,0 +1,149 @@
+"""Reading comment analysis: each theme's share among promoters, passives and detractors in a period,
+and its change from the period before. For the admin's themes page, and for reports (`themes_for`).
+
+A share is per comment: of the comments given with a score in a band during the period (answered_at
+in [start, end)), the part filed under the theme (themes merged into it included). The change is in
+percentage points against the period of the same length right before.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+
+from insights.models import CommentAnalysis, Theme, ThemeRun, terms_shown
+from surveys.models import Survey
+
+BANDS = ("promoter", "passive", "detractor")
+
+
+class Period(Protocol):
+    """Anything with a start and an end (end excluded), e.g. `Window` or a report's period."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def end(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    def before(self) -> "Window":
+        return Window(start=self.start - (self.end - self.start), end=self.start)
+
+
+@dataclass(frozen=True)
+class ThemeShares:
+    """One theme in one period: comments per band, and shares (0..1) of the band's comments."""
+
+    comments: dict[str, int] = field(default_factory=dict)
+    shares: dict[str, float | None] = field(default_factory=dict)  # None: no comment in that band
+    previous: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.comments.values())
+
+    def change(self, band: str) -> float | None:
+        """Percentage points since the period before (None when either has no comment in the band)."""
+        now, before = self.shares.get(band), self.previous.get(band)
+        return None if now is None or before is None else round(100 * (now - before), 1)
+
+
+@dataclass(frozen=True)
+class ThemeSummary:
+    theme_id: int
+    label: str
+    terms: list[str]
+    quotes: list[str]
+    shares: ThemeShares
+
+
+def _band() -> Case:
+    return Case(
+        When(response__rating__gte=9, then=Value("promoter")),
+        When(response__rating__gte=7, then=Value("passive")),
+        default=Value("detractor"),
+    )
+
+
+def _counts(survey: Survey, window: Window) -> tuple[dict[int | None, dict[str, int]], dict[str, int]]:
+    """({theme group id (None: no theme): {band: comments}}, {band: all comments}) in `window`."""
+    rows = (
+        CommentAnalysis.objects.filter(
+            response__survey=survey,
+            response__answered_at__gte=window.start,
+            response__answered_at__lt=window.end,
+        )
+        .exclude(response__comment="")
+        .annotate(
+            group=Coalesce("theme__merged_into_id", "theme_id", output_field=IntegerField()), band=_band()
+        )
+        .values_list("group", "band")
+        .annotate(comments=Count("pk"))
+        .order_by()
+    )
+    groups: dict[int | None, dict[str, int]] = {}
+    totals = dict.fromkeys(BANDS, 0)
+    for group, band, comments in rows:
+        groups.setdefault(group, {})[band] = comments
+        totals[band] += comments
+    return groups, totals
+
+
+def _shares(counts: dict[str, int], totals: dict[str, int]) -> dict[str, float | None]:
+    return {band: (counts.get(band, 0) / totals[band] if totals[band] else None) for band in BANDS}
+
+
+def theme_shares(*, survey: Survey, period: Period) -> dict[int, ThemeShares]:
+    """{theme id: its shares} for every theme others are not merged into, in `period`."""
+    window = Window(start=period.start, end=period.end)
+    groups, totals = _counts(survey, window)
+    before, before_totals = _counts(survey, window.before())
+    ids = Theme.objects.filter(survey=survey, merged_into=None).values_list("pk", flat=True)
+    return {
+        pk: ThemeShares(
+            comments={band: groups.get(pk, {}).get(band, 0) for band in BANDS},
+            shares=_shares(groups.get(pk, {}), totals),
+            previous=_shares(before.get(pk, {}), before_totals),
+        )
+        for pk in ids
+    }
+
+
+def themes_visible(survey: Survey) -> QuerySet[Theme]:
+    """The themes a report shows: found by the latest run, not hidden, not merged into another."""
+    return Theme.objects.filter(survey=survey, active=True, hidden=False, merged_into=None)
+
+
+def themes_for(*, survey: Survey, period: Period, limit: int = 12) -> list[ThemeSummary]:
+    """The survey's themes in `period`, most talked about first, with their terms, up to two example
+    quotes (from the theme and those merged into it) and their shares by band and change."""
+    shares = theme_shares(survey=survey, period=period)
+    themes = themes_visible(survey).prefetch_related("quotes", "merged__quotes")
+    summaries = []
+    for theme in themes:
+        quotes = [q.comment for q in theme.quotes.all()] + [
+            q.comment for member in theme.merged.all() for q in member.quotes.all()
+        ]
+        summaries.append(
+            ThemeSummary(
+                theme_id=theme.pk,
+                label=theme.label,
+                terms=terms_shown(theme.terms, 6),
+                quotes=[quote for quote in quotes if quote][:2],
+                shares=shares[theme.pk],
+            )
+        )
+    summaries.sort(key=lambda summary: (-summary.shares.total, summary.theme_id))
+    return summaries[:limit]
+
+
+def theme_run_latest(*, survey: Survey) -> ThemeRun | None:
+    return ThemeRun.objects.filter(survey=survey).order_by("-ran_at", "-pk").first()
