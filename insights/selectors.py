@@ -7,11 +7,13 @@ percentage points against the period of the same length right before.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from django.conf import settings
 from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from insights.models import CommentAnalysis, Theme, ThemeRun, terms_shown
 from surveys.models import Survey
@@ -145,5 +147,14 @@ def themes_for(*, survey: Survey, period: Period, limit: int = 12) -> list[Theme
     return summaries[:limit]
 
 
-def theme_run_latest(*, survey: Survey) -> ThemeRun | None:
-    return ThemeRun.objects.filter(survey=survey).order_by("-ran_at", "-pk").first()
+def themes_period(*, survey: Survey) -> Window:
+    """The period the themes page shows: the latest run's, else the configured length up to now."""
+    run = ThemeRun.objects.filter(survey=survey).order_by("-ran_at", "-pk").first()
+    if run is not None:
+        return Window(start=run.period_start, end=run.period_end)
+    return theme_window(end=timezone.now())
+
+
+def theme_window(*, end: datetime) -> Window:
+    """The theme job's period ending at `end`: INSIGHTS_THEME_PERIOD_DAYS long."""
+    return Window(start=end - timedelta(days=settings.INSIGHTS_THEME_PERIOD_DAYS), end=end)

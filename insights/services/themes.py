@@ -15,16 +15,16 @@ one of them is, that one takes the group over (the name and hidden flag, and the
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from hub.db import bulk_update
 from insights.models import MIN_TERM_COMMENTS, CommentAnalysis, Theme, ThemeRun
+from insights.selectors import theme_window
 from insights.services.comments import comments_sweep
 from insights.topics import ThemeFit, themes_fit, themes_match
 from surveys.models import Survey
@@ -33,17 +33,11 @@ MATCH_MIN_SIMILARITY = 0.5
 QUOTES = 2
 
 
-def theme_period(*, end: datetime) -> tuple[datetime, datetime]:
-    """(start of this period, start of the one before) for a period ending at `end`."""
-    length = timedelta(days=settings.INSIGHTS_THEME_PERIOD_DAYS)
-    return end - length, end - 2 * length
-
-
 def themes_find(*, survey: Survey, now: datetime | None = None) -> ThemeRun:
     """Find the survey's themes in its recent comments and file each comment under one."""
     started = time.monotonic()
-    end = now or timezone.now()
-    start, previous_start = theme_period(end=end)
+    period = theme_window(end=now or timezone.now())
+    start, end, previous_start = period.start, period.end, period.before().start
     comments_sweep(survey_id=survey.pk)  # every comment needs its analysis row to be filed
     rows = list(
         CommentAnalysis.objects.filter(
@@ -143,9 +137,9 @@ def themes_hide(*, themes: Iterable[Theme], hidden: bool) -> int:
 
 def themes_find_due() -> list[int]:
     """The surveys the nightly job looks at: those with a comment in the last two periods."""
-    _, previous_start = theme_period(end=timezone.now())
+    since = theme_window(end=timezone.now()).before().start
     return list(
-        Survey.objects.filter(responses__answered_at__gte=previous_start, responses__comment__gt="")
+        Survey.objects.filter(responses__answered_at__gte=since, responses__comment__gt="")
         .distinct()
         .order_by("pk")
         .values_list("pk", flat=True)

@@ -14,6 +14,8 @@ from werkzeug import Request
 from werkzeug import Response as WsgiResponse
 
 from customers.models import DeletionReceipt, Person, Suppression
+from insights.models import CommentAnalysis
+from insights.services.comments import comments_sweep
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, Source
 from surveys.models import Invitation, Response
@@ -149,6 +151,7 @@ def seed(client: Client, write_key: str, capture: CaptureOnCommit, destinations:
     response_followup_save(response=response, comment=COMMENT, tag_ratings={"Support": 2})
     keep_response = response_record(invitation=keep_invitation, rating=9)
     response_followup_save(response=keep_response, comment=KEEP_COMMENT, tag_ratings={})
+    assert comments_sweep() == 2  # their sentiment, language and flag (insights)
     person_unsubscribe(invitation=invitation)
     deliveries_deliver_due()
     sync = sync_back_run(destination=destinations[-1], settle_seconds=0)
@@ -195,6 +198,8 @@ def test_a_delete_call_leaves_nothing_of_the_person_in_any_column_of_any_model(
     assert Suppression.objects.filter(reason=Suppression.Reason.DELETED).exists()
     assert Person.objects.filter(user_id=KEEP_ID, email=KEEP_EMAIL).exists()
     assert Response.objects.get(comment=KEEP_COMMENT).rating == 9
+    # What was derived from the comment went with it; the other person's analysis stays.
+    assert list(CommentAnalysis.objects.values_list("response__comment", flat=True)) == [KEEP_COMMENT]
     batch = Delivery.objects.get(event_type="sync_back.batch")
     assert [e["userId"] for e in batch.payload["batch"]] == [KEEP_ID]
     assert pii_hits(KEEP_ID, KEEP_EMAIL, KEEP_COMMENT) != []
