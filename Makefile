@@ -36,10 +36,11 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: sync-back, survey decisions + emails, processor and ingest throughput on PostgreSQL (docs/benchmarks.md; ingest line last)
+## bench: sync-back, survey decisions + emails, comment themes, processor and ingest throughput on PostgreSQL (docs/benchmarks.md; ingest line last)
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/sync_back.py
 	$(BIN)/python bench/survey_invitations.py
+	$(BIN)/python bench/themes.py
 	$(BIN)/python bench/ingest.py
 
 clean:

@@ -1,0 +1,150 @@
+"""The nightly theme job for one survey with 100,000 comments, on PostgreSQL (`make bench`).
+
+Self-contained: creates its own database (`hub_bench_themes`) on 127.0.0.1:5432, migrates it and
+writes one survey's answers in bulk (untimed): 100,000 comments of 6-30 words drawn from 40 topics of
+12 words each, common words and sentiment words, 70 % in this period and 30 % in the one before. It
+then times, separately:
+
+1. the comment sweeper (`comments_sweep`: language, sentiment and flag of every comment; in
+   production each comment is analysed as it arrives, so the nightly job finds this done);
+2. the theme job (`themes_find`: reading the comments, TF-IDF, choosing 6-12 themes, NMF, filing
+   every comment under its theme, picking quotes), the target being 60 s.
+
+Prints, last:
+
+    themes comments=<n> seconds=<s>
+
+The figures go into docs/benchmarks.md by hand ("Comment analysis"). The database is dropped in a
+`finally`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from common import bench_settings, db_create, django_setup, load_average, teardown
+
+DB_NAME = "hub_bench_themes"
+TOPICS = 40
+COMMON = [
+    "really",
+    "very",
+    "quite",
+    "also",
+    "just",
+    "overall",
+    "always",
+    "usually",
+    "think",
+    "would",
+    "like",
+    "much",
+    "bit",
+    "lately",
+]
+SENTIMENT = [
+    "great",
+    "good",
+    "love",
+    "nice",
+    "happy",
+    "bad",
+    "awful",
+    "terrible",
+    "slow",
+    "broken",
+    "annoying",
+    "helpful",
+]
+
+
+def comments_create(count: int, *, days: int) -> Any:
+    """One survey with `count` answers, each with a comment, over the last two periods of `days`."""
+    from surveys.models import Invitation, Response, Survey
+
+    rng = random.Random(20261205)
+    topics = [[f"topic{t}word{w}" for w in range(12)] for t in range(TOPICS)]
+    survey = Survey.objects.create(name="Bench themes", slug="bench-themes")
+    now = datetime.now(UTC)
+    step = 10_000
+    for offset in range(0, count, step):
+        n = min(step, count - offset)
+        invitations = Invitation.objects.bulk_create(
+            Invitation(survey=survey, due_at=now, status=Invitation.Status.RESPONDED) for _ in range(n)
+        )
+        answers = []
+        for invitation in invitations:
+            words = rng.sample(rng.choice(topics), rng.randrange(2, 6))
+            if rng.random() < 0.3:
+                words += rng.sample(rng.choice(topics), 2)
+            words += rng.choices(COMMON, k=rng.randrange(2, 16)) + rng.choices(
+                SENTIMENT, k=rng.randrange(0, 3)
+            )
+            rng.shuffle(words)
+            age = timedelta(
+                days=rng.uniform(0, days) if rng.random() < 0.7 else rng.uniform(days, 2 * days - 1)
+            )
+            answers.append(
+                Response(
+                    invitation=invitation,
+                    survey=survey,
+                    rating=rng.randrange(11),
+                    comment=" ".join(words[:30]).capitalize() + ".",
+                    language="en",
+                    answered_at=now - age,
+                    rated_at=now - age,
+                )
+            )
+        Response.objects.bulk_create(answers)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return survey
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--comments", type=int, default=100_000)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-themes-"))
+    try:
+        db_create(DB_NAME)
+        django_setup(bench_settings(database=DB_NAME, workdir=workdir))
+        from django.conf import settings
+
+        from insights.models import CommentAnalysis
+        from insights.services.comments import comments_sweep
+        from insights.services.themes import themes_find
+
+        survey = comments_create(args.comments, days=settings.INSIGHTS_THEME_PERIOD_DAYS)
+        started = time.perf_counter()
+        analysed = comments_sweep()
+        sweep_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        run = themes_find(survey=survey)
+        seconds = time.perf_counter() - started
+        filed = CommentAnalysis.objects.exclude(theme=None).count()
+        if analysed != args.comments or run.comments != args.comments or not 6 <= run.themes <= 12:
+            raise SystemExit(f"analysed {analysed}, read {run.comments}, found {run.themes} themes")
+        print(
+            f"comment analysis comments={analysed} seconds={sweep_seconds:.1f}; themes found={run.themes} "
+            f"filed={filed}; load average {load_average()}",
+            flush=True,
+        )
+        print(f"themes comments={run.comments} seconds={seconds:.1f}", flush=True)
+    finally:
+        teardown(DB_NAME, workdir)
+
+
+if __name__ == "__main__":
+    main()
