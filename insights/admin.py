@@ -15,6 +15,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from hub.admin import ReadOnlyAdmin, excerpt, to_the_second
+from hub.cleaning import parse_id
 from insights.models import CommentAnalysis, Theme, terms_shown
 from insights.selectors import ThemeShares, theme_shares, themes_period
 from insights.services.themes import themes_hide, themes_merge
@@ -227,8 +228,8 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        survey_id = request.GET.get("survey__id__exact")
-        survey = Survey.objects.filter(pk=survey_id).first() if survey_id and survey_id.isdigit() else None
+        survey_id = parse_id(request.GET.get("survey__id__exact"))
+        survey = Survey.objects.filter(pk=survey_id).first() if survey_id is not None else None
         context = {**(extra_context or {})}
         if survey is not None:
             period = themes_period(survey=survey)

@@ -42,6 +42,15 @@ def listed(client: Client, query: str) -> set[str]:
     return {key for key, (_, comment) in COMMENTS.items() if comment[:60] in page}
 
 
+def test_a_comments_page_shows_what_was_read_from_it(
+    admin_client: Client, answers: dict[str, Response]
+) -> None:
+    page = admin_client.get(f"/admin/insights/commentanalysis/{answers['german'].pk}/change/")
+
+    assert page.status_code == 200
+    assert "not scored (language not covered)" in unescape(page.content.decode())
+
+
 @pytest.mark.usefixtures("answers")
 @pytest.mark.parametrize(
     ("query", "expected"),
@@ -87,6 +96,9 @@ def test_staff_rename_merge_and_hide_themes_and_the_next_run_keeps_it(
     admin_client: Client, survey: Survey
 ) -> None:
     themes = themes_by_topic(survey)
+    change_page = admin_client.get(f"/admin/insights/theme/{themes['billing'].pk}/change/")
+    assert change_page.status_code == 200
+    assert "charged twice" in unescape(change_page.content.decode())
     renamed = admin_client.post(
         f"/admin/insights/theme/{themes['billing'].pk}/change/", {"name": "Invoices", "merged_into": ""}
     )
