@@ -10,16 +10,8 @@ from django.utils import timezone
 from customers.models import Person
 from integrations.models import Source
 from surveys.models import Invitation, Response, Survey, score_band
+from tests.insights.texts import TOPICS, topic_texts
 
-TOPICS = {
-    "billing": ["invoice", "billing", "charged twice", "refund", "payment", "price"],
-    "support": ["support team", "agent", "helpful", "quick response", "ticket", "chat"],
-    "speed": ["slow", "loading", "performance", "lag", "timeout", "spinner"],
-    "reports": ["report", "dashboard", "export", "chart", "csv", "filters"],
-    "onboarding": ["setup", "onboarding", "documentation", "tutorial", "getting started", "guide"],
-    "mobile": ["mobile", "iphone", "android", "phone", "tablet", "notifications"],
-}
-FILLER = ["really", "overall", "always", "think", "lately", "usually", "quite", "honestly", "mostly"]
 # Scores per topic, taken in turn: billing and speed come from detractors, support from promoters.
 RATINGS = {
     "billing": [2, 4, 6, 5, 9],
@@ -65,11 +57,10 @@ def topic_comments_make(
         Invitation(survey=survey, person=person, due_at=now, status=Invitation.Status.RESPONDED)
         for person in people
     )
+    texts = topic_texts([topic for _, topic in plan], seed=seed)
     turns = dict.fromkeys(TOPICS, 0)
     responses = []
-    for (is_current, topic), person, invitation in zip(plan, people, invitations, strict=True):
-        words = rng.sample(TOPICS[topic], 3) + rng.sample(FILLER, 3)
-        rng.shuffle(words)
+    for (is_current, topic), person, invitation, text in zip(plan, people, invitations, texts, strict=True):
         rating = RATINGS[topic][turns[topic] % len(RATINGS[topic])]
         turns[topic] += 1
         age = timedelta(days=rng.uniform(0.1, days - 0.1) + (0 if is_current else days))
@@ -79,7 +70,7 @@ def topic_comments_make(
                 survey=survey,
                 person=person,
                 rating=rating,
-                comment=" ".join(words).capitalize() + ".",
+                comment=text,
                 language="en",
                 answered_at=now - age,
                 rated_at=now - age,

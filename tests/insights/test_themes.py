@@ -11,7 +11,8 @@ from insights.models import CommentAnalysis, Theme, ThemeRun
 from insights.selectors import BANDS, Window, themes_for
 from insights.services.themes import themes_find, themes_hide, themes_merge
 from surveys.models import Survey
-from tests.insights.corpus import TOPICS, Comment, topic_comments_make
+from tests.insights.corpus import Comment, topic_comments_make
+from tests.insights.texts import TOPICS, topic_of
 from tests.surveys.factories import survey_make
 
 pytestmark = pytest.mark.django_db
@@ -20,17 +21,8 @@ NOW = timezone.now().replace(microsecond=0)
 PERIOD = Window(start=NOW - timedelta(days=30), end=NOW)
 
 
-def topic_of(theme: Theme) -> str | None:
-    """The corpus topic whose known words are the theme's three heaviest terms, if one is."""
-    top = {term for term, _ in theme.terms[:3]}
-    for topic, words in TOPICS.items():
-        if top <= {part for word in words for part in (word, *word.split())}:
-            return topic
-    return None
-
-
 def themes_by_topic(survey: Survey) -> dict[str, Theme]:
-    found = {topic_of(theme): theme for theme in Theme.objects.filter(survey=survey, active=True)}
+    found = {topic_of(theme.terms): theme for theme in Theme.objects.filter(survey=survey, active=True)}
     return {topic: theme for topic, theme in found.items() if topic is not None}
 
 
