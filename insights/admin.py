@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -127,19 +127,16 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
 
     form = ThemeForm
     list_display = (
-        "label",
+        "top_terms",
         "name",
         "hidden",
-        "top_terms",
-        "promoters",
-        "passives",
-        "detractors",
+        "shares",
         "comments",
         "example_quotes",
         "merged_into",
         "survey",
     )
-    list_display_links = ("label",)
+    list_display_links = ("top_terms",)
     list_editable = ("name", "hidden")
     list_filter = ("survey", "active", "hidden")
     list_select_related = ("survey", "merged_into")
@@ -148,9 +145,7 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
     readonly_fields = (
         "survey",
         "top_terms",
-        "promoters",
-        "passives",
-        "detractors",
+        "shares",
         "comments",
         "example_quotes",
         "active",
@@ -171,10 +166,12 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the next run would find it again: hide it instead
 
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        kwargs.setdefault("widgets", {"name": forms.TextInput(attrs={"size": 18})})
+        return super().get_changelist_form(request, **kwargs)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Theme]:
-        return (
-            super().get_queryset(request).annotate(comment_count=Count("analyses")).prefetch_related("quotes")
-        )
+        return super().get_queryset(request).prefetch_related("quotes")
 
     def save_model(self, request: HttpRequest, obj: Theme, form: Any, change: bool) -> None:
         target = form.cleaned_data.get("merged_into")
@@ -197,26 +194,16 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
     def top_terms(self, obj: Theme) -> str:
         return ", ".join(terms_shown(obj.terms, 6))
 
-    def _band_column(self, obj: Theme, band: str) -> str:
+    @admin.display(description="share of each band's comments (change against the period before)")
+    def shares(self, obj: Theme) -> str:
         if obj.merged_into_id is not None:
             return format_html('<span class="hub-muted">{}</span>', "counted in the theme it is merged into")
-        return _share(getattr(obj, "shares", None), band)
-
-    @admin.display(description="share of promoters (change)")
-    def promoters(self, obj: Theme) -> str:
-        return self._band_column(obj, "promoter")
-
-    @admin.display(description="share of passives (change)")
-    def passives(self, obj: Theme) -> str:
-        return self._band_column(obj, "passive")
-
-    @admin.display(description="share of detractors (change)")
-    def detractors(self, obj: Theme) -> str:
-        return self._band_column(obj, "detractor")
-
-    @admin.display(description="comments (all time)", ordering="comment_count")
-    def comments(self, obj: Theme) -> int:
-        return getattr(obj, "comment_count", 0)
+        shares = getattr(obj, "shares", None)
+        return format_html_join(
+            "",
+            "{}: {}<br>",
+            ((f"{band}s", _share(shares, band)) for band in ("promoter", "passive", "detractor")),
+        )
 
     @admin.display(description="example quotes")
     def example_quotes(self, obj: Theme) -> str:
@@ -228,8 +215,7 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        survey_id = parse_id(request.GET.get("survey__id__exact"))
-        survey = Survey.objects.filter(pk=survey_id).first() if survey_id is not None else None
+        survey = self._survey_shown(request)
         context = {**(extra_context or {})}
         if survey is not None:
             period = themes_period(survey=survey)
@@ -237,12 +223,24 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
             context["subtitle"] = f"{survey}: {start} to {end}, change against the period before"
         return super().changelist_view(request, extra_context=context)
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        shown = super().get_list_display(request)
+        return [name for name in shown if name != "survey"] if self._survey_shown(request) else shown
+
+    def _survey_shown(self, request: HttpRequest) -> Survey | None:
+        """The survey whose themes the list shows: the one filtered on, or the only one with themes."""
+        survey_id = parse_id(request.GET.get("survey__id__exact"))
+        if survey_id is not None:
+            return Survey.objects.filter(pk=survey_id).first()
+        with_themes = Survey.objects.filter(themes__isnull=False).distinct()[:2]
+        return with_themes[0] if len(with_themes) == 1 else None
+
     # --- staff's edits ------------------------------------------------------------------------------
     @admin.action(
         description="Merge the selected themes into one (the one with most comments)", permissions=["change"]
     )
     def merge(self, request: HttpRequest, queryset: QuerySet[Theme]) -> None:
-        themes = list(queryset.order_by("-comment_count", "pk"))
+        themes = list(queryset.order_by("-comments", "pk"))
         if len({theme.survey_id for theme in themes}) != 1 or len(themes) < 2:
             self.message_user(request, "Select two or more themes of one survey.", messages.ERROR)
             return

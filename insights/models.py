@@ -110,11 +110,16 @@ class Theme(models.Model):
         "surveys.Response", blank=True, related_name="+", help_text="Example comments (up to two)."
     )
     active = models.BooleanField(default=True, help_text="Found by the latest run.")
+    comments = models.PositiveIntegerField(
+        "comments this period",
+        default=0,
+        help_text="Comments of the latest run's period filed under it (merged ones not included).",
+    )
     first_found_at = models.DateTimeField(default=timezone.now)
     last_found_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["survey", "pk"]
+        ordering = ["survey", "-comments", "pk"]  # most talked about first
 
     def __str__(self) -> str:
         return self.label
@@ -132,7 +137,7 @@ class ThemeRun(models.Model):
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     comments = models.PositiveIntegerField(
-        default=0, help_text="Comments read (this period and the one before)."
+        "comments this period", default=0, help_text="Comments read (this period and the one before)."
     )
     themes = models.PositiveSmallIntegerField(default=0, help_text="Themes found (0: too few comments).")
     seconds = models.FloatField(default=0)

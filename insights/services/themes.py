@@ -57,6 +57,9 @@ def themes_find(*, survey: Survey, now: datetime | None = None) -> ThemeRun:
             _comments_file(ids=ids, themes=themes, fit=fit)
             current = np.array([answered_at >= start for _, _, answered_at in rows], dtype=bool)
             _quotes_pick(ids=ids, themes=themes, fit=fit, current=current)
+            for index, theme in enumerate(themes):
+                theme.comments = int(np.count_nonzero((fit.assignment == index) & current))
+            Theme.objects.bulk_update(themes, ["comments"])
         return ThemeRun.objects.create(
             survey=survey,
             ran_at=end,
@@ -81,7 +84,7 @@ def _themes_save(*, survey: Survey, fit: ThemeFit | None, now: datetime) -> list
         theme.save()
         themes.append(theme)
     kept = {theme.pk for theme in themes}
-    Theme.objects.filter(survey=survey).exclude(pk__in=kept).update(active=False)
+    Theme.objects.filter(survey=survey).exclude(pk__in=kept).update(active=False, comments=0)
     _groups_repair(survey=survey)
     return themes
 

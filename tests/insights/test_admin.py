@@ -85,7 +85,8 @@ def test_the_themes_page_shows_each_themes_shares_change_and_quotes(
     )
 
     billing = themes_by_topic(survey)["billing"]
-    assert "share of detractors (change)" in page.lower()
+    assert "share of each band's comments" in page.lower()
+    assert "detractors: " in page
     assert all(quote.comment in page for quote in billing.quotes.all())
     assert "charged twice" in page
     assert " % (+" in page  # billing is new this period: its shares went up
