@@ -10,6 +10,7 @@ from django.utils import timezone
 from insights.models import CommentAnalysis, Theme, ThemeRun
 from insights.selectors import BANDS, Window, themes_for
 from insights.services.themes import themes_find, themes_hide, themes_merge
+from insights.tasks import themes_find_all
 from surveys.models import Survey
 from tests.insights.corpus import Comment, topic_comments_make
 from tests.insights.texts import TOPICS, topic_of
@@ -128,3 +129,13 @@ def test_too_few_comments_find_no_theme_and_keep_staffs_themes(survey: Survey) -
     assert themes_for(survey=survey, period=PERIOD) == []
     assert set(Theme.objects.filter(survey=survey).values_list("name", flat=True)) == {"kept"}
     assert ThemeRun.objects.filter(survey=survey).count() == 2
+
+
+def test_the_nightly_task_runs_the_job_for_each_survey_with_recent_comments(survey: Survey) -> None:
+    topic_comments_make(survey)
+    quiet = survey_make(slug="quiet", name="Quiet")
+
+    assert themes_find_all.delay().get() == 1  # tasks run inline in tests
+
+    assert list(ThemeRun.objects.values_list("survey", "themes")) == [(survey.pk, 6)]
+    assert not ThemeRun.objects.filter(survey=quiet).exists()
