@@ -139,3 +139,25 @@ def test_the_nightly_task_runs_the_job_for_each_survey_with_recent_comments(surv
 
     assert list(ThemeRun.objects.values_list("survey", "themes")) == [(survey.pk, 6)]
     assert not ThemeRun.objects.filter(survey=quiet).exists()
+
+
+def test_a_merge_whose_target_is_not_found_again_passes_to_a_member_that_is(survey: Survey) -> None:
+    topic_comments_make(survey, now=NOW)
+    themes_find(survey=survey, now=NOW)
+    first = themes_by_topic(survey)
+    Theme.objects.filter(pk=first["reports"].pk).update(name="Reports and setup")
+    themes_merge(themes=[first["onboarding"]], into=first["reports"])
+
+    # Two periods later nobody writes about reports any more.
+    later = NOW + timedelta(days=61)
+    without_reports = tuple(topic for topic in TOPICS if topic != "reports")
+    topic_comments_make(survey, now=later, current=200, previous=0, seed=5, topics=without_reports)
+    themes_find(survey=survey, now=later)
+
+    reports, onboarding = (Theme.objects.get(pk=first[topic].pk) for topic in ("reports", "onboarding"))
+    assert not reports.active
+    assert onboarding.active
+    assert onboarding.merged_into_id is None
+    assert onboarding.name == "Reports and setup"
+    shown = themes_for(survey=survey, period=Window(start=later - timedelta(days=30), end=later))
+    assert "Reports and setup" in [summary.label for summary in shown]
