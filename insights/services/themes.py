@@ -51,6 +51,8 @@ def themes_find(*, survey: Survey, now: datetime | None = None) -> ThemeRun:
     )
     fit = themes_fit([comment for _, comment, _ in rows], min_term_comments=MIN_TERM_COMMENTS)
     with transaction.atomic():
+        # Two runs at once (a second beat by mistake) pair with each other's rows, not duplicate them.
+        list(Survey.objects.select_for_update().filter(pk=survey.pk).values_list("pk", flat=True))
         themes = _themes_save(survey=survey, fit=fit, now=end)
         if fit is not None:
             ids = [response_id for response_id, _, _ in rows]
