@@ -174,11 +174,13 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
         return super().get_queryset(request).prefetch_related("quotes")
 
     def save_model(self, request: HttpRequest, obj: Theme, form: Any, change: bool) -> None:
-        target = form.cleaned_data.get("merged_into")
+        target = form.cleaned_data.get("merged_into") if "merged_into" in form.changed_data else None
+        if target is None:  # no merge asked for here (the list's form has no such field)
+            super().save_model(request, obj, form, change)
+            return
         obj.merged_into = None
         super().save_model(request, obj, form, change)
-        if target is not None:
-            themes_merge(themes=[obj], into=target)
+        themes_merge(themes=[obj], into=target)  # whatever was merged into it follows
 
     # --- what the job found -----------------------------------------------------------------------
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:

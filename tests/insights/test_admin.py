@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from insights.models import Theme
 from insights.services.comments import comments_sweep
-from insights.services.themes import themes_find
+from insights.services.themes import themes_find, themes_merge
 from surveys.models import Response, Survey
 from tests.insights.corpus import topic_comments_make
 from tests.insights.test_themes import themes_by_topic
@@ -122,3 +122,20 @@ def test_staff_rename_merge_and_hide_themes_and_the_next_run_keeps_it(
     )
     assert "Invoices" in page
     assert "counted in the theme it is merged into" in page
+
+
+def test_renaming_a_merged_theme_in_the_list_keeps_it_merged(admin_client: Client, survey: Survey) -> None:
+    themes = themes_by_topic(survey)
+    themes_merge(themes=[themes["onboarding"]], into=themes["reports"])
+    listed = list(Theme.objects.filter(survey=survey))  # the list's order: most talked about first
+    form = {"form-TOTAL_FORMS": len(listed), "form-INITIAL_FORMS": len(listed), "_save": "Save"}
+    for index, theme in enumerate(listed):
+        form[f"form-{index}-id"] = theme.pk
+        form[f"form-{index}-name"] = "Getting started" if theme.pk == themes["onboarding"].pk else theme.name
+
+    answer = admin_client.post(f"/admin/insights/theme/?survey__id__exact={survey.pk}", form)
+
+    assert answer.status_code == 302
+    onboarding = Theme.objects.get(pk=themes["onboarding"].pk)
+    assert onboarding.name == "Getting started"
+    assert onboarding.merged_into_id == themes["reports"].pk
