@@ -4,6 +4,9 @@ and its change from the period before. For the admin's themes page, and for repo
 A share is per comment: of the comments given with a score in a band during the period (answered_at
 in [start, end)), the part filed under the theme (themes merged into it included). The change is in
 percentage points against the period of the same length right before.
+
+Each run files the comments of its two periods; an older comment keeps the theme the last run that
+read it gave it (a theme found again keeps its row, so mostly the same one).
 """
 
 from dataclasses import dataclass, field
