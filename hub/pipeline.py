@@ -25,6 +25,7 @@ PERSON_MERGE_HOOKS: tuple[str, ...] = ("surveys.services.people.person_merge_sur
 PERSON_ERASE_HOOKS: tuple[str, ...] = (
     "surveys.services.people.person_erase_surveys",
     "surveys.services.sync_back.sync_back_erase",
+    "insights.services.comments.comment_analyses_erase",  # after the answers' comments are emptied
 )
 
 

@@ -13,10 +13,9 @@ class InsightsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from customers.services import PERSON_ERASE_HOOKS
-        from insights.services.comments import comment_analyses_erase, response_saved
+        from insights.services.comments import response_saved
         from surveys.models import Response
 
+        # Each saved answer with a comment is analysed after commit (its erasure step is named in
+        # hub/pipeline.py).
         post_save.connect(response_saved, sender=Response, dispatch_uid="insights.response_saved")
-        if comment_analyses_erase not in PERSON_ERASE_HOOKS:
-            PERSON_ERASE_HOOKS.append(comment_analyses_erase)

@@ -102,9 +102,10 @@ def _enqueue(response_id: int) -> None:
 
 
 def comment_analyses_erase(*, person: Person, **kwargs: Any) -> dict[str, int]:
-    """Erasure (PERSON_ERASE_HOOKS): what was derived from the person's comments goes with them: their
-    analyses and their places among the themes' example quotes. Also any left on comments emptied
-    already (the surveys step empties and unlinks the answers, before or after this one)."""
+    """Erasure (hub/pipeline.py PERSON_ERASE_HOOKS): what was derived from the person's comments goes
+    with them: their analyses and their places among the themes' example quotes. The surveys step
+    before this one has emptied their comments and unlinked their answers, so the answers are found
+    by their emptied comment too."""
     theirs = Q(response__person=person) | Q(response__comment="")
     analyses, _ = CommentAnalysis.objects.filter(theirs).delete()
     quotes, _ = Theme.quotes.through.objects.filter(theirs).delete()

@@ -3,7 +3,7 @@
 
 import pytest
 
-from customers.services import person_erase_record
+from customers.services.erasure import person_erase_record
 from insights.models import CommentAnalysis
 from insights.selectors import themes_for, themes_period
 from insights.services.themes import themes_find
