@@ -1,18 +1,22 @@
-"""Pieces every app's admin uses: read-only consoles, action permissions, JSON boxes that parse
-totally, pretty JSON, status badges, short excerpts."""
+"""Pieces every app's admin uses: read-only consoles, a log's paginator, action permissions, JSON boxes
+that parse totally, help texts, pretty JSON, status badges, short excerpts, masked secrets."""
 
 import functools
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from django import forms
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
 from django.forms.fields import JSONString
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.utils.formats import date_format
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 
@@ -54,6 +58,24 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
         return False
 
 
+class LogPaginator(Paginator):
+    """Counts at most COUNT_LIMIT rows: an unfiltered log (events, deliveries) would otherwise be
+    COUNT(*)-ed in full (templates/admin/integrations/inboundevent/pagination.html says "10000+")."""
+
+    COUNT_LIMIT = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        # COUNT(*) over a LIMITed subquery: bounded work however large the table is.
+        queryset = cast("QuerySet[Any]", self.object_list)
+        return queryset.order_by()[: self.COUNT_LIMIT].count()
+
+
+def help_text_of(model: type[models.Model], field: str) -> str:
+    """A model field's help text, for a form field that shows or edits it another way."""
+    return str(getattr(model._meta.get_field(field), "help_text", ""))
+
+
 def action_needing(function: Any, *permissions: str) -> Any:
     """Another app's admin action, offered only to staff with `permissions` ("change", "delete", ...):
     Django's `allowed_permissions`, which that app did not declare."""
@@ -91,3 +113,18 @@ def excerpt(text: str, limit: int) -> str:
 def to_the_second(moment: datetime | None) -> str:
     """Local time to the second: a log's rows are told apart by time."""
     return date_format(localtime(moment), "Y-m-d H:i:s") if moment else ""
+
+
+def secret_mask(value: str) -> str:
+    """A secret as lists show it: its last four characters at most, and only for long secrets."""
+    return f"••••{value[-4:]}" if len(value) >= 16 else "••••"
+
+
+def secrets_shown(secrets: Iterable[tuple[str, str]], *, size: int, captioned: bool = False) -> str:
+    """(value, label) pairs as masked boxes with Show and Copy buttons (needs integrations/secret.js)."""
+    context = {
+        "secrets": [{"value": value, "label": label} for value, label in secrets],
+        "size": size,
+        "captioned": captioned,
+    }
+    return render_to_string("admin/hub/secrets.html", context)

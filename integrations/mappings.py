@@ -18,6 +18,7 @@ person as `{"userId": person.external_id, "traits": person.traits}`.
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -26,7 +27,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from hub.timeparse import parse_datetime
-from integrations.models import Destination, MappingSet, rule_errors, rule_paths
+from integrations.models import Destination, MappingRule, MappingSet, rule_errors, rule_paths
 
 
 class TransformError(Exception):
@@ -191,7 +192,7 @@ def _rule_compile(rule: RuleLike) -> CompiledRule:
     )
     return CompiledRule(
         target=target,
-        target_path=tuple(part.strip() for part in target.split(".")),
+        target_path=target_path(target),
         sources=sources,
         transform=TRANSFORMS.get(rule.transform) if rule.transform and not error else None,
         options=_options_prepare(rule.transform, rule.options) if not error else {},
@@ -201,19 +202,29 @@ def _rule_compile(rule: RuleLike) -> CompiledRule:
     )
 
 
+def target_path(target: str) -> tuple[str, ...]:
+    """A target as the steps it writes: "keyValues.team" writes team inside keyValues."""
+    return tuple(part.strip() for part in target.strip().split("."))
+
+
+def target_clash(path: tuple[str, ...], taken: Mapping[tuple[str, ...], str]) -> str | None:
+    """The target among `taken` that a rule writing `path` would clash with: two rules may not write
+    the same field, nor one a field and the other inside it (a / a.b). None: no clash."""
+    return next(
+        (
+            target
+            for other, target in taken.items()
+            if other[: len(path)] == path or path[: len(other)] == other
+        ),
+        None,
+    )
+
+
 def _conflicts_mark(rules: list[CompiledRule]) -> list[CompiledRule]:
-    """Two rules may not write the same field, nor one a field and the other inside it (a / a.b)."""
     seen: dict[tuple[str, ...], str] = {}
     marked = []
     for rule in rules:
-        clash = next(
-            (
-                target
-                for path, target in seen.items()
-                if path[: len(rule.target_path)] == rule.target_path or rule.target_path[: len(path)] == path
-            ),
-            None,
-        )
+        clash = target_clash(rule.target_path, seen)
         if clash is not None and not rule.error:
             rule = CompiledRule(**{**_fields(rule), "error": f"the target field clashes with {clash}"})
         seen.setdefault(rule.target_path, rule.target)
@@ -233,6 +244,18 @@ def mapping_compile(*, mapping_set: MappingSet, rules: Iterable[RuleLike] | None
         call_types=frozenset(mapping_set.call_types or ()),
         rules=tuple(_conflicts_mark(compiled)),
     )
+
+
+def mapping_rules_save(*, rules: Iterable[MappingRule], deleted: Iterable[MappingRule], after: int) -> None:
+    """Save a set's edited rules and delete the removed ones. A new rule without a position goes after
+    the others (`after`: the highest position among them), ten apart so one fits in between later."""
+    for rule in rules:
+        if rule.pk is None and not rule.position:
+            after += 10
+            rule.position = after
+        rule.save()
+    for rule in deleted:
+        rule.delete()
 
 
 _cache: dict[int, tuple[datetime, CompiledMapping]] = {}
@@ -386,3 +409,49 @@ def mapping_choose(
         return None
     preset = preset_get(target=target)
     return mapping_compile_cached(mapping_set=preset) if preset is not None else None
+
+
+# --- "Try it": staff paste a call and see what a set makes of it ----------------------------------------
+
+# One call of each type, carrying the traits the shipped presets read.
+SAMPLE_CALLS = pathlib.Path(__file__).resolve().parent / "fixtures" / "sample_calls"
+
+
+def mapping_sample_call(*, call_types: Iterable[str]) -> str:
+    """What "Try it" starts from: the sample call (JSON text) of the set's first call type, or an
+    identify call when there is no sample of that type."""
+    samples = {path.stem: path for path in SAMPLE_CALLS.glob("*.json")}
+    sample = samples.get(next(iter(call_types), "identify"), samples["identify"])
+    return sample.read_text().rstrip("\n")
+
+
+def call_parse(text: str) -> tuple[dict[str, Any] | None, str]:
+    """The pasted call, or why it cannot be mapped (in words a person can act on)."""
+    try:
+        call = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"Invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
+    if isinstance(call, dict) and isinstance(call.get("batch"), list):
+        return None, 'This is a batch: paste one of the calls inside its "batch" list.'
+    if not isinstance(call, dict):
+        return (
+            None,
+            'A Segment call is a JSON object, e.g. {"type": "identify", "userId": "u1", "traits": {}}.',
+        )
+    return call, ""
+
+
+@dataclass(frozen=True, slots=True)
+class MappingTry:
+    """What a set made of a pasted call: why the text is not one (`error`), or the mapping's result."""
+
+    error: str = ""
+    result: MappingResult | None = None
+
+
+def mapping_try(*, mapping_set: MappingSet, text: str) -> MappingTry:
+    """Map a call staff pasted with the set's saved rules (nothing is stored or sent)."""
+    call, error = call_parse(text)
+    if call is None:
+        return MappingTry(error=error)
+    return MappingTry(result=mapping_apply(mapping=mapping_compile(mapping_set=mapping_set), call=call))

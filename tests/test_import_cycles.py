@@ -57,19 +57,26 @@ def _graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        # A module's own packages are loading already when it loads (Python imports a.b before a.b.c):
+        # going through them to a sibling adds nothing; reading a name their __init__ defines does.
+        own = _with_packages(name, modules) - {name}
         targets: set[str] = set()
         for node in _load_time_imports(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    targets |= _with_packages(alias.name, modules)
+                    targets |= (_with_packages(alias.name, modules) - own) | ({alias.name} & own)
                 continue
             base = node.module or ""
             if node.level:  # from .celery import app, inside the package hub
                 parts = package.split(".")
                 base = ".".join([*parts[: len(parts) - node.level + 1], *filter(None, [node.module])])
-            targets |= _with_packages(base, modules)
-            for alias in node.names:  # `from a import b` loads the module a.b when there is one
-                targets |= _with_packages(f"{base}.{alias.name}", modules)
+            targets |= _with_packages(base, modules) - own
+            # `from a import b` loads the module a.b when there is one, else reads the name b of a.
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & modules.keys()
+            if base in own and len(submodules) < len(node.names):
+                targets.add(base)
+            for submodule in submodules:
+                targets |= _with_packages(submodule, modules) - own
         graph[name] = targets - {name}
     return graph
 
@@ -116,6 +123,24 @@ def test_the_walk_sees_the_imports_a_module_runs_when_it_is_loaded() -> None:
     assert "integrations.http" not in graph["integrations.base"]  # only under TYPE_CHECKING
     assert "customers.models" not in graph["customers.apps"]  # only inside ready()
     assert "hub.celery" in graph["hub"]  # from .celery import app
+
+
+def test_a_module_reaching_a_sibling_through_its_package_is_no_circle(tmp_path: Path) -> None:
+    files = {
+        "pkg": ("__init__.py", "from pkg import a, b, c\nVERSION = 1\n"),
+        "pkg.a": ("a.py", "from pkg.b import thing\n"),
+        "pkg.b": ("b.py", "thing = 1\n"),
+        "pkg.c": ("c.py", "from pkg import VERSION\n"),  # read before __init__ defines it
+    }
+    modules = {}
+    for name, (file, text) in files.items():
+        modules[name] = tmp_path / file
+        modules[name].write_text(text)
+
+    graph = _graph(modules)
+
+    assert graph["pkg.a"] == {"pkg.b"}
+    assert _cycles(graph) == [["pkg", "pkg.c"]]
 
 
 def test_a_circle_of_imports_is_found() -> None:

@@ -1,4 +1,4 @@
 """The operations console for sources, the event log, attribute mappings, destinations and deliveries:
 one module per screen, each registering its admin when imported here."""
 
-from integrations.admin import destinations  # noqa: F401
+from integrations.admin import deliveries, destinations, events, mappings, other_apps, sources  # noqa: F401

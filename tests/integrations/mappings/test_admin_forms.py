@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from integrations.admin.destinations import MappingRuleForm, call_parse
+from integrations.admin.mappings import MappingRuleForm
+from integrations.mappings import call_parse
 from integrations.models import MappingRule, MappingSet
 from tests.integrations.mappings.helpers import presets_load
 
