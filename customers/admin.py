@@ -5,8 +5,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
 from customers.models import Account, DeletionReceipt, Identity, Membership, Person, Suppression
 from customers.selectors import person_recent_events
@@ -87,55 +88,15 @@ class PersonAdmin(admin.ModelAdmin[Person]):
     @admin.display(description="last calls")
     def timeline(self, obj: Person) -> str:
         events = person_recent_events(obj, limit=TIMELINE_LENGTH)
-        if not events:
-            return "No calls."
-        rows = format_html_join(
-            "",
-            '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
-            (
-                (
-                    f"{e.timestamp or e.received_at:%Y-%m-%d %H:%M:%S}",
-                    reverse("admin:integrations_inboundevent_change", args=[e.pk]),
-                    e.type,
-                    e.event,
-                    e.status,
-                )
-                for e in events
-            ),
-        )
-        return format_html(
-            '<table class="hub-timeline"><thead><tr><th>time</th><th>call</th><th>event</th><th>status</th>'
-            "</tr></thead><tbody>{}</tbody></table>",
-            rows,
-        )
+        return render_to_string("admin/customers/person/timeline.html", {"events": events})
 
     @admin.display(description="invitations and answers")
     def survey_history(self, obj: Person) -> str:
-        from surveys.models import Invitation  # surveys builds on customers, not the other way round
+        # Imported here: surveys builds on customers, not the other way round.
+        from surveys.selectors import person_invitations
 
-        invitations = Invitation.objects.filter(person=obj).select_related("survey", "response")
-        invitations = invitations.order_by("-due_at")[:TIMELINE_LENGTH]
-        if not invitations:
-            return "Not surveyed yet."
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    i.survey.name,
-                    f"{i.due_at:%Y-%m-%d %H:%M}",
-                    i.status,
-                    getattr(getattr(i, "response", None), "rating", ""),
-                    getattr(getattr(i, "response", None), "comment", "")[:120],
-                )
-                for i in invitations
-            ),
-        )
-        return format_html(
-            '<table class="hub-timeline"><thead><tr><th>survey</th><th>due</th><th>status</th><th>rating</th>'
-            "<th>comment</th></tr></thead><tbody>{}</tbody></table>",
-            rows,
-        )
+        invitations = person_invitations(person=obj, limit=TIMELINE_LENGTH)
+        return render_to_string("admin/customers/person/survey_history.html", {"invitations": invitations})
 
     @admin.action(description="Erase selected people (GDPR)", permissions=["delete"])
     def erase_people(self, request: HttpRequest, queryset: QuerySet[Person]) -> None:

@@ -4,16 +4,18 @@ that parse totally, help texts, pretty JSON, status badges, short excerpts, mask
 import functools
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
 from django.forms.fields import JSONString
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.template.loader import render_to_string
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
@@ -48,6 +50,24 @@ JSON_FORMFIELDS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
 }
 
 
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+
+class ExtraBoxesForm(forms.ModelForm[ModelT]):
+    """A model form with boxes that are no model field (a write-only secret, a list typed one item a
+    line): `extra_apply` writes them onto the instance before it is saved."""
+
+    def extra_apply(self, instance: ModelT) -> None:
+        raise NotImplementedError
+
+    def save(self, commit: bool = True) -> ModelT:
+        instance = super().save(commit=False)
+        self.extra_apply(instance)
+        if commit:
+            instance.save()
+        return instance
+
+
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """A log or record staff read but never add or edit by hand (actions still run)."""
 
@@ -71,9 +91,55 @@ class LogPaginator(Paginator):
         return queryset.order_by()[: self.COUNT_LIMIT].count()
 
 
+class LogAdmin(ReadOnlyAdmin):
+    """A log (the event log, deliveries): newest first, counted only up to LogPaginator.COUNT_LIMIT,
+    each row's status as a badge and its payload shown pretty."""
+
+    ordering = ["-id"]
+    paginator = LogPaginator
+    show_full_result_count = False  # the log is large: no COUNT(*) of the whole table
+
+    class Media:
+        css = {"all": ["integrations/admin.css"]}
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, obj: Any) -> str:
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="payload")
+    def pretty_payload(self, obj: Any) -> str:
+        return pretty_json(obj.payload)
+
+
 def help_text_of(model: type[models.Model], field: str) -> str:
     """A model field's help text, for a form field that shows or edits it another way."""
     return str(getattr(model._meta.get_field(field), "help_text", ""))
+
+
+def page_object(model_admin: admin.ModelAdmin[ModelT], request: HttpRequest, object_id: str) -> ModelT:
+    """The object one of its own pages is about (a preview, "Try it"): 404 when there is none, 403 for
+    staff who may not view it."""
+    obj = model_admin.get_object(request, unquote(object_id))
+    if obj is None:
+        raise Http404(f"No {model_admin.opts.verbose_name} with id {object_id}.")
+    if not model_admin.has_view_or_change_permission(request, obj):
+        raise PermissionDenied
+    return obj
+
+
+def page_context(
+    model_admin: admin.ModelAdmin[ModelT], request: HttpRequest, obj: ModelT, title: str, **extra: Any
+) -> dict[str, Any]:
+    """What templates/admin/object_page.html needs, with `extra` for the page itself."""
+    return {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "opts": model_admin.opts,
+        "original": obj,
+        "has_view_permission": True,
+        **extra,
+    }
 
 
 def action_needing(function: Any, *permissions: str) -> Any:

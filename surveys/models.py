@@ -331,9 +331,16 @@ class Response(models.Model):
         return score_band(self.rating)
 
 
+# NPS bands and the ratings in each.
+SCORE_BANDS = {"promoter": (9, 10), "passive": (7, 8), "detractor": (0, 6)}
+
+
 def score_band(rating: int) -> str:
     """NPS bands: 0-6 detractor, 7-8 passive, 9-10 promoter."""
-    return "promoter" if rating >= 9 else "passive" if rating >= 7 else "detractor"
+    for band in ("promoter", "passive"):
+        if rating >= SCORE_BANDS[band][0]:
+            return band
+    return "detractor"
 
 
 # --- collectors: webhook-triggered invitations (SurveyLab's model; services/collectors.py) ----------

@@ -2,9 +2,11 @@
 
 from typing import Any
 
-from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from customers.models import Person
+from hub.cleaning import parse_id
 from surveys.models import Invitation, Response, Survey
 
 
@@ -36,3 +38,31 @@ def survey_nps(survey: Survey) -> int | None:
     if not responses:
         return None
     return round(100 * (survey.promoter_count - survey.detractor_count) / responses)  # type: ignore[attr-defined]
+
+
+def survey_languages(*, survey: Survey) -> list[str]:
+    """The languages a survey speaks: the default language first, then each translation's."""
+    languages = [survey.default_language]
+    for translation in survey.translations.order_by("language"):
+        if translation.language not in languages:
+            languages.append(translation.language)
+    return languages
+
+
+def survey_people_find(*, survey: Survey, query: str = "", person_id: str = "") -> list[Person]:
+    """The person with id `person_id`, or else the people whose userId or email is `query`, those
+    of the survey's trigger sources first (at most 20)."""
+    pk = parse_id(person_id)
+    if pk is not None:
+        return list(Person.objects.filter(pk=pk).select_related("source"))
+    if not query:
+        return []
+    sources = set(survey.triggers.values_list("source_id", flat=True))
+    found = Person.objects.filter(Q(user_id=query) | Q(email=query.lower())).select_related("source")[:20]
+    return sorted(found, key=lambda p: (p.source_id not in sources, p.pk))
+
+
+def person_invitations(*, person: Person, limit: int) -> list[Invitation]:
+    """A person's latest invitations, with their survey and answer."""
+    invitations = Invitation.objects.filter(person=person).select_related("survey", "response")
+    return list(invitations.order_by("-due_at")[:limit])

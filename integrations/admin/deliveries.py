@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
-from hub.admin import LogPaginator, ReadOnlyAdmin, excerpt, pretty_json, status_badge, to_the_second
+from hub.admin import LogAdmin, excerpt, pretty_json, to_the_second
 from integrations.deliveries import deliveries_replay, deliveries_replay_dead
 from integrations.models import Delivery, Destination
 
@@ -40,7 +40,7 @@ def replayed(request: HttpRequest, total: int) -> None:
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(LogAdmin):
     list_display = [
         "created",
         "destination",
@@ -54,9 +54,6 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["status", "destination", "event_type"]
     search_fields = ["=idempotency_key"]
     list_select_related = ["destination"]
-    ordering = ["-id"]
-    paginator = LogPaginator
-    show_full_result_count = False
     actions = ["replay", "replay_dead_of_destination"]
     fields = (
         "destination",
@@ -77,16 +74,9 @@ class DeliveryAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    class Media:
-        css = {"all": ["integrations/admin.css"]}
-
     @admin.display(description="created at", ordering="created_at")
     def created(self, obj: Delivery) -> str:
         return to_the_second(obj.created_at)
-
-    @admin.display(description="status", ordering="status")
-    def status_label(self, obj: Delivery) -> str:
-        return status_badge(obj.status, obj.get_status_display())
 
     @admin.display(description="next attempt at", ordering="next_attempt_at")
     def next_attempt(self, obj: Delivery) -> str:
@@ -97,10 +87,6 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="last error")
     def error_short(self, obj: Delivery) -> str:
         return excerpt(obj.last_error, 100)
-
-    @admin.display(description="payload")
-    def pretty_payload(self, obj: Delivery) -> str:
-        return pretty_json(obj.payload)
 
     @admin.display(description="last request")
     def last_request(self, obj: Delivery) -> str:

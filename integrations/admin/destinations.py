@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from hub.admin import JSON_FORMFIELDS, StorableJSONField, help_text_of, secret_mask
+from hub.admin import JSON_FORMFIELDS, ExtraBoxesForm, StorableJSONField, help_text_of, secret_mask
 from integrations import registry
 from integrations.admin.deliveries import exchange_shown, replayed
 from integrations.base import event_type_choices, problem_field
@@ -17,7 +17,7 @@ from integrations.models import Destination
 from integrations.selectors import destinations_with_queue
 
 
-class DestinationForm(forms.ModelForm[Destination]):
+class DestinationForm(ExtraBoxesForm[Destination]):
     kind = forms.ChoiceField(
         label="kind", choices=registry.kind_choices, help_text=help_text_of(Destination, "kind")
     )
@@ -82,15 +82,11 @@ class DestinationForm(forms.ModelForm[Destination]):
                 self.add_error(self.PROBLEM_FIELDS.get(problem_field(problem) or ""), problem)
         return data
 
-    def save(self, commit: bool = True) -> Destination:
-        destination = super().save(commit=False)
+    def extra_apply(self, instance: Destination) -> None:
         text = self.cleaned_data.get("event_names_text") or ""
-        destination.event_names = [line.strip() for line in text.splitlines() if line.strip()]
+        instance.event_names = [line.strip() for line in text.splitlines() if line.strip()]
         if self.cleaned_data.get("new_secrets"):
-            destination.secrets_update(self.cleaned_data["new_secrets"])
-        if commit:
-            destination.save()
-        return destination
+            instance.secrets_update(self.cleaned_data["new_secrets"])
 
 
 @admin.register(Destination)

@@ -6,12 +6,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from hub.admin import (
-    LogPaginator,
-    ReadOnlyAdmin,
+    LogAdmin,
     excerpt,
     help_text_of,
-    pretty_json,
-    status_badge,
     to_the_second,
 )
 from integrations import services
@@ -24,7 +21,7 @@ class InboundEventForm(forms.ModelForm[InboundEvent]):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(ReadOnlyAdmin):
+class InboundEventAdmin(LogAdmin):
     form = InboundEventForm
     list_display = ["received", "source", "type", "who", "event", "status_label", "reason_short"]
     list_filter = ["status", "type", "source", "received_at"]
@@ -32,9 +29,6 @@ class InboundEventAdmin(ReadOnlyAdmin):
     list_select_related = ["source"]
     # No date_hierarchy: it runs MIN/MAX and DISTINCT dates over the whole log on every page view;
     # the received_at filter (today, past 7 days, ...) needs no query.
-    ordering = ["-id"]
-    paginator = LogPaginator
-    show_full_result_count = False  # the log is large: no COUNT(*) of the whole table
     actions = ["reprocess"]
     fields = (
         "source",
@@ -55,17 +49,10 @@ class InboundEventAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    class Media:
-        css = {"all": ["integrations/admin.css"]}
-
     @admin.display(description="received at", ordering="received_at")
     def received(self, obj: InboundEvent) -> str:
         # To the second: a log's rows are told apart by time.
         return to_the_second(obj.received_at)
-
-    @admin.display(description="status", ordering="status")
-    def status_label(self, obj: InboundEvent) -> str:
-        return status_badge(obj.status)
 
     @admin.display(description="user", ordering="user_id")
     def who(self, obj: InboundEvent) -> str:
@@ -75,12 +62,8 @@ class InboundEventAdmin(ReadOnlyAdmin):
     def reason_short(self, obj: InboundEvent) -> str:
         return excerpt(obj.reason, 120)
 
-    @admin.display(description="payload")
-    def pretty_payload(self, obj: InboundEvent) -> str:
-        return pretty_json(obj.payload)
-
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
-        # The log is read-only (ReadOnlyAdmin): reprocessing is what "change" means for an event.
+        # The log is read-only (LogAdmin): reprocessing is what "change" means for an event.
         return request.user.has_perm("integrations.change_inboundevent")
 
     @admin.action(description="Reprocess selected events", permissions=["reprocess"])

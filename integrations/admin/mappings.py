@@ -5,15 +5,13 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.text import capfirst
 
-from hub.admin import JSON_FORMFIELDS, help_text_of
+from hub.admin import JSON_FORMFIELDS, help_text_of, page_context, page_object
 from integrations.mappings import (
     mapping_rules_save,
     mapping_sample_call,
@@ -151,27 +149,21 @@ class MappingSetAdmin(admin.ModelAdmin[MappingSet]):
 
     def try_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Paste a Segment call, see what the set makes of it: the output, and each rule's problem."""
-        mapping_set = self.get_object(request, unquote(object_id))
-        if mapping_set is None:
-            raise Http404(f"No attribute mapping with id {object_id}.")
-        if not self.has_view_or_change_permission(request, mapping_set):
-            raise PermissionDenied
+        mapping_set = page_object(self, request, object_id)
         text = mapping_sample_call(call_types=mapping_set.call_types)
         tried = None
         if request.method == "POST":
             text = request.POST.get("call", "")
             tried = mapping_try(mapping_set=mapping_set, text=text)
         result = tried.result if tried else None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Try {mapping_set}",
-            "subtitle": None,
-            "opts": self.opts,
-            "original": mapping_set,
-            "has_view_permission": True,
-            "call_text": text,
-            "error": tried.error if tried else "",
-            "output": json.dumps(result.output, indent=2, ensure_ascii=False) if result else "",
-            "problems": result.problems if result else None,
-        }
+        context = page_context(
+            self,
+            request,
+            mapping_set,
+            f"Try {mapping_set}",
+            call_text=text,
+            error=tried.error if tried else "",
+            output=json.dumps(result.output, indent=2, ensure_ascii=False) if result else "",
+            problems=result.problems if result else None,
+        )
         return TemplateResponse(request, "admin/integrations/mappingset/try.html", context)

@@ -199,11 +199,39 @@ def collector_create(
     )
     if topic_actions is not None:
         collector.topic_actions = topic_actions
-    collector_tokens_set(collector)
+    return collector_save(collector=collector)
+
+
+def collector_save(*, collector: Collector) -> Collector:
+    """Save a collector; a new one gets its tokens and, unless it has one, its own source."""
+    if collector.pk is None:
+        collector_tokens_set(collector)
     with transaction.atomic():
         collector.save()
         collector_source_ensure(collector)
     return collector
+
+
+# A collector's Intercom credentials: write-only, shown only as "set" or not.
+INTERCOM_SECRETS = ("intercom_client_secret", "intercom_access_token")
+
+
+def collector_secrets_update(
+    *, collector: Collector, secrets: Mapping[str, str], forget: bool = False
+) -> None:
+    """Change the collector's Intercom credentials (not saved): `forget` clears them first; then each
+    value of `secrets` (by field name) replaces the stored one, and an empty one keeps it."""
+    for name in INTERCOM_SECRETS:
+        if forget:
+            setattr(collector, name, "")
+        if secrets.get(name):
+            setattr(collector, name, secrets[name])
+
+
+def collector_tokens_rotate(*, collector: Collector) -> None:
+    """New tokens for the collector's links, saved: the old links stop working."""
+    collector_tokens_set(collector)
+    collector.save(update_fields=["token", "token_hash", "generic_token", "generic_token_hash", "updated_at"])
 
 
 def collector_links(collector: Collector) -> dict[str, str]:

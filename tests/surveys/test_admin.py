@@ -282,6 +282,18 @@ def test_why_not_surveyed_for_an_unknown_person_and_a_blocked_one(
     assert "automation is off for this survey" in page
 
 
+@pytest.mark.parametrize("person_id", ["²", "9" * 25, "-1", "abc"])
+def test_why_not_surveyed_for_a_person_id_that_is_no_id_finds_no_one(
+    admin_client: Client, person_id: str
+) -> None:
+    survey = survey_make()
+
+    response = admin_client.get(f"/admin/surveys/survey/{survey.pk}/eligibility/", {"person": person_id})
+
+    assert response.status_code == 200
+    assert "No person with that userId or email." in response.content.decode()
+
+
 def test_the_survey_page_links_preview_and_why_not_surveyed(admin_client: Client) -> None:
     survey = survey_make()
     page = admin_client.get(f"/admin/surveys/survey/{survey.pk}/change/").content.decode()

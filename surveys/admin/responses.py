@@ -1,0 +1,58 @@
+"""Responses: the answers, filtered by survey, NPS band, language and time."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.text import Truncator
+
+from hub.admin import ReadOnlyAdmin
+from surveys.models import SCORE_BANDS, Response
+
+
+class BandFilter(admin.SimpleListFilter):
+    title = "band"
+    parameter_name = "band"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(band, f"{band}s ({low}-{high})") for band, (low, high) in SCORE_BANDS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value not in SCORE_BANDS:
+            return queryset
+        low, high = SCORE_BANDS[value]
+        return queryset.filter(rating__gte=low, rating__lte=high)
+
+
+@admin.register(Response)
+class ResponseAdmin(ReadOnlyAdmin):
+    list_display = ["survey", "rating", "band", "comment_excerpt", "person", "answered_at"]
+    list_filter = ["survey", BandFilter, "language", "answered_at"]
+    search_fields = ["=person__email", "=person__user_id", "comment"]
+    list_select_related = ["survey", "person"]
+    ordering = ["-answered_at"]
+    show_full_result_count = False
+    readonly_fields = (
+        "survey",
+        "invitation",
+        "person",
+        "rating",
+        "band",
+        "comment",
+        "tag_ratings",
+        "language",
+        "answered_at",
+        "rated_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="band")
+    def band(self, obj: Response) -> str:
+        return obj.band
+
+    @admin.display(description="comment")
+    def comment_excerpt(self, obj: Response) -> str:
+        return Truncator(obj.comment).chars(80)
