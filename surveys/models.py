@@ -331,16 +331,13 @@ class Response(models.Model):
         return score_band(self.rating)
 
 
-# NPS bands and the ratings in each.
+# NPS bands and the ratings in each, highest first.
 SCORE_BANDS = {"promoter": (9, 10), "passive": (7, 8), "detractor": (0, 6)}
 
 
 def score_band(rating: int) -> str:
     """NPS bands: 0-6 detractor, 7-8 passive, 9-10 promoter."""
-    for band in ("promoter", "passive"):
-        if rating >= SCORE_BANDS[band][0]:
-            return band
-    return "detractor"
+    return next((band for band, (low, _) in SCORE_BANDS.items() if rating >= low), "detractor")
 
 
 # --- collectors: webhook-triggered invitations (SurveyLab's model; services/collectors.py) ----------
