@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 
 from customers.models import Person
 from hub.cleaning import parse_id
-from surveys.models import Invitation, Response, Survey
+from surveys.models import SCORE_BANDS, Invitation, Response, Survey
 
 
 def _count_per_survey(model: type[Model], **filters: Any) -> Coalesce:
@@ -27,8 +27,8 @@ def surveys_with_stats(queryset: QuerySet[Survey]) -> QuerySet[Survey]:
     return queryset.annotate(
         sent_count=_count_per_survey(Invitation, sent_at__isnull=False),
         response_count=_count_per_survey(Response),
-        promoter_count=_count_per_survey(Response, rating__gte=9),
-        detractor_count=_count_per_survey(Response, rating__lte=6),
+        promoter_count=_count_per_survey(Response, rating__range=SCORE_BANDS["promoter"]),
+        detractor_count=_count_per_survey(Response, rating__range=SCORE_BANDS["detractor"]),
     )
 
 
@@ -38,6 +38,13 @@ def survey_nps(survey: Survey) -> int | None:
     if not responses:
         return None
     return round(100 * (survey.promoter_count - survey.detractor_count) / responses)  # type: ignore[attr-defined]
+
+
+def responses_in_band(queryset: QuerySet[Response], *, band: str) -> QuerySet[Response]:
+    """The responses of one NPS band ("promoter", "passive", "detractor"); all of them for another word."""
+    if band not in SCORE_BANDS:
+        return queryset
+    return queryset.filter(rating__range=SCORE_BANDS[band])
 
 
 def survey_languages(*, survey: Survey) -> list[str]:

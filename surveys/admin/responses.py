@@ -9,6 +9,7 @@ from django.utils.text import Truncator
 
 from hub.admin import ReadOnlyAdmin
 from surveys.models import SCORE_BANDS, Response
+from surveys.selectors import responses_in_band
 
 
 class BandFilter(admin.SimpleListFilter):
@@ -19,11 +20,7 @@ class BandFilter(admin.SimpleListFilter):
         return [(band, f"{band}s ({low}-{high})") for band, (low, high) in SCORE_BANDS.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if value not in SCORE_BANDS:
-            return queryset
-        low, high = SCORE_BANDS[value]
-        return queryset.filter(rating__gte=low, rating__lte=high)
+        return responses_in_band(queryset, band=self.value() or "")
 
 
 @admin.register(Response)
