@@ -186,7 +186,9 @@ def inbound_events_process(*, ids: Iterable[int]) -> int:
     ids = list(ids)
     with transaction.atomic():
         events = list(
-            InboundEvent.objects.select_for_update(skip_locked=True)
+            # of=("self",): lock the events only. Locking the joined Source row too made every other
+            # worker on the same source skip all its events until this transaction ended.
+            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=ids, status=InboundEvent.Status.ACCEPTED)
             .select_related("source")
             .order_by("timestamp", "pk")

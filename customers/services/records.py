@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -96,6 +96,10 @@ class _Run:
         for event in events:
             for group_id in _account_ids(event):
                 group_ids.setdefault(event.source_id, set()).add(group_id)
+        _records_lock(
+            [f"{e.source_id}:person:{i}" for e in events for i in (e.user_id, e.anonymous_id) if i]
+            + [f"{src}:account:{group_id}" for src, ids in group_ids.items() for group_id in ids]
+        )
         people = people_of_calls(calls=events)
         run.by_user, run.by_other_id = people.by_user_id, people.by_other_id
         # Only erasure stops the record itself; unsubscribed or bounced people are still customers.
@@ -294,6 +298,26 @@ class _Run:
         if self.scrub:
             events_scrub(query=Q(pk__in=self.scrub))
             self.scrub = []
+
+
+def _records_lock(keys: list[str]) -> None:
+    """Hold the records these keys name (a source's person id or account id) until the batch commits.
+
+    Another worker applying calls about the same person waits here, then loads what this one wrote:
+    without it both would write back their own copy (the later one losing the other's traits), or
+    both create the person and fail, and retrying one by one could deadlock. The locks are taken in
+    one statement in hash order, so two workers never wait for each other in a circle. PostgreSQL
+    transaction-level advisory locks on a 64-bit hash of the key (a collision only means an extra
+    wait); elsewhere (SQLite in embedded mode: one writer at a time) there is nothing to do.
+    """
+    if not keys or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(key, 0) AS k"
+            " FROM unnest(%s::text[]) AS key ORDER BY 1) AS keys",
+            [keys],
+        )
 
 
 def _email_of(event: InboundEvent) -> str:
