@@ -36,12 +36,10 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: sync-back, survey decisions + emails, comment themes, processor and ingest throughput on PostgreSQL (docs/benchmarks.md; ingest line last)
+## bench: every throughput figure as a ratio to a ceiling of the same run, ≤ 10 min (docs/benchmarks.md);
+##        one part or a few: make bench ARGS="--only ingest,process"
 bench: $(VENV)/.dev-installed
-	$(BIN)/python bench/sync_back.py
-	$(BIN)/python bench/survey_invitations.py
-	$(BIN)/python bench/themes.py
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
 	rm -rf var/test-run.sqlite3* var/test-broker

@@ -1,36 +1,30 @@
-"""The nightly theme job for one survey with 100,000 comments, on PostgreSQL (`make bench`).
+"""Part `themes` of `make bench`: the nightly theme job for one survey with 100,000 comments.
 
-Self-contained: creates its own database (`hub_bench_themes`) on 127.0.0.1:5432, migrates it and
-writes one survey's answers in bulk (untimed): 100,000 comments of 6-30 words drawn from 40 topics of
-12 words each, common words and sentiment words, 70 % in this period and 30 % in the one before. It
-then times, separately:
+On its own database it writes one survey's answers in bulk (untimed): 100,000 comments of 6-30
+words drawn from 40 topics of 12 words each, common words and sentiment words, 70 % in this period
+and 30 % in the one before. It then times, separately:
 
 1. the comment sweeper (`comments_sweep`: language, sentiment and flag of every comment; in
    production each comment is analysed as it arrives, so the nightly job finds this done);
 2. the theme job (`themes_find`: reading the comments, TF-IDF, choosing 6-12 themes, NMF, filing
    every comment under its theme, picking quotes), the target being 60 s.
 
-Prints, last:
+Its line (bench/run.py divides 100,000 comments in 60 s by the job's rate):
 
-    themes comments=<n> seconds=<s>
-
-The figures go into docs/benchmarks.md by hand ("Comment analysis"). The database is dropped in a
-`finally`.
+    themes comments=<n> seconds=<s> sweep_seconds=<s> themes=<n>
 """
 
 from __future__ import annotations
 
-import argparse
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from common import bench_settings, db_create, django_setup, load_average, teardown
+from common import Options, PartResult, bench_database
 
-DB_NAME = "hub_bench_themes"
+DB_NAME = "hbench_themes"
+TARGET_COMMENTS, TARGET_SECONDS = 100_000, 60
 TOPICS = 40
 COMMON = [
     "really",
@@ -109,24 +103,16 @@ def comments_create(count: int, *, days: int) -> Any:
     return survey
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--comments", type=int, default=100_000)
-    args = parser.parse_args()
-
-    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-themes-"))
-    try:
-        db_create(DB_NAME)
-        django_setup(bench_settings(database=DB_NAME, workdir=workdir))
+def measure(options: Options) -> PartResult:
+    comments = options.size(TARGET_COMMENTS, least=10_000)
+    with bench_database(DB_NAME, options):
         from django.conf import settings
 
         from insights.models import CommentAnalysis
         from insights.services.comments import comments_sweep
         from insights.services.themes import themes_find
 
-        survey = comments_create(args.comments, days=settings.INSIGHTS_THEME_PERIOD_DAYS)
+        survey = comments_create(comments, days=settings.INSIGHTS_THEME_PERIOD_DAYS)
         started = time.perf_counter()
         analysed = comments_sweep()
         sweep_seconds = time.perf_counter() - started
@@ -134,17 +120,33 @@ def main() -> None:
         run = themes_find(survey=survey)
         seconds = time.perf_counter() - started
         filed = CommentAnalysis.objects.exclude(theme=None).count()
-        if analysed != args.comments or run.comments != args.comments or not 6 <= run.themes <= 12:
-            raise SystemExit(f"analysed {analysed}, read {run.comments}, found {run.themes} themes")
-        print(
-            f"comment analysis comments={analysed} seconds={sweep_seconds:.1f}; themes found={run.themes} "
-            f"filed={filed}; load average {load_average()}",
-            flush=True,
-        )
-        print(f"themes comments={run.comments} seconds={seconds:.1f}", flush=True)
-    finally:
-        teardown(DB_NAME, workdir)
-
-
-if __name__ == "__main__":
-    main()
+    if analysed != comments or run.comments != comments or not 6 <= run.themes <= 12:
+        raise SystemExit(f"analysed {analysed}, read {run.comments}, found {run.themes} themes")
+    print(f"themes: {comments:,} comments in {seconds:.1f} s, sweeper {sweep_seconds:.1f} s", flush=True)
+    section = "\n".join(
+        [
+            "### Comment analysis (`themes`)",
+            "",
+            f"One survey with {comments:,} answers with comments (6-30 words from {TOPICS} topics, common "
+            "and sentiment words; 70 % this period, 30 % the one before), written in bulk (untimed).",
+            "",
+            "| comments | comment sweeper (language, sentiment, flag) | theme job (`themes_find`) | themes | "
+            "comments filed under one |",
+            "|---|---|---|---|---|",
+            f"| {comments:,} | {sweep_seconds:.1f} s | {seconds:.1f} s | {run.themes} | {filed:,} |",
+        ]
+    )
+    return PartResult(
+        part="themes",
+        values={
+            "comments_per_s": comments / seconds,
+            "target_comments_per_s": TARGET_COMMENTS / TARGET_SECONDS,
+        },
+        line=[
+            ("comments", str(comments)),
+            ("seconds", f"{seconds:.1f}"),
+            ("sweep_seconds", f"{sweep_seconds:.1f}"),
+            ("themes", str(run.themes)),
+        ],
+        section=section,
+    )
