@@ -76,8 +76,14 @@ def deliveries_create(due: int, history: int) -> None:
     from integrations.services import source_create
 
     source, _ = source_create(name="Bench", slug="bench")
+    # A long timeout, so no claim's lease (timeout + margin) ends while a loaded machine still claims
+    # the rest: an expired lease makes its row due again and the hub would claim it twice.
     destination = Destination.objects.create(
-        source=source, kind="webhook", name="Bench hooks", settings={"url": "https://hooks.example.com/nps"}
+        source=source,
+        kind="webhook",
+        name="Bench hooks",
+        settings={"url": "https://hooks.example.com/nps"},
+        timeout_seconds=600,
     )
     now = timezone.now()
     for offset in range(0, due + history, 5_000):
@@ -100,7 +106,8 @@ def deliveries_create(due: int, history: int) -> None:
 
 
 def due_again(due: int) -> None:
-    """Every claimed row due again, as before the first loop."""
+    """Every claimed row due again, as before the first loop (and each claimed once: nothing else is
+    in flight)."""
     changed = sql(
         f"UPDATE {TABLE} SET status = 'pending', attempts = 0, claimed_at = NULL,"
         " next_attempt_at = now() - interval '1 minute' WHERE status = 'in_flight' RETURNING id"
@@ -152,6 +159,8 @@ def timed(loop: Loop, claim: Callable[[], int], due: int) -> None:
     started = time.perf_counter()
     claimed = claim()
     loop.seconds += time.perf_counter() - started
+    if claimed != due:
+        raise SystemExit(f"{loop.name}: {claimed} claims of {due} due deliveries")
     loop.claims += claimed
     due_again(due)
 
