@@ -104,14 +104,21 @@ def problem_field(problem: str) -> str | None:
 
 @dataclass(frozen=True)
 class SettingsSchema:
-    """What a destination of this kind needs: required settings keys, defaults, required secrets, and
-    which settings are URLs the connector calls (with the secrets attached)."""
+    """What a destination (or a collector, integrations/inbound.py) of this kind needs: required
+    settings keys, defaults, required and optional secrets, and which settings are URLs the connector
+    calls (with the secrets attached)."""
 
     required: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     help: Mapping[str, str] = field(default_factory=dict)
     urls: tuple[str, ...] = ()
+    optional_secrets: tuple[str, ...] = ()
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """Every secret a destination or collector of this kind may hold, required ones first."""
+        return self.secrets + self.optional_secrets
 
     def settings_with_defaults(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         return {**self.defaults, **settings}

@@ -104,6 +104,9 @@ class InboundEvent(models.Model):
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "accepted"
+        # A collector's add-contact call: recorded, its invitation not yet decided (the pipeline runs
+        # on it once, leaving it pending; the collector's decision sets the final status).
+        PENDING = "pending", "pending (decision to come)"
         PROCESSED = "processed", "processed"
         REJECTED = "rejected", "rejected"
         FAILED = "failed", "failed"
@@ -139,6 +142,10 @@ class InboundEvent(models.Model):
                 fields=["received_at"], condition=Q(status="accepted"), name="inbound_event_pending"
             ),
             models.Index(fields=["user_id"], name="inbound_event_user"),
+            # The collectors' sweeper: calls whose decision is still to come.
+            models.Index(
+                fields=["received_at"], condition=Q(status="pending"), name="inbound_event_undecided"
+            ),
         ]
 
     # Not stored: set by the customer-records handler for the handlers after it (see Erasure).
@@ -314,10 +321,50 @@ def rule_errors(*, source_paths: str, target: str, transform: str, options: Any)
     return errors
 
 
+# --- secrets at rest: destinations' and collectors' -----------------------------------------------------
+
+
+class WithSecrets(models.Model):
+    """A JSON object of secrets (API keys, signing secrets), encrypted at rest, never shown back: a
+    destination's connector credentials, a collector's webhook signing secret."""
+
+    secrets = EncryptedTextField(
+        "secrets",
+        default="{}",
+        blank=True,
+        help_text="API keys and signing secrets (a JSON object), encrypted at rest; write-only.",
+    )
+
+    # Names of the secrets set or removed by `secrets_update` since this object was loaded or saved.
+    _secrets_entered: frozenset[str] = frozenset()
+
+    class Meta:
+        abstract = True
+
+    def secret_values(self) -> dict[str, str]:
+        """The decrypted secrets, e.g. {"signing_secret": "whsec_..."}."""
+        try:
+            values = json.loads(self.secrets or "{}")
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
+
+    def secrets_update(self, values: dict[str, str | None]) -> None:
+        """Set the given secrets (not saved); a key given as None or "" is removed, others are kept."""
+        current = self.secret_values()
+        for key, value in values.items():
+            if value in (None, ""):
+                current.pop(key, None)
+            else:
+                current[key] = str(value)
+        self.secrets = json.dumps(current, sort_keys=True)
+        self._secrets_entered = self._secrets_entered | set(values)
+
+
 # --- outbound: destinations and deliveries (the engine: integrations/deliveries.py) -----------------
 
 
-class Destination(models.Model):
+class Destination(WithSecrets):
     """Somewhere the hub sends data, e.g. "Ops webhook" (kind webhook, POSTing response.created to
     https://ops.example.com/hooks, signed with its whsec_ secret).
 
@@ -347,12 +394,6 @@ class Destination(models.Model):
         default=dict,
         blank=True,
         help_text='The connector\'s options as JSON, e.g. {"url": "https://ops.example.com/hooks"}.',
-    )
-    secrets = EncryptedTextField(
-        "secrets",
-        default="{}",
-        blank=True,
-        help_text="API keys and signing secrets (a JSON object), encrypted at rest; write-only.",
     )
     call_types = models.JSONField(
         "receives",
@@ -400,9 +441,6 @@ class Destination(models.Model):
     )
     created_at = models.DateTimeField("created at", default=timezone.now, editable=False)
     updated_at = models.DateTimeField("updated at", auto_now=True)
-
-    # Names of the secrets set or removed by `secrets_update` since this object was loaded or saved.
-    _secrets_entered: frozenset[str] = frozenset()
 
     class Meta:
         ordering = ["name"]
@@ -461,25 +499,6 @@ class Destination(models.Model):
                 )
             )
         return problems
-
-    def secret_values(self) -> dict[str, str]:
-        """The decrypted secrets, e.g. {"signing_secret": "whsec_..."}."""
-        try:
-            values = json.loads(self.secrets or "{}")
-        except ValueError:
-            return {}
-        return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
-
-    def secrets_update(self, values: dict[str, str | None]) -> None:
-        """Set the given secrets (not saved); a key given as None or "" is removed, others are kept."""
-        current = self.secret_values()
-        for key, value in values.items():
-            if value in (None, ""):
-                current.pop(key, None)
-            else:
-                current[key] = str(value)
-        self.secrets = json.dumps(current, sort_keys=True)
-        self._secrets_entered = self._secrets_entered | set(values)
 
     def receives(self, event_type: str, event_name: str | None = None, *, source_id: int) -> bool:
         """Whether an event of this type (and, for track calls, this name) about a person of the

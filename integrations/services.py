@@ -7,6 +7,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hub.db import bulk_update
@@ -29,6 +30,11 @@ EVENT_COLUMNS = (
     "payload",
     "status",
     "reason",
+)
+
+# What processing claims: accepted calls, and collectors' pending ones it has not run on yet.
+_UNPROCESSED = Q(status=InboundEvent.Status.ACCEPTED) | Q(
+    status=InboundEvent.Status.PENDING, processed_at=None
 )
 
 
@@ -189,7 +195,7 @@ def inbound_events_process(*, ids: Iterable[int]) -> int:
             # of=("self",): lock the events only. Locking the joined Source row too made every other
             # worker on the same source skip all its events until this transaction ended.
             InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=ids, status=InboundEvent.Status.ACCEPTED)
+            .filter(_UNPROCESSED, pk__in=ids)
             .select_related("source")
             .order_by("timestamp", "pk")
         )
@@ -210,7 +216,8 @@ def inbound_events_process(*, ids: Iterable[int]) -> int:
             failed = {event.pk for event in events if not _process_alone(event)}
         for event in events:
             if event.pk not in failed:
-                event.status = InboundEvent.Status.PROCESSED
+                if event.status == InboundEvent.Status.ACCEPTED:  # a pending one waits for its decision
+                    event.status = InboundEvent.Status.PROCESSED
                 event.processed_at = now
         bulk_update(InboundEvent, events, ["status", "reason", "attempts", "processed_at"])
     return len(events) - len(failed)

@@ -22,11 +22,19 @@ from customers.models import Person
 from hub.api import ErrorSerializer, MomentFilter, WallTimeField, error_response
 from hub.cleaning import clean_text, parse_id
 from hub.permissions import staff_with_permissions
+from integrations.base import problem_field
 from integrations.models import Source
+from integrations.registry import collector_kind_choices
 from surveys.conditions import conditions_problems
 from surveys.models import Collector, Invitation, Response, Survey, SurveyTexts, SurveyTranslation, Trigger
 from surveys.selectors import survey_nps, surveys_with_stats
-from surveys.services.collectors import collector_create, collector_links
+from surveys.services.collector_links import (
+    collector_create,
+    collector_links,
+    collector_problems,
+    collector_save,
+    collector_secrets_update,
+)
 from surveys.services.content import DEFAULT_TEXTS
 from surveys.services.eligibility import eligibility_explain
 
@@ -369,31 +377,36 @@ class CollectorFilter(django_filters.FilterSet):
 
 
 class CollectorSerializer(serializers.ModelSerializer):
-    """A collector with its ready-to-copy links; the Intercom secrets are write-only."""
+    """A collector with its ready-to-copy links. `kind` names the tool of its webhook link
+    (integrations/registry.py); `settings` and `secrets` are that kind's. `secrets` is write-only: a
+    PATCH sets the keys it names (null or "" removes one) and keeps the others; responses list only
+    which keys are set (`secret_keys`)."""
 
     survey = serializers.SlugRelatedField[Survey](
         slug_field="slug", queryset=Survey.objects.all(), help_text="Survey slug."
     )
+    kind = serializers.ChoiceField(choices=[], required=False, help_text="intercom (default) or zendesk.")
     type = serializers.ChoiceField(
         source="channel", choices=Collector.Channel.choices, required=False, help_text="email or sms."
     )
     source = serializers.SlugRelatedField[Source](  # type: ignore[assignment]
         slug_field="slug", read_only=True, help_text="Where the calls are logged (collector-<id>)."
     )
-    intercom_client_secret = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, help_text="Write-only; empty removes it."
+    secrets = serializers.DictField(
+        child=serializers.CharField(allow_null=True, allow_blank=True),
+        write_only=True,
+        required=False,
+        help_text='The kind\'s secrets, e.g. {"client_secret": "..."} (Intercom), {"signing_secret": '
+        '"..."} (Zendesk); never returned.',
     )
-    intercom_access_token = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, help_text="Write-only; empty removes it."
-    )
-    has_intercom_client_secret = serializers.SerializerMethodField()
-    has_intercom_access_token = serializers.SerializerMethodField()
+    secret_keys = serializers.SerializerMethodField(help_text="Names of the secrets that are set.")
     api_link = serializers.SerializerMethodField(
-        help_text="POST a contact here (JSON or form), from any tool but Intercom; its own token. Refused "
-        "when the collector has an Intercom client secret, unless unsigned_calls is on."
+        help_text="POST a contact here (JSON or form), from any other tool; its own token. Refused when the "
+        "collector has its kind's signing secret, unless unsigned_calls is on."
     )
-    intercom_link = serializers.SerializerMethodField(
-        help_text="The webhook URL for an Intercom app (once a client secret is set: signed only)."
+    webhook_link = serializers.SerializerMethodField(
+        help_text="The webhook URL for the tool of the collector's kind (once its signing secret is set: "
+        "signed calls only)."
     )
     turn_on_link = serializers.SerializerMethodField()
     turn_off_link = serializers.SerializerMethodField()
@@ -404,18 +417,18 @@ class CollectorSerializer(serializers.ModelSerializer):
             "id",
             "survey",
             "name",
+            "kind",
+            "settings",
             "type",
             "enabled",
             "delay_minutes",
             "resurvey_days",
             "topic_actions",
-            "intercom_client_secret",
-            "intercom_access_token",
+            "secrets",
+            "secret_keys",
             "unsigned_calls",
-            "has_intercom_client_secret",
-            "has_intercom_access_token",
             "api_link",
-            "intercom_link",
+            "webhook_link",
             "turn_on_link",
             "turn_off_link",
             "source",
@@ -423,17 +436,18 @@ class CollectorSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    def get_has_intercom_client_secret(self, obj: Collector) -> bool:
-        return bool(obj.intercom_client_secret)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = collector_kind_choices()  # type: ignore[attr-defined]
 
-    def get_has_intercom_access_token(self, obj: Collector) -> bool:
-        return bool(obj.intercom_access_token)
+    def get_secret_keys(self, obj: Collector) -> list[str]:
+        return sorted(obj.secret_values())
 
     def get_api_link(self, obj: Collector) -> str:
         return collector_links(obj)["api_link"]
 
-    def get_intercom_link(self, obj: Collector) -> str:
-        return collector_links(obj)["intercom_link"]
+    def get_webhook_link(self, obj: Collector) -> str:
+        return collector_links(obj)["webhook_link"]
 
     def get_turn_on_link(self, obj: Collector) -> str:
         return collector_links(obj)["turn_on_link"]
@@ -443,16 +457,33 @@ class CollectorSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         collector = copy.copy(self.instance) if self.instance else Collector()
+        secrets = {name: value or None for name, value in attrs.pop("secrets", {}).items()}
         for name, value in attrs.items():
             setattr(collector, name, value)
         try:
             collector.clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from exc
+        problems = collector_problems(
+            collector=collector, kind=collector.kind, settings=collector.settings, secrets=secrets
+        )
+        if problems:
+            errors: dict[str, list[str]] = {}
+            for problem in problems:
+                errors.setdefault(problem_field(problem) or "configuration", []).append(problem)
+            raise serializers.ValidationError(errors)
+        attrs["secrets"] = secrets
         return attrs
 
     def create(self, validated_data: dict[str, Any]) -> Collector:
         return collector_create(**validated_data)
+
+    def update(self, instance: Collector, validated_data: dict[str, Any]) -> Collector:
+        secrets = validated_data.pop("secrets", {})
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        collector_secrets_update(collector=instance, secrets=secrets)
+        return collector_save(collector=instance)
 
 
 class CollectorViewSet(

@@ -1,13 +1,13 @@
-"""The collectors' API link: `/api.php?apiToken=<token>&cId=<id>&source=<api|intercom>&action=<action>`
-(SurveyLab's shape), also as `/collect/<id>/?apiToken=...`. Thin: read the call, delegate to
-surveys/services/collectors.py, answer JSON.
+"""The collectors' links: `/api.php?apiToken=<token>&cId=<id>&source=<kind>&action=<action>`
+(SurveyLab's shape), also as `/collect/<id>/?apiToken=...`. Thin: authenticate the collector, hand the
+call to surveys/services/collector_calls.py (which dispatches on `source` through the inbound registry,
+integrations/registry.py), answer JSON.
 
-HEAD answers 200 (Intercom validates a webhook URL that way). GET or POST; the contact of a generic
-call comes from a JSON or form body (and the query string), an Intercom notification from the raw body.
+HEAD answers 200 (Intercom validates a webhook URL that way). GET or POST; the handlers get the raw body
+(signatures are over it), the query string, the headers and a form's fields.
 """
 
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -17,15 +17,11 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from hub.api import error_response, request_error_response
-from hub.cleaning import json_object_parse
 from hub.errors import RequestError
 from hub.throttle import client_network, rate_exceeded, too_many_requests
-from surveys.services.collectors import (
-    CALL_FIELDS,
-    collector_authenticate,
-    collector_call_receive,
-    collector_intercom_receive,
-)
+from integrations.inbound import WebhookRequest
+from surveys.services.collector_calls import collector_call_receive
+from surveys.services.collector_links import collector_authenticate
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +43,17 @@ def _raw_body(request: HttpRequest) -> bytes:
     return raw
 
 
-def _call_fields(request: HttpRequest) -> dict[str, Any]:
-    """The contact's fields: the query string (minus the call's own parameters), then the body."""
-    fields: dict[str, Any] = {key: value for key, value in request.GET.items() if key not in CALL_FIELDS}
-    if request.method != "POST":
-        return fields
-    if request.content_type in FORM_TYPES:
-        fields.update(request.POST.items())
-        return fields
-    raw = _raw_body(request)
-    if raw.strip():
-        fields.update(json_object_parse(raw))
-    return fields
+def _webhook_request(request: HttpRequest) -> WebhookRequest:
+    """The call as the handlers read it: the raw body (signatures are over it), a form's fields."""
+    raw = _raw_body(request) if request.method == "POST" else b""
+    form = (
+        {key: str(value) for key, value in request.POST.items()}
+        if request.method == "POST" and request.content_type in FORM_TYPES
+        else None
+    )
+    return WebhookRequest(
+        method=request.method or "", query=request.GET, headers=request.headers, body=raw, form=form
+    )
 
 
 @csrf_exempt
@@ -83,23 +78,13 @@ def collector_api(request: HttpRequest, collector_id: int | None = None) -> Http
         if found is None:
             return error_response(403, "invalid_token", "Unknown collector or wrong API token.")
         collector, link = found
-        if params.get("source") == "intercom":
-            outcome = collector_intercom_receive(
-                collector=collector,
-                raw=_raw_body(request),
-                signature=request.headers.get("X-Hub-Signature"),
-                received_at=received_at,
-            )
-        else:
-            outcome = collector_call_receive(
-                collector=collector,
-                action=params.get("action", ""),
-                fields=_call_fields(request),
-                received_at=received_at,
-                message_id=request.headers.get("Idempotency-Key", ""),
-                caller=params.get("source") or "api",
-                link=link,
-            )
+        outcome = collector_call_receive(
+            collector=collector,
+            source=params.get("source", ""),
+            request=_webhook_request(request),
+            link=link,
+            received_at=received_at,
+        )
     except RequestError as exc:
         return request_error_response(exc)
     except DatabaseError:

@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hub.crypto import EncryptedTextField
+from integrations.models import WithSecrets
+from integrations.registry import UnknownKind, collector_kinds, handler_get
 from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall
 from surveys.conditions import conditions_problems
 
@@ -347,15 +349,17 @@ def collector_topic_actions_default() -> dict[str, str]:
     return {"conversation.admin.closed": "addContactToCollector"}
 
 
-class Collector(models.Model):
+class Collector(WithSecrets):
     """A way into a survey for any tool that can call a webhook, e.g. "Intercom: closed conversations"
     (email invitations, 10 minutes after an agent closes a conversation).
 
-    Its links carry the collector id and a secret token: the Intercom link
+    `kind` names the source kind of its webhook link (integrations/registry.py HANDLERS: intercom,
+    zendesk); `settings` and `secrets` are that kind's (its `settings_schema`). Its links carry the
+    collector id and a secret token: the webhook link
     (`/api.php?apiToken=<token>&cId=<id>&source=intercom&action=addContactToCollector`) its own, the
-    links for other tools (add a contact, turn on, turn off) another, so that once an Intercom client
-    secret is set the link pasted into Intercom takes only signed notifications. Each call is stored
-    in the event log under the collector's own source, where the contacts it adds live.
+    links for other tools (add a contact, turn on, turn off) another, so that once the kind's signing
+    secret is set the webhook link takes only signed calls. Each call is stored in the event log under
+    the collector's own source, where the contacts it adds live.
     """
 
     class Channel(models.TextChoices):
@@ -370,6 +374,15 @@ class Collector(models.Model):
         help_text="The survey the contacts are invited to.",
     )
     name = models.CharField("name", max_length=200, help_text="What calls it, e.g. 'Intercom: closed chats'.")
+    kind = models.CharField(
+        "kind",
+        max_length=50,
+        default="intercom",
+        help_text="Which tool calls its webhook link (integrations/registry.py): intercom, zendesk.",
+    )
+    settings = models.JSONField(
+        "settings", default=dict, blank=True, help_text="The kind's options as JSON (most kinds have none)."
+    )
     channel = models.CharField(
         "type",
         max_length=16,
@@ -384,13 +397,13 @@ class Collector(models.Model):
         "turnOnCollector and turnOffCollector actions switch this.",
     )
     token_hash = models.CharField(
-        max_length=64, editable=False, help_text="SHA-256 of the Intercom link's token."
+        max_length=64, editable=False, help_text="SHA-256 of the webhook link's token."
     )
     token = EncryptedTextField(
-        "Intercom link token",
+        "webhook link token",
         editable=False,
-        help_text="Part of the Intercom link; encrypted at rest, compared by hash. With an Intercom client "
-        "secret set, this link takes only signed Intercom notifications.",
+        help_text="Part of the webhook link (Intercom's, Zendesk's); encrypted at rest, compared by hash. "
+        "With the kind's signing secret set, this link takes only signed calls.",
     )
     generic_token_hash = models.CharField(
         max_length=64, editable=False, default="", help_text="SHA-256 of the other tools' links' token."
@@ -400,14 +413,14 @@ class Collector(models.Model):
         editable=False,
         default="",
         help_text="Part of the links for other tools (add a contact, turn on, turn off); encrypted at "
-        "rest, compared by hash. Never part of the Intercom link.",
+        "rest, compared by hash. Never part of the webhook link.",
     )
     unsigned_calls = models.BooleanField(
         "accept unsigned calls from other tools",
         default=False,
-        help_text="Matters only once an Intercom client secret is set: then calls through the API link "
-        "(other tools, which Intercom does not sign) are refused unless this is on. The Intercom link "
-        "never takes them once the secret is set.",
+        help_text="Matters only once the kind's signing secret is set: then calls through the API link "
+        "(other tools, which nobody signs) are refused unless this is on. The webhook link never takes "
+        "them once the secret is set.",
     )
     delay_minutes = models.PositiveIntegerField(
         "delay (minutes)",
@@ -423,28 +436,14 @@ class Collector(models.Model):
         help_text="A contact this collector invited is not invited by it again within this many days "
         "(at most 3650). The survey's own interval and the global cap apply as well. 0: only those.",
     )
-    intercom_client_secret = EncryptedTextField(
-        "Intercom client secret",
-        blank=True,
-        default="",
-        help_text="The Intercom app's client secret: when set, the Intercom link takes only notifications "
-        "with a valid X-Hub-Signature, and the API link only if unsigned calls are allowed. Encrypted at "
-        "rest; write-only.",
-    )
-    intercom_access_token = EncryptedTextField(
-        "Intercom access token",
-        blank=True,
-        default="",
-        help_text="Optional: lets the hub look up a contact's email (GET /contacts/{id}) when a "
-        "notification carries none. Encrypted at rest; write-only.",
-    )
     topic_actions = models.JSONField(
-        "Intercom topics",
+        "topics",
         default=collector_topic_actions_default,
         blank=True,
-        help_text='Which Intercom topic does what, e.g. {"conversation.admin.closed": '
-        '"addContactToCollector"}. Actions: addContactToCollector, turnOnCollector, turnOffCollector. '
-        "Other topics are recorded and ignored.",
+        help_text='Which topic of the webhook does what, e.g. {"conversation.admin.closed": '
+        '"addContactToCollector"} (Intercom), {"ticket.solved": "addContactToCollector"} (Zendesk). '
+        "Actions: addContactToCollector, turnOnCollector, turnOffCollector. Other topics are recorded "
+        "and ignored.",
     )
     source = models.ForeignKey(
         "integrations.Source",
@@ -468,13 +467,22 @@ class Collector(models.Model):
         return f"{self.name} ({self.survey})" if self.survey_id else self.name
 
     def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind not in collector_kinds():
+            errors["kind"] = f"One of {', '.join(collector_kinds())}."
         actions = self.topic_actions
         if not isinstance(actions, dict) or not all(
             isinstance(topic, str) and value in self.ACTIONS for topic, value in actions.items()
         ):
-            raise ValidationError(
-                {"topic_actions": f"An object from Intercom topic to one of {', '.join(self.ACTIONS)}."}
-            )
+            errors["topic_actions"] = f"An object from topic to one of {', '.join(self.ACTIONS)}."
+        if errors:
+            raise ValidationError(errors)
+
+    def kind_label(self) -> str:
+        try:
+            return handler_get(self.kind).label
+        except UnknownKind:
+            return self.kind
 
 
 class SyncCursor(models.Model):

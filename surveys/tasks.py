@@ -4,7 +4,8 @@ from typing import Any
 
 from celery import shared_task
 
-from surveys.services.collectors import CollectorRetry, collector_event_process, collector_events_sweep
+from surveys.services.collector_outcome import CollectorRetry
+from surveys.services.collectors import collector_event_process, collector_events_sweep
 from surveys.services.dispatch import invitations_dispatch_backlog
 from surveys.services.sync_back import sync_back_destinations, sync_back_run
 

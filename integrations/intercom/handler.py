@@ -1,9 +1,11 @@
 """Intercom webhooks, inbound: verify, parse, and find the customer a notification is about. Pure: no
-database, no network.
+database, no network (`IntercomHandler.contact_lookup` calls client.py when the hub decides).
 
-The view hands over the raw body and the X-Hub-Signature header. Facts: shared/reference/protocols.md
-§5 and gotchas 9-10 (HMAC-SHA1 of the raw bytes with the app's client secret, `sha1=` prefix; `ping`
-has a null id; 2.x conversations name the customer in `contacts` without an email).
+A collector of kind "intercom" (integrations/inbound.py, integrations/registry.py) takes them on its
+link with source=intercom; the raw body is signed in the X-Hub-Signature header. Facts:
+shared/reference/protocols.md §5 and gotchas 9-10 (HMAC-SHA1 of the raw bytes with the app's client
+secret, `sha1=` prefix; `ping` has a null id; 2.x conversations name the customer in `contacts`
+without an email).
 
 Each topic the hub can act on has a small function in `TOPIC_CONTACTS` that finds the customer in the
 notification's item; any other topic is `UnsupportedTopic`, recorded and ignored by the caller.
@@ -11,12 +13,15 @@ notification's item; any other topic is `UnsupportedTopic`, recorded and ignored
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar
 
 from hub.cleaning import json_object_parse
 from hub.errors import RequestError
+from integrations.base import SettingsSchema
+from integrations.inbound import BaseHandler, InboundContact, NoContact, WebhookCall, WebhookRequest
 
 PING = "ping"
 SIGNATURE_PREFIX = "sha1="
@@ -43,13 +48,6 @@ class IntercomContact:
     name: str = ""
     external_id: str = ""  # the customer's own id (legacy user.user_id, 2.x external_id)
     intercom_id: str = ""  # Intercom's id of the contact (GET /contacts/{id})
-
-
-@dataclass(frozen=True, slots=True)
-class NoContact:
-    """A notification of a handled topic that names no usable customer; `reason` says what was missing."""
-
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +153,69 @@ def contact_find(notification: Notification) -> IntercomContact | NoContact | Un
     if read is None:
         return UnsupportedTopic(notification.topic)
     return read(notification.item)
+
+
+class IntercomHandler(BaseHandler):
+    """A collector's Intercom link: notifications of an Intercom app, signed with its client secret."""
+
+    kind: ClassVar[str] = "intercom"
+    label: ClassVar[str] = "Intercom"
+    settings_schema: ClassVar[SettingsSchema] = SettingsSchema(
+        optional_secrets=("client_secret", "access_token"),
+        help={
+            "client_secret": "The Intercom app's client secret: when set, the collector's Intercom link "
+            "takes only notifications with a valid X-Hub-Signature, and its API link only if unsigned "
+            "calls are allowed.",
+            "access_token": "Optional: lets the hub look up a contact's email (GET /contacts/{id}) when a "
+            "notification carries none.",
+        },
+    )
+    signing_secret: ClassVar[str] = "client_secret"  # noqa: S105 - a secret's name, not a secret
+    lookup_secret: ClassVar[str] = "access_token"  # noqa: S105 - a secret's name, not a secret
+    signature_header: ClassVar[str] = "X-Hub-Signature"
+    default_actions: ClassVar[Mapping[str, str]] = {"conversation.admin.closed": "addContactToCollector"}
+
+    def verify(self, *, request: WebhookRequest, secret: str, now: datetime) -> None:
+        if not signature_valid(request.body, request.headers.get("X-Hub-Signature"), secret):
+            raise RequestError(
+                401,
+                "invalid_signature",
+                "X-Hub-Signature is missing or does not match the body (HMAC-SHA1 with the client secret).",
+            )
+
+    def parse(self, *, request: WebhookRequest) -> WebhookCall:
+        notification = notification_parse(request.body)
+        topic = notification.topic
+        found = contact_find(notification)
+        contact: InboundContact | NoContact | None = None
+        if isinstance(found, IntercomContact):
+            contact = InboundContact(
+                email=found.email, name=found.name, user_id=found.external_id, lookup_id=found.intercom_id
+            )
+        elif isinstance(found, NoContact):
+            contact = found
+        return WebhookCall(
+            name=f"intercom {topic}",
+            message_id=notification.id or f"intercom-{hashlib.sha256(request.body).hexdigest()[:40]}",
+            topic=topic,
+            properties={
+                "source": "intercom",
+                "topic": topic,
+                "notification": notification.id,
+                "app_id": notification.app_id,
+                "body": notification.body,
+            },
+            contact=contact,
+            ping=topic == PING,
+        )
+
+    def contact_lookup(
+        self, *, lookup_id: str, settings: Mapping[str, Any], secrets: Mapping[str, str]
+    ) -> tuple[InboundContact, str] | None:
+        from integrations.intercom import client  # client.py reads this module's IntercomContact
+
+        token = secrets.get(self.lookup_secret, "")
+        if not token:
+            return None
+        found, language = client.contact_fetch(contact_id=lookup_id, access_token=token)
+        return InboundContact(email=found.email, name=found.name, user_id=found.external_id), language

@@ -12,13 +12,14 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from hub.cleaning import MAX_JSON_DEPTH, clean_json, clean_text, nested_too_deep
 from hub.errors import RequestError
 from hub.timeparse import EARLIEST, LATEST, parse_datetime
+from integrations.base import SettingsSchema
 from integrations.segment.calls import CALL_TYPES, UNKNOWN_CALL_TYPE
 
 EVENT_TYPES = frozenset(CALL_TYPES)
@@ -310,3 +311,15 @@ def events_read(
             f"A batch holds at most {limits.max_batch_events} events, not {len(batch)}.",
         )
     return [reader.read(item, None) for item in batch]
+
+
+class SegmentSource:
+    """The Segment source kind, in the inbound registry with the others. Its calls arrive on their
+    own endpoints (integrations/segment/views.py: /v1/identify ... /v1/batch), authenticated by a
+    write key of the `Source` (`write_key_find`, checked by hash), read by `events_read`; no collector
+    takes them, so it has no settings or secrets of its own."""
+
+    kind: ClassVar[str] = "segment"
+    label: ClassVar[str] = "Segment (HTTP Tracking API)"
+    settings_schema: ClassVar[SettingsSchema] = SettingsSchema()
+    endpoint: ClassVar[str] = "intake"

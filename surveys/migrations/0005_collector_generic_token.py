@@ -12,7 +12,7 @@ def generic_tokens_create(apps, schema_editor):
     where nothing is signed (no Intercom client secret); on a collector with one, the Intercom link no
     longer takes unsigned generic calls and other tools need the new API link (and the switch)."""
     Collector = apps.get_model("surveys", "Collector")
-    for collector in Collector.objects.filter(generic_token_hash=""):
+    for collector in Collector.objects.filter(generic_token_hash="").only("pk"):
         token = secrets.token_urlsafe(24)
         collector.generic_token = token
         collector.generic_token_hash = hashlib.sha256(token.encode()).hexdigest()

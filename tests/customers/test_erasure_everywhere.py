@@ -164,7 +164,7 @@ def seed(client: Client, write_key: str, capture: CaptureOnCommit, destinations:
         content_type="application/json",
     )
     assert answer.status_code == 200, answer.content
-    chats = collector_make(survey, name="Intercom chats", intercom_client_secret=INTERCOM_SECRET)
+    chats = collector_make(survey, name="Intercom chats", secrets={"client_secret": INTERCOM_SECRET})
     assert intercom_post(client, chats, intercom_notification(), capture).status_code == 200
 
     # Everything above is really stored: the scan finds the person everywhere before the erasure.

@@ -6,7 +6,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from surveys.models import Collector, Survey
-from surveys.services.collectors import collector_links
+from surveys.services.collector_links import collector_links
 from tests.surveys.factories import survey_make
 
 pytestmark = pytest.mark.django_db
@@ -29,23 +29,23 @@ def test_the_api_creates_lists_and_changes_collectors_with_the_ready_to_copy_lin
     data = created.json()
     collector = Collector.objects.get(pk=data["id"])
     assert data["api_link"] == collector_links(collector)["api_link"]
-    assert f"cId={collector.pk}" in data["intercom_link"]
-    assert "source=intercom&action=addContactToCollector" in data["intercom_link"]
+    assert f"cId={collector.pk}" in data["webhook_link"]
+    assert "source=intercom&action=addContactToCollector" in data["webhook_link"]
     assert (data["enabled"], data["delay_minutes"], data["survey"]) == (True, 15, survey.slug)
     assert collector.source is not None
     assert collector.source.slug == f"collector-{collector.pk}"
 
     changed = api_client.patch(
         f"/api/collectors/{collector.pk}/",
-        {"enabled": False, "intercom_client_secret": "s3cret"},
+        {"enabled": False, "secrets": {"client_secret": "s3cret"}},
         format="json",
     )
     assert changed.status_code == 200
     assert changed.json()["enabled"] is False
-    assert changed.json()["has_intercom_client_secret"] is True
+    assert changed.json()["secret_keys"] == ["client_secret"]
     assert "s3cret" not in changed.content.decode()
     collector.refresh_from_db()
-    assert collector.intercom_client_secret == "s3cret"
+    assert collector.secret_values() == {"client_secret": "s3cret"}
 
     listed = api_client.get("/api/collectors/", {"survey": survey.slug})
     assert [c["id"] for c in listed.json()["results"]] == [collector.pk]
@@ -69,6 +69,8 @@ def test_the_admin_creates_a_collector_and_shows_its_link_masked_with_a_copy_but
         {
             "survey": survey.pk,
             "name": "Intercom closed chats",
+            "kind": "intercom",
+            "settings": "{}",
             "channel": "email",
             "enabled": "on",
             "delay_minutes": "5",
@@ -80,11 +82,11 @@ def test_the_admin_creates_a_collector_and_shows_its_link_masked_with_a_copy_but
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     collector = Collector.objects.get()
-    assert collector.intercom_client_secret == "cs_123"
+    assert collector.secret_values() == {"client_secret": "cs_123"}
     assert collector.source is not None
 
     page = admin_client.get(f"/admin/surveys/collector/{collector.pk}/change/").content.decode()
-    assert collector_links(collector)["intercom_link"].replace("&", "&amp;") in page
+    assert collector_links(collector)["webhook_link"].replace("&", "&amp;") in page
     assert 'type="password"' in page
     assert "hub-copy" in page
     assert "integrations/secret.js" in page
@@ -96,6 +98,8 @@ def test_the_admin_creates_a_collector_and_shows_its_link_masked_with_a_copy_but
         {
             "survey": survey.pk,
             "name": "Renamed",
+            "kind": "intercom",
+            "settings": "{}",
             "channel": "email",
             "delay_minutes": "5",
             "resurvey_days": "0",
@@ -105,7 +109,7 @@ def test_the_admin_creates_a_collector_and_shows_its_link_masked_with_a_copy_but
         },
     )
     collector.refresh_from_db()
-    assert (collector.name, collector.enabled, collector.intercom_client_secret) == (
+    assert (collector.name, collector.enabled, collector.secret_values()["client_secret"]) == (
         "Renamed",
         False,
         "cs_123",

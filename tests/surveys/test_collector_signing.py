@@ -39,12 +39,12 @@ def survey() -> Survey:
 
 @pytest.fixture
 def signed(survey: Survey) -> Collector:
-    return collector_make(survey, intercom_client_secret=SECRET)
+    return collector_make(survey, secrets={"client_secret": SECRET})
 
 
 def intercom_link_as(collector: Collector, source: str | None) -> str:
     """The Intercom link with its `source` changed (None: dropped)."""
-    url = link(collector, "intercom_link")
+    url = link(collector, "webhook_link")
     return url.replace("&source=intercom", "" if source is None else f"&source={source}")
 
 
@@ -115,7 +115,7 @@ def test_calls_from_other_tools_have_their_own_token(signed: Collector) -> None:
     assert signed.generic_token != signed.token
     assert signed.token not in link(signed, "api_link")
     assert signed.generic_token in link(signed, "api_link")
-    assert signed.generic_token not in link(signed, "intercom_link")
+    assert signed.generic_token not in link(signed, "webhook_link")
 
 
 def add_with_api_link(client: Client, collector: Collector, **extra: Any) -> Any:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from customers.models import Person, Suppression, suppression_hash
 from integrations.models import InboundEvent
 from surveys.models import Collector, Invitation, Survey, SurveyPolicy
-from surveys.services.collectors import PENDING, collector_events_sweep
+from surveys.services.collectors import collector_events_sweep
 from surveys.services.dispatch import invitations_dispatch_due
 from tests.integrations.intercom.support import (
     SECRET,
@@ -355,11 +355,12 @@ def test_an_intercom_call_whose_task_was_lost_is_decided_by_the_sweeper(
         secret=None,
     )
     assert not Invitation.objects.exists()
-    assert outcomes(collector)[0][1].startswith(PENDING)
+    assert outcomes(collector)[0][0] == InboundEvent.Status.PENDING
 
     InboundEvent.objects.update(received_at=timezone.now() - timedelta(minutes=5))
     assert collector_events_sweep() == 1
     assert Invitation.objects.count() == 1
+    assert outcomes(collector)[0][0] == InboundEvent.Status.PROCESSED
     assert outcomes(collector)[0][1].startswith("invited:")
     assert collector_events_sweep() == 0
 
@@ -370,7 +371,7 @@ def test_an_intercom_call_whose_task_was_lost_is_decided_by_the_sweeper(
 def test_intercom_webhook_to_invitation_to_email_on_a_real_smtp_server(
     client: Client, survey: Survey, smtp: SmtpRecorder, django_capture_on_commit_callbacks: CaptureOnCommit
 ) -> None:
-    collector = collector_make(survey, intercom_client_secret=SECRET)
+    collector = collector_make(survey, secrets={"client_secret": SECRET})
     response = intercom_post(
         client, collector, fixture_bytes("conversation_admin_closed"), django_capture_on_commit_callbacks
     )

@@ -9,7 +9,7 @@ from django.test import Client
 
 from integrations.intercom.handler import signature_make
 from surveys.models import Collector, Survey
-from surveys.services.collectors import collector_create, collector_links
+from surveys.services.collector_links import collector_create, collector_links
 from tests.conftest import FIXTURES
 
 SECRET = "intercom-client-secret-123"
@@ -48,7 +48,7 @@ def intercom_post(
         headers["X-Hub-Signature"] = signature
     with capture(execute=True):
         return client.post(
-            link(collector, "intercom_link"), body, content_type="application/json", headers=headers
+            link(collector, "webhook_link"), body, content_type="application/json", headers=headers
         )
 
 

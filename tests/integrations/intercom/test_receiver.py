@@ -32,7 +32,7 @@ def survey() -> Survey:
 
 @pytest.fixture
 def collector(survey: Survey) -> Collector:
-    return collector_make(survey, intercom_client_secret=SECRET)
+    return collector_make(survey, secrets={"client_secret": SECRET})
 
 
 def logged(collector: Collector) -> list[tuple[str, str, str]]:
@@ -42,7 +42,7 @@ def logged(collector: Collector) -> list[tuple[str, str, str]]:
 
 
 def test_head_answers_200_for_url_validation(client: Client, collector: Collector) -> None:
-    assert client.head(link(collector, "intercom_link")).status_code == 200
+    assert client.head(link(collector, "webhook_link")).status_code == 200
     assert client.head("/api.php").status_code == 200
 
 
@@ -188,7 +188,7 @@ def test_v2_without_email_is_looked_up_with_the_access_token(
     django_capture_on_commit_callbacks: CaptureOnCommit,
 ) -> None:
     intercom_api(httpserver, settings)
-    collector = collector_make(survey, intercom_client_secret=SECRET, intercom_access_token="tok_abc")
+    collector = collector_make(survey, secrets={"client_secret": SECRET, "access_token": "tok_abc"})
     httpserver.expect_oneshot_request(
         "/contacts/6745d011e8a1b2001f3c9c90", headers={"Authorization": "Bearer tok_abc"}
     ).respond_with_json(
@@ -226,7 +226,7 @@ def test_a_contact_the_lookup_cannot_find_is_recorded_rejected(
     django_capture_on_commit_callbacks: CaptureOnCommit,
 ) -> None:
     intercom_api(httpserver, settings)
-    collector = collector_make(survey, intercom_access_token="tok_abc")
+    collector = collector_make(survey, secrets={"access_token": "tok_abc"})
     httpserver.expect_request("/contacts/6745d011e8a1b2001f3c9c90").respond_with_json(
         {"type": "error.list", "errors": [{"code": "not_found"}]}, status=404
     )
