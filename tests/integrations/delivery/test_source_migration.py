@@ -31,6 +31,9 @@ def before_tenancy() -> Iterator[Any]:
         apps = migrate(BEFORE)
         apps.get_model("integrations", "Destination").objects.all().delete()
         migrate(AFTER)
+        # Every app back at its latest migration (going back to BEFORE unapplied their later ones).
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_a_destination_gets_the_only_source_or_the_one_its_settings_name(before_tenancy: Any) -> None:
