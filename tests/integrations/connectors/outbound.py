@@ -1,14 +1,17 @@
 """Shared by the outbound connector tests: vendor destinations pointed at a real local HTTP server
-(pytest-httpserver), and Segment calls from tests/fixtures/segment/ enqueued as forwarding does."""
+(pytest-httpserver), Segment calls from tests/fixtures/segment/ enqueued as forwarding does, and what
+each vendor receives from tests/fixtures/<vendor>/."""
 
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 
 from integrations.deliveries import deliveries_enqueue
 from integrations.mappings import presets_forget
 from integrations.models import Delivery, Destination
+from tests.conftest import FIXTURES
 from tests.integrations.mappings.helpers import presets_load, segment_call
 from tests.sources import source_default
 
@@ -47,3 +50,8 @@ def enqueue_call(call: dict[str, Any] | str, key: str | None = None) -> list[Del
         idempotency_key=key or f"segment:test:{data.get('messageId', 'm')}",
         source_id=source_default().pk,
     )
+
+
+def vendor_request(vendor: str, name: str) -> Any:
+    """What the vendor receives for a call, as its API documents it: tests/fixtures/<vendor>/<name>.json."""
+    return orjson.loads((FIXTURES / vendor / f"{name}.json").read_bytes())

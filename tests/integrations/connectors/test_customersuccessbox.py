@@ -9,7 +9,7 @@ from pytest_httpserver import HTTPServer
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, MappingRule, MappingSet
 from integrations.registry import connector_get
-from tests.integrations.connectors.outbound import destination_create, enqueue_call, presets  # noqa: F401
+from tests.integrations.connectors.outbound import destination_create, enqueue_call, presets, vendor_request  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("presets")]
 
@@ -38,27 +38,7 @@ def test_identify_creates_a_user_with_the_presets_fields(httpserver: HTTPServer,
         "/api_js/v1_1/identify",
         method="POST",
         headers=AUTH,
-        json={
-            "type": "user",
-            "account_id": "acme-bv",
-            "user_id": "user-4711",
-            "traits": {
-                "email": "ann.peeters@acme.example",
-                "first_name": "Ann",
-                "last_name": "Peeters",
-                "created_on": "2023-11-14T22:13:20.600Z",
-                "updated_on": "2024-11-14T16:00:00.000Z",
-                "phone": "+32 9 123 45 67",
-                "title": "Head of Support",
-                "role": "admin",
-                "birthdate": "1990-05-17",
-                "mailing_city": "Gent",
-                "mailing_country": "BE",
-                "mailing_postal_code": "9000",
-                "mailing_state": "Oost-Vlaanderen",
-                "mailing_street": "Veldstraat 1",
-            },
-        },
+        json=vendor_request("customersuccessbox", "identify"),
     ).respond_with_json({"status": "ok"})
 
     assert deliver("identify__csb_user").status == Delivery.Status.DELIVERED

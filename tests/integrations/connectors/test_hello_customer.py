@@ -9,7 +9,7 @@ from werkzeug import Request, Response
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, MappingRule
 from integrations.registry import connector_get
-from tests.integrations.connectors.outbound import destination_create, enqueue_call, presets  # noqa: F401
+from tests.integrations.connectors.outbound import destination_create, enqueue_call, presets, vendor_request  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("presets")]
 
@@ -38,15 +38,9 @@ def test_an_identify_call_adds_a_respondent_with_the_documented_body(
         PATH,
         method="POST",
         headers={"Authorization": "basic hc-api-key-123", "Content-Type": "application/json"},
-        json={
-            "firstName": "Lotte",
-            "lastName": "Claes",  # sent as last_name: the other spelling is found
-            "email": "lotte.claes@example.be",
-            "custom_UniqueID": "customer-881",
-            "campaign_UniqueID": TOUCHPOINT,
-            "language_UniqueID": LANGUAGE_NL,  # locale nl-BE, looked up as nl
-            "keyValues": {"team": "Brugge"},
-        },
+        # The call's last_name is sent as lastName (the other spelling is found); its locale nl-BE is
+        # looked up as nl (LANGUAGE_NL); the campaign is the TOUCHPOINT.
+        json=vendor_request("hello_customer", "identify"),
     ).respond_with_json({"success": True})
 
     (delivery,) = enqueue_call("identify__hello_customer")

@@ -7,7 +7,7 @@ from pytest_httpserver import HTTPServer
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination
 from integrations.registry import connector_get
-from tests.integrations.connectors.outbound import destination_create, enqueue_call, presets  # noqa: F401
+from tests.integrations.connectors.outbound import destination_create, enqueue_call, presets, vendor_request  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("presets")]
 
@@ -42,13 +42,7 @@ def test_identify_adds_the_contact_to_the_collector_through_the_link_with_the_se
         "/api.php",
         method="POST",
         query_string=query("addContactToCollector"),
-        json={
-            "email": "lotte.claes@example.be",
-            "name": "Lotte Claes",
-            "firstName": "Lotte",
-            "lastName": "Claes",
-            "userId": "customer-881",
-        },
+        json=vendor_request("surveylab", "addContactToCollector"),
     ).respond_with_json({"status": "OK"})
 
     (delivery,) = enqueue_call("identify__hello_customer")

@@ -153,8 +153,13 @@ def test_a_signed_ticket_solved_call_invites_the_requester(
     assert event.reason.startswith("invited: invitation")
     assert event.payload["properties"]["signed"] is True
     [invitation] = Invitation.objects.select_related("person")
-    assert (invitation.person.email, invitation.person.name) == ("lotte.claes@example.be", "Lotte Claes")
-    assert invitation.person.traits["language"] == "nl"
+    person = invitation.person
+    assert person is not None
+    assert (person.email, person.name, person.traits["language"]) == (
+        "lotte.claes@example.be",
+        "Lotte Claes",
+        "nl",
+    )
     assert invitation.trigger_event_id == event.pk
 
 
