@@ -6,12 +6,12 @@ from rest_framework.routers import DefaultRouter
 from customers.apis import AccountViewSet, PersonViewSet
 from integrations.apis import DeliveryViewSet, DestinationViewSet, InboundEventViewSet, SourceViewSet
 from surveys.apis import (
-    CollectorViewSet,
     InvitationViewSet,
     PersonEligibilityView,
     ResponseViewSet,
     SurveyViewSet,
 )
+from surveys.collector_apis import CollectorViewSet
 
 router = DefaultRouter()
 router.register("sources", SourceViewSet, basename="source")

@@ -144,3 +144,34 @@ class BaseHandler:
         """The contact the vendor knows by `lookup_id`, with their language; None when this kind has
         no lookup or the collector lacks what it needs. Raises `ConnectorError` (permanent or not)."""
         return None
+
+
+def text_of(value: object, limit: int = 255) -> str:
+    """A field of a vendor's payload as text: strings stripped, numbers written out, anything else ""."""
+    if isinstance(value, str):
+        return value.strip()[:limit]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)[:limit]
+    return ""
+
+
+def contact_read(
+    fields: Mapping[str, Any],
+    *,
+    language: str,
+    user_ids: tuple[str, ...],
+    no_email: str,
+    traits: dict[str, Any],
+) -> InboundContact | NoContact:
+    """A contact from a flat object with `email` and `name`, its language and its own id under the
+    vendor's keys (the first of `user_ids` that has one); NoContact(`no_email`) without an email."""
+    email = text_of(fields.get("email"), 254)
+    if not email:
+        return NoContact(no_email)
+    return InboundContact(
+        email=email,
+        name=text_of(fields.get("name"), 400),
+        language=text_of(fields.get(language), 35),
+        user_id=next((found for key in user_ids if (found := text_of(fields.get(key)))), ""),
+        traits=traits,
+    )

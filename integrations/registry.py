@@ -7,6 +7,7 @@ these tables.
 """
 
 from functools import cache
+from typing import cast
 
 from django.utils.module_loading import import_string
 
@@ -36,15 +37,18 @@ class UnknownKind(LookupError):
     pass
 
 
+def _instance(table: dict[str, str], kind: str, what: str) -> object:
+    try:
+        path = table[kind]
+    except KeyError:
+        raise UnknownKind(f"No {what} kind '{kind}'.") from None
+    return import_string(path)()
+
+
 @cache
 def connector_get(kind: str) -> Connector:
     """The (stateless, shared) connector of a kind."""
-    try:
-        path = CONNECTORS[kind]
-    except KeyError:
-        raise UnknownKind(f"No connector for destination kind '{kind}'.") from None
-    connector: Connector = import_string(path)()
-    return connector
+    return cast(Connector, _instance(CONNECTORS, kind, "connector for destination"))
 
 
 def kind_choices() -> list[tuple[str, str]]:
@@ -54,12 +58,7 @@ def kind_choices() -> list[tuple[str, str]]:
 @cache
 def handler_get(kind: str) -> InboundSource:
     """The (stateless, shared) handler of a source kind."""
-    try:
-        path = HANDLERS[kind]
-    except KeyError:
-        raise UnknownKind(f"No handler for source kind '{kind}'.") from None
-    handler: InboundSource = import_string(path)()
-    return handler
+    return cast(InboundSource, _instance(HANDLERS, kind, "handler for source"))
 
 
 def webhook_handler_get(source: str) -> WebhookHandler:
@@ -69,7 +68,7 @@ def webhook_handler_get(source: str) -> WebhookHandler:
     handler = handler_get(kind)
     if handler.endpoint != "collector":
         handler = handler_get(GENERIC_CALL)
-    return handler  # type: ignore[return-value]
+    return cast(WebhookHandler, handler)  # every "collector" endpoint's class is a WebhookHandler
 
 
 def collector_kinds() -> list[str]:

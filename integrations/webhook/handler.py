@@ -15,21 +15,19 @@ from typing import Any, ClassVar
 
 from hub.cleaning import json_object_parse
 from hub.errors import RequestError
-from integrations.inbound import BaseHandler, InboundContact, NoContact, WebhookCall, WebhookRequest
+from integrations.inbound import (
+    BaseHandler,
+    InboundContact,
+    NoContact,
+    WebhookCall,
+    WebhookRequest,
+    contact_read,
+)
 
 ACTIONS = ("addContactToCollector", "turnOnCollector", "turnOffCollector")
 # Query and body fields that are about the call, not the contact.
 CALL_FIELDS = frozenset({"apiToken", "cId", "source", "action", "message_id", "messageId"})
 CONTACT_FIELDS = frozenset({"email", "name", "language", "user_id", "userId"})
-_ID_MAX = 255
-
-
-def _text(value: object, limit: int) -> str:
-    if isinstance(value, str):
-        return value.strip()[:limit]
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)[:limit]
-    return ""
 
 
 def call_fields(request: WebhookRequest) -> dict[str, Any]:
@@ -46,14 +44,11 @@ def call_fields(request: WebhookRequest) -> dict[str, Any]:
 
 def contact_from_body(body: Mapping[str, Any]) -> InboundContact | NoContact:
     """`email` (required), `name`, `language`, `user_id`; any other field is kept as a trait."""
-    email = _text(body.get("email"), 254)
-    if not email:
-        return NoContact("the body needs an email (optionally name, language, user_id)")
-    return InboundContact(
-        email=email,
-        name=_text(body.get("name"), 400),
-        language=_text(body.get("language"), 35),
-        user_id=_text(body.get("user_id"), _ID_MAX) or _text(body.get("userId"), _ID_MAX),
+    return contact_read(
+        body,
+        language="language",
+        user_ids=("user_id", "userId"),
+        no_email="the body needs an email (optionally name, language, user_id)",
         traits={k: v for k, v in body.items() if k not in CALL_FIELDS and k not in CONTACT_FIELDS},
     )
 

@@ -30,7 +30,15 @@ from hub.cleaning import json_object_parse
 from hub.errors import RequestError
 from hub.timeparse import parse_datetime
 from integrations.base import SettingsSchema
-from integrations.inbound import BaseHandler, InboundContact, NoContact, WebhookCall, WebhookRequest
+from integrations.inbound import (
+    BaseHandler,
+    InboundContact,
+    NoContact,
+    WebhookCall,
+    WebhookRequest,
+    contact_read,
+    text_of,
+)
 
 SIGNATURE = "X-Zendesk-Webhook-Signature"
 TIMESTAMP = "X-Zendesk-Webhook-Signature-Timestamp"
@@ -46,29 +54,19 @@ def signature_make(*, body: bytes, timestamp: str, secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _text(value: object, limit: int = 255) -> str:
-    if isinstance(value, str):
-        return value.strip()[:limit]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)[:limit]
-    return ""
-
-
 def ticket_requester(body: Mapping[str, Any]) -> InboundContact | NoContact:
     """The requester of the ticket: `ticket.requester` {email, name, locale, external_id, id}."""
     ticket = body.get("ticket")
     requester = ticket.get("requester") if isinstance(ticket, dict) else None
     if not isinstance(requester, dict):
         return NoContact("the payload names no ticket.requester")
-    email = _text(requester.get("email"), 254)
-    if not email:
-        return NoContact("the ticket's requester has no email")
-    return InboundContact(
-        email=email,
-        name=_text(requester.get("name"), 400),
-        language=_text(requester.get("locale"), 35),
-        user_id=_text(requester.get("external_id")),
-        traits={"zendesk_user_id": zid} if (zid := _text(requester.get("id"))) else {},
+    zendesk_id = text_of(requester.get("id"))
+    return contact_read(
+        requester,
+        language="locale",
+        user_ids=("external_id",),
+        no_email="the ticket's requester has no email",
+        traits={"zendesk_user_id": zendesk_id} if zendesk_id else {},
     )
 
 
@@ -80,11 +78,11 @@ TOPIC_CONTACTS: dict[str, Callable[[Mapping[str, Any]], InboundContact | NoConta
 
 
 def _topic(body: Mapping[str, Any]) -> str:
-    event = _text(body.get("event"), 100)
+    event = text_of(body.get("event"), 100)
     if event:
         return event
     ticket = body.get("ticket")
-    status = _text(ticket.get("status"), 50).lower() if isinstance(ticket, dict) else ""
+    status = text_of(ticket.get("status"), 50).lower() if isinstance(ticket, dict) else ""
     if not status:
         raise RequestError(400, "invalid_payload", "A Zendesk payload needs an event or a ticket.status.")
     return f"ticket.{status}"
@@ -127,7 +125,7 @@ class ZendeskHandler(BaseHandler):
         body = json_object_parse(request.body)
         topic = _topic(body)
         read = TOPIC_CONTACTS.get(topic)
-        invocation = _text(request.headers.get(INVOCATION), 80)
+        invocation = text_of(request.headers.get(INVOCATION), 80)
         if not invocation:  # the same call twice is still one: its signed timestamp and body
             stamp = (request.headers.get(TIMESTAMP) or "").encode()
             invocation = "body-" + hashlib.sha256(stamp + b"\n" + request.body).hexdigest()[:40]
@@ -139,9 +137,9 @@ class ZendeskHandler(BaseHandler):
             properties={
                 "source": "zendesk",
                 "topic": topic,
-                "webhook": _text(request.headers.get(WEBHOOK), 80),
+                "webhook": text_of(request.headers.get(WEBHOOK), 80),
                 "invocation": invocation,
-                "ticket": _text(ticket.get("id")) if isinstance(ticket, dict) else "",
+                "ticket": text_of(ticket.get("id")) if isinstance(ticket, dict) else "",
                 "body": body,
             },
             contact=read(body) if read is not None else None,
