@@ -337,6 +337,7 @@ def test_an_sms_collector_says_sms_is_not_configured_and_sends_nothing(
 
 def test_an_intercom_call_whose_task_was_lost_is_decided_by_the_sweeper(
     client: Client,
+    admin_client: Client,
     collector: Collector,
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: CaptureOnCommit,
@@ -356,6 +357,9 @@ def test_an_intercom_call_whose_task_was_lost_is_decided_by_the_sweeper(
     )
     assert not Invitation.objects.exists()
     assert outcomes(collector)[0][0] == InboundEvent.Status.PENDING
+    [waiting] = InboundEvent.objects.filter(source=collector.source)
+    listed = admin_client.get("/admin/integrations/inboundevent/", {"status__exact": "pending"})
+    assert f"/admin/integrations/inboundevent/{waiting.pk}/change/" in listed.content.decode()
 
     InboundEvent.objects.update(received_at=timezone.now() - timedelta(minutes=5))
     assert collector_events_sweep() == 1
@@ -363,6 +367,8 @@ def test_an_intercom_call_whose_task_was_lost_is_decided_by_the_sweeper(
     assert outcomes(collector)[0][0] == InboundEvent.Status.PROCESSED
     assert outcomes(collector)[0][1].startswith("invited:")
     assert collector_events_sweep() == 0
+    listed = admin_client.get("/admin/integrations/inboundevent/", {"status__exact": "pending"})
+    assert f"/admin/integrations/inboundevent/{waiting.pk}/change/" not in listed.content.decode()
 
 
 # --- end to end -----------------------------------------------------------------------------------------
