@@ -100,7 +100,7 @@ def collector_create(
     return collector_save(collector=collector)
 
 
-def collector_default_actions(kind: str) -> dict[str, str]:
+def _default_actions(kind: str) -> dict[str, str]:
     """What a new collector of `kind` acts on (the model's default is Intercom's)."""
     return dict(webhook_handler_get(kind).default_actions) or collector_topic_actions_default()
 
@@ -111,7 +111,7 @@ def collector_save(*, collector: Collector) -> Collector:
     if collector.pk is None:
         collector_tokens_set(collector)
         if collector.topic_actions == collector_topic_actions_default():
-            collector.topic_actions = collector_default_actions(collector.kind)
+            collector.topic_actions = _default_actions(collector.kind)
     with transaction.atomic():
         collector.save()
         collector_source_ensure(collector)
@@ -127,14 +127,14 @@ def collector_secrets_update(
     for a tool it was not entered for."""
     if forget:
         collector.secrets = "{}"
-    names = set(collector_schema_secrets(collector.kind))
+    names = set(_schema_secrets(collector.kind))
     stored = collector.secret_values()
     dropped: dict[str, str | None] = {name: None for name in stored if name not in names}
     given = {name: value for name, value in secrets.items() if value != ""}
     collector.secrets_update({**dropped, **given})
 
 
-def collector_schema_secrets(kind: str) -> tuple[str, ...]:
+def _schema_secrets(kind: str) -> tuple[str, ...]:
     try:
         return handler_get(kind).settings_schema.secret_names
     except UnknownKind:

@@ -254,3 +254,20 @@ def test_a_zendesk_collector_needs_its_signing_secret_in_the_api_and_never_shows
     assert SECRET not in created.content.decode()
     assert "source=zendesk" in created.json()["webhook_link"]
     assert Collector.objects.get().topic_actions == {"ticket.solved": "addContactToCollector"}
+
+
+def test_erasing_the_requester_leaves_nothing_of_the_ticket_call(
+    client: Client, zendesk: Collector, django_capture_on_commit_callbacks: CaptureOnCommit
+) -> None:
+    from customers.services.erasure import person_erase_record
+
+    zendesk_post(client, zendesk, fixture_bytes("ticket_solved"), django_capture_on_commit_callbacks)
+    [invitation] = Invitation.objects.select_related("person")
+    assert invitation.person is not None
+
+    person_erase_record(person=invitation.person, requested_by="test")
+
+    [event] = InboundEvent.objects.filter(source=zendesk.source)
+    kept = json.dumps(event.payload).lower() + event.reason.lower() + event.user_id
+    assert "lotte" not in kept
+    assert "claes" not in kept
