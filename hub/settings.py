@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "customers",
     "surveys",
     "insights",
+    "testimonials",
     "hub",  # the project: the beat schedule of every app (hub/schedule.py)
 ]
 
@@ -313,6 +314,12 @@ HUB_RATE_SURVEY_PAGES = _rate("HUB_RATE_SURVEY_PAGES", "60/m")
 # Requests per client address to the collectors' links (/api.php, /collect/...). Intercom calls from a
 # few addresses and may drop notifications it was told to slow down for: keep this above your peak.
 HUB_RATE_COLLECTORS = _rate("HUB_RATE_COLLECTORS", "300/m")
+# Requests per client address to the testimonial embeds (/embed/...): a website visitor's browser
+# makes one per page view with an embed.
+HUB_RATE_EMBEDS = _rate("HUB_RATE_EMBEDS", "120/m")
+# Seconds a browser may show an embed's quotes without asking again (it then revalidates with the
+# ETag: 304 while nothing changed). 0: a withdrawn or hidden quote is gone from the next page view.
+HUB_EMBED_MAX_AGE = max(0, env.int("HUB_EMBED_MAX_AGE", default=0))
 # Requests per source to the intake (/v1/*), e.g. 1000/s; empty (the default): no limit. Clients retry
 # a 429 (Segment's libraries with backoff).
 INTAKE_RATE_PER_SOURCE = _rate("INTAKE_RATE_PER_SOURCE", "")

@@ -19,6 +19,7 @@ urlpatterns = [
         name="api-docs",
     ),
     re_path(r"^api/", api_not_found),  # after every API route: JSON, never Django's HTML 404
+    path("", include("testimonials.urls")),
     path("", include("surveys.urls")),
 ]
 

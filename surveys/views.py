@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from hub.cleaning import parse_id
+from hub.pipeline import THANKS_PAGE_PARTS, pipeline_functions
 from hub.throttle import client_network, rate_exceeded
 from surveys.models import Invitation, Response, Survey
 from surveys.services.content import Texts, survey_texts
@@ -91,6 +92,11 @@ class Look:
         return self.company or _("Logo")
 
 
+def page_look(invitation: Invitation, token: str) -> Look:
+    """The look of the pages of `invitation`'s survey (`token`: its link, for the footer's links)."""
+    return _look(invitation, token)
+
+
 def _look(invitation: Invitation, token: str) -> Look:
     survey: Survey = invitation.survey
     person = invitation.person
@@ -107,9 +113,16 @@ def _look(invitation: Invitation, token: str) -> Look:
 def _render(
     request: HttpRequest, template: str, look: Look, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
+    return page_render(request, f"surveys/respond/{template}", look, context, status=status)
+
+
+def page_render(
+    request: HttpRequest, template: str, look: Look, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """A page in a survey's style and language (later stages' pages under a survey link use it too)."""
     language = look.lang if translation.check_for_language(look.lang) else settings.LANGUAGE_CODE
     with translation.override(language):
-        return render(request, f"surveys/respond/{template}", {"look": look, **context}, status=status)
+        return render(request, template, {"look": look, **context}, status=status)
 
 
 ERRORS = {
@@ -194,6 +207,11 @@ def throttled(*, exempt: tuple[str, ...] = ()) -> Callable[[View], View]:
         return wrapper
 
     return decorator
+
+
+def page_invitation(request: HttpRequest, token: str) -> Invitation | HttpResponse:
+    """The invitation a survey link names, or the friendly page saying why not (404, 410)."""
+    return _invitation(request, token)
 
 
 def _invitation(request: HttpRequest, token: str) -> Invitation | HttpResponse:
@@ -365,7 +383,12 @@ def thanks(request: HttpRequest, token: str) -> HttpResponse:
     if not Response.objects.filter(invitation=invitation).exists():
         return HttpResponseRedirect(reverse("surveys:respond", args=[token]))
     look = _look(invitation, token)
-    return _render(request, "thanks.html", look, {"can_change": invitation_is_open(invitation=invitation)})
+    # Later stages add to the page (hub/pipeline.py THANKS_PAGE_PARTS), e.g. the testimonial question.
+    parts = [
+        part(request, invitation=invitation, look=look) for part in pipeline_functions(THANKS_PAGE_PARTS)
+    ]
+    context = {"can_change": invitation_is_open(invitation=invitation), "parts": parts}
+    return _render(request, "thanks.html", look, context)
 
 
 @csrf_exempt  # RFC 8058 one-click: mail providers POST "List-Unsubscribe=One-Click" without a CSRF token

@@ -5,11 +5,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from hub.admin import JSON_FORMFIELDS, help_text_of
+from hub.pipeline import SURVEY_ADMIN_PARTS, pipeline_functions
 from surveys.admin.eligibility import SurveyEligibilityPages
 from surveys.admin.preview import SurveyPreviewPages
 from surveys.models import Survey, SurveyTexts, SurveyTranslation, Trigger
@@ -168,6 +170,22 @@ class SurveyAdmin(SurveyPreviewPages, SurveyEligibilityPages):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Survey]:
         return surveys_with_stats(super().get_queryset(request)).prefetch_related("triggers__source")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Later stages add to the survey's page (hub/pipeline.py SURVEY_ADMIN_PARTS), e.g. embed snippets.
+        survey = self.get_object(request, unquote(object_id))
+        parts = (
+            [part(request, survey=survey) for part in pipeline_functions(SURVEY_ADMIN_PARTS)]
+            if survey
+            else []
+        )
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "parts": parts})
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # A new survey starts with the standard NPS wording, to be edited rather than invented.

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from customers.models import Suppression
 from customers.services.suppressions import suppressions_record
+from hub.pipeline import PERSON_UNSUBSCRIBE_HOOKS, pipeline_functions
 from surveys.models import Invitation, Response
 from surveys.services.content import survey_texts
 from surveys.services.events import person_unsubscribed_emit, response_changed_emit
@@ -120,7 +121,8 @@ def response_followup_save(*, response: Response, comment: str, tag_ratings: Map
 def person_unsubscribe(*, invitation: Invitation) -> int:
     """The person of `invitation` wants no more surveys, of any kind: suppress their email address
     hub-wide (every source and collector) and their user id in their source, and cancel the pending
-    invitations of either. Idempotent; returns how many were cancelled."""
+    invitations of either; later stages' hooks (hub/pipeline.py) withdraw what else they hold, e.g.
+    testimonials. Idempotent; returns how many were cancelled."""
     person = invitation.person
     if person is None:  # erased: suppressed already, nothing left to cancel
         return 0
@@ -140,6 +142,8 @@ def person_unsubscribe(*, invitation: Invitation) -> int:
             .exclude(pk=invitation.pk)
             .update(status=Invitation.Status.CANCELLED, error="unsubscribed")
         )
+        for hook in pipeline_functions(PERSON_UNSUBSCRIBE_HOOKS):
+            hook(person=person)
         if new:
             person_unsubscribed_emit(
                 person=person, invitation=invitation, suppression=new[0], cancelled=cancelled
