@@ -1,7 +1,8 @@
 """Erasure leaves nothing behind: a person seeded in every table the hub has (their calls by every id,
-an answer with a comment, hub events, a sync-back batch, a forwarded call to each connector kind, two
-collector calls) is erased by a `delete` call, then every text and JSON column of every model is
-searched for their email, ids, name and comment (tests/pii.py walks `apps.get_models()`)."""
+an answer with a comment and a quote of it, hub events, a sync-back batch, a forwarded call to each
+connector kind, two collector calls) is erased by a `delete` call, then every text and JSON column of
+every model is searched for their email, ids, name and comment (tests/pii.py walks
+`apps.get_models()`)."""
 
 import json
 import re
@@ -22,6 +23,7 @@ from surveys.models import Invitation, Response
 from surveys.services.dispatch import invitations_dispatch_due
 from surveys.services.responses import person_unsubscribe, response_followup_save, response_record
 from surveys.services.sync_back import sync_back_run
+from testimonials.models import Testimonial
 from tests.customers.test_people import send
 from tests.integrations.connectors.outbound import destination_create, presets  # noqa: F401
 from tests.integrations.delivery.conftest import SECRET as WEBHOOK_SECRET
@@ -153,6 +155,19 @@ def seed(client: Client, write_key: str, capture: CaptureOnCommit, destinations:
     response_followup_save(response=keep_response, comment=KEEP_COMMENT, tag_ratings={})
     assert comments_sweep() == 2  # their sentiment, language and flag (insights)
     person_unsubscribe(invitation=invitation)
+    # A quote they agreed to before (unsubscribing withdraws a quote, which empties it: this one is
+    # stored as it was while shown).
+    Testimonial.objects.create(
+        survey=survey,
+        response=response,
+        person=person,
+        status=Testimonial.Status.APPROVED,
+        original=COMMENT,
+        quote=COMMENT,
+        name_display=Testimonial.NameDisplay.FULL,
+        display_name=f"Rasmus {LAST_NAME}",
+        consent_text="Acme may quote my answer above publicly.",
+    )
     deliveries_deliver_due()
     sync = sync_back_run(destination=destinations[-1], settle_seconds=0)
     assert (sync.status, sync.people) == ("done", 2), sync.summary()
@@ -169,7 +184,7 @@ def seed(client: Client, write_key: str, capture: CaptureOnCommit, destinations:
 
     # Everything above is really stored: the scan finds the person everywhere before the erasure.
     found = pii_hits(*PERSONAL)
-    for where in ("InboundEvent", "Delivery", "Person", "Identity", "Response", "Invitation"):
+    for where in ("InboundEvent", "Delivery", "Person", "Identity", "Response", "Invitation", "Testimonial"):
         assert any(where in hit for hit in found), f"nothing of the person in {where} before erasure"
     exchanges = Delivery.objects.exclude(last_exchange=None).values_list("destination__kind", flat=True)
     assert {"webhook", "hello_customer", "wootric", "customersuccessbox", "surveylab", "segment"} <= set(
@@ -200,6 +215,7 @@ def test_a_delete_call_leaves_nothing_of_the_person_in_any_column_of_any_model(
     assert Response.objects.get(comment=KEEP_COMMENT).rating == 9
     # What was derived from the comment went with it; the other person's analysis stays.
     assert list(CommentAnalysis.objects.values_list("response__comment", flat=True)) == [KEEP_COMMENT]
+    assert not Testimonial.objects.exists()
     batch = Delivery.objects.get(event_type="sync_back.batch")
     assert [e["userId"] for e in batch.payload["batch"]] == [KEEP_ID]
     assert pii_hits(KEEP_ID, KEEP_EMAIL, KEEP_COMMENT) != []
