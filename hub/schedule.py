@@ -10,6 +10,7 @@ PERIODIC_TASKS: dict[str, tuple[str, int]] = {
     "Send due survey invitations": ("surveys.dispatch_due", 60),
     "Process collector webhooks left waiting (sweeper)": ("surveys.collector_sweep", 60),
     "Analyse comments left unanalysed (sweeper)": ("insights.comments_sweep", 600),
+    "Send testimonial consent emails left unsent (sweeper)": ("testimonials.receipts_sweep", 300),
 }
 
 # name -> (task, crontab fields in UTC: minute, hour, day_of_week, day_of_month, month_of_year; "*" if

@@ -129,6 +129,9 @@ class TestimonialAdmin(admin.ModelAdmin[Testimonial]):
                     "approved_at",
                     "withdrawn_at",
                     "withdrawn_by",
+                    "receipt",
+                    "receipt_sent_at",
+                    "receipt_error",
                 ]
             },
         ),
@@ -151,6 +154,9 @@ class TestimonialAdmin(admin.ModelAdmin[Testimonial]):
         "approved_at",
         "withdrawn_at",
         "withdrawn_by",
+        "receipt",
+        "receipt_sent_at",
+        "receipt_error",
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Testimonial]:

@@ -87,6 +87,13 @@ class Testimonial(models.Model):
         FIRST_INITIAL = "first_initial", "first name and initial"
         ANONYMOUS = "anonymous"
 
+    class Receipt(models.TextChoices):
+        DUE = "due", "to send"
+        SENDING = "sending"
+        SENT = "sent"
+        NOT_SENT = "not_sent", "not sent (no address, suppressed, or withdrawn first)"
+        FAILED = "failed"
+
     class WithdrawnBy(models.TextChoices):
         PERSON = "person", "the person (withdrawal link)"
         UNSUBSCRIBE = "unsubscribe", "unsubscribing"
@@ -138,6 +145,19 @@ class Testimonial(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawn_by = models.CharField(max_length=16, choices=WithdrawnBy.choices, blank=True)
+    receipt = models.CharField(
+        "consent email",
+        max_length=16,
+        choices=Receipt.choices,
+        default=Receipt.DUE,
+        help_text="The email thanking the person, with their quote and the withdrawal link "
+        "(testimonials/receipts.py), sent once.",
+    )
+    receipt_claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a sender took it.")
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    receipt_error = models.CharField(
+        max_length=200, blank=True, help_text="Why it failed (the error's kind and code, no address)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -147,7 +167,12 @@ class Testimonial(models.Model):
                 fields=["survey", "featured", "approved_at"],
                 condition=Q(status="approved"),
                 name="testimonial_shown",
-            )
+            ),
+            models.Index(
+                fields=["receipt_claimed_at"],
+                condition=Q(receipt__in=["due", "sending"]),
+                name="testimonial_receipt",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ from surveys.models import Response
 from testimonials.models import Testimonial
 from testimonials.quotes import name_shown, quote_trim
 from testimonials.selectors import consent_asked, consent_wording
+from testimonials.tasks import receipt_send
 
 COMPANY_MAX_LENGTH = 200
 
@@ -32,8 +33,9 @@ def person_company(*, person: Person) -> str:
 
 def testimonial_consent(*, response: Response, name_display: str, company: str, language: str) -> Testimonial:
     """Record the person's consent to quote their comment: the quote as it is now, the wording shown in
-    the page's `language`, and the time; pending until staff approve it. Once per answer: the same
-    form sent again (or after a withdrawal) changes nothing."""
+    the page's `language`, and the time; pending until staff approve it; the consent email (with the
+    withdrawal link) follows. Once per answer: the same form sent again (or after a withdrawal)
+    changes nothing."""
     if name_display not in Testimonial.NameDisplay.values:
         raise ValueError(f"unknown name display {name_display!r}")
     if len(company) > COMPANY_MAX_LENGTH:
@@ -65,7 +67,11 @@ def testimonial_consent(*, response: Response, name_display: str, company: str, 
             "consent_language": language,
             "consented_at": timezone.now(),
         }
-        testimonial, _ = Testimonial.objects.get_or_create(response=response, defaults=values)
+        testimonial, created = Testimonial.objects.get_or_create(response=response, defaults=values)
+        if created:
+            # The consent email (testimonials/receipts.py), after commit; the beat's sweeper sends it
+            # if this enqueue is lost.
+            transaction.on_commit(lambda: receipt_send.delay(testimonial.pk))
     return testimonial
 
 
