@@ -51,6 +51,19 @@ HUB_EVENT_TYPES: dict[str, str] = {
 SEGMENT_CALL_TYPES: tuple[str, ...] = CALL_TYPES
 # The event type of "send test" in the admin; never enqueued.
 TEST_EVENT_TYPE = "hub.test"
+# Alerts (actions/services/alerts.py) name their destinations themselves: not subscription choices.
+# Data shapes in docs/operations.md ("Alerts"); the kinds that take them are ALERT_KINDS.
+ALERT_FIRED = "alert.fired"
+ALERT_DIGEST = "alert.digest"
+ALERT_KINDS: tuple[str, ...] = ("slack", "staff_email", "webhook")
+
+
+def alert_title(alert: Mapping[str, Any]) -> str:
+    """ "Detractor 3/10 on Onboarding NPS (rule: Enterprise detractors)": an alert's first line."""
+    response = alert.get("response") or {}
+    band = str(response.get("band", "")).capitalize()
+    rule = (alert.get("rule") or {}).get("name", "")
+    return f"{band} {response.get('rating')}/10 on {response.get('survey')} (rule: {rule})"
 
 
 def event_type_choices() -> list[tuple[str, str]]:

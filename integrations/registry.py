@@ -21,6 +21,8 @@ CONNECTORS: dict[str, str] = {
     "surveylab": "integrations.surveylab.connector.SurveyLabConnector",
     "wootric": "integrations.wootric.connector.WootricConnector",
     "segment": "integrations.segment.connector.SegmentConnector",
+    "slack": "integrations.slack.connector.SlackConnector",
+    "staff_email": "integrations.staff_email.connector.StaffEmailConnector",
 }
 
 HANDLERS: dict[str, str] = {
