@@ -27,6 +27,7 @@ PERSON_MERGE_HOOKS: tuple[str, ...] = (
 # hook(person=Person) -> {"what": count}: later stages erase their rows ("Personal data" in
 # docs/architecture.md says which step erases which table).
 PERSON_ERASE_HOOKS: tuple[str, ...] = (
+    "actions.services.erasure.person_erase_actions",  # before the surveys step unlinks the answers
     "surveys.services.people.person_erase_surveys",
     "surveys.services.sync_back.sync_back_erase",
     "insights.services.comments.comment_analyses_erase",  # after the answers' comments are emptied
@@ -39,6 +40,10 @@ PERSON_UNSUBSCRIBE_HOOKS: tuple[str, ...] = ("testimonials.services.person_unsub
 THANKS_PAGE_PARTS: tuple[str, ...] = ("testimonials.views.thanks_part",)
 # part(request, survey=Survey) -> safe HTML: what later stages add to a survey's admin page.
 SURVEY_ADMIN_PARTS: tuple[str, ...] = ("testimonials.admin.survey_embed_snippets",)
+
+# hook(response=Response, created=bool, previous_rating=int | None): later stages act on an answer (its
+# case, auto-reply, alerts) inside the transaction that stores it (surveys/services/events.py).
+RESPONSE_HOOKS: tuple[str, ...] = ("actions.services.reactions.response_react",)
 
 
 @cache

@@ -11,6 +11,7 @@ PERIODIC_TASKS: dict[str, tuple[str, int]] = {
     "Process collector webhooks left waiting (sweeper)": ("surveys.collector_sweep", 60),
     "Analyse comments left unanalysed (sweeper)": ("insights.comments_sweep", 600),
     "Send testimonial consent emails left unsent (sweeper)": ("testimonials.receipts_sweep", 300),
+    "Send due auto-replies to answers": ("actions.auto_replies_send_due", 60),
 }
 
 # name -> (task, crontab fields in UTC: minute, hour, day_of_week, day_of_month, month_of_year; "*" if
@@ -18,6 +19,11 @@ PERIODIC_TASKS: dict[str, tuple[str, int]] = {
 CRONTAB_TASKS: dict[str, tuple[str, dict[str, str]]] = {
     "Sync NPS answers back to Segment (daily)": ("integrations.sync_back_all", {"minute": "0", "hour": "3"}),
     "Find comment themes per survey (nightly)": ("insights.themes_find_all", {"minute": "30", "hour": "2"}),
+    "Alert digests (daily)": ("actions.alerts_digest_daily", {"minute": "0", "hour": "7"}),
+    "Alert digests (weekly, Mondays)": (
+        "actions.alerts_digest_weekly",
+        {"minute": "0", "hour": "7", "day_of_week": "1"},
+    ),
 }
 CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
 

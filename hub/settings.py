@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "surveys",
     "insights",
     "testimonials",
+    "actions",  # acting on answers: alerts, auto-replies, cases (after surveys; nothing below imports it)
     "hub",  # the project: the beat schedule of every app (hub/schedule.py)
 ]
 
@@ -411,6 +412,10 @@ SURVEY_DISPATCH_BATCH = env.int("SURVEY_DISPATCH_BATCH", default=200)
 # Days of comments the nightly theme job reads as "this period" (and the same length before it for
 # the change); also the admin's themes page period.
 INSIGHTS_THEME_PERIOD_DAYS = env.int("INSIGHTS_THEME_PERIOD_DAYS", default=30)
+
+# --- Acting on answers -----------------------------------------------------------------------------
+# Hours from a detractor's case opening to its due date (staff change a case's due date in the admin).
+CASES_DUE_HOURS = env.int("CASES_DUE_HOURS", default=48)
 
 # --- Logging ---------------------------------------------------------------------------------------
 LOGGING = {

@@ -21,6 +21,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),  # after every API route: JSON, never Django's HTML 404
     path("", include("testimonials.urls")),
     path("", include("surveys.urls")),
+    path("", include("actions.urls")),
 ]
 
 if settings.ANYMAIL.get("WEBHOOK_SECRET"):

@@ -1,8 +1,10 @@
 """Trigger conditions: the rules a trigger's `conditions` follow, e.g.
-[{"path": "traits.plan", "op": "equals", "value": "pro"}, {"path": "traits.email", "op": "exists"}].
+[{"path": "traits.plan", "op": "equals", "value": "pro"}, {"path": "traits.email", "op": "exists"},
+{"path": "traits.licenses", "op": "at_least", "value": 100}].
 
-Checked when staff save a trigger (the model, the admin, the API) and applied by the trigger handler
-(surveys/services/triggers.py). Pure: no database.
+Checked when staff save a trigger or an alert rule (the model, the admin, the API) and applied by the
+trigger handler (surveys/services/triggers.py) and the alert rules (actions/services/alerts.py). Pure:
+no database.
 """
 
 from __future__ import annotations
@@ -12,8 +14,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from customers.models import Person
 
-OPERATORS = ("equals", "exists", "in")
+OPERATORS = ("equals", "exists", "in", "at_least", "at_most")
+NUMERIC_OPERATORS = ("at_least", "at_most")
 _MISSING = object()
+
+
+def _number(value: Any) -> float | None:
+    """A number, or a trait holding one as text ("120"); None for anything else (bools included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if number == number and abs(number) != float("inf") else None
+    return None
 
 
 def conditions_problems(*, conditions: Any) -> list[str]:
@@ -34,6 +52,8 @@ def conditions_problems(*, conditions: Any) -> list[str]:
             problems.append(f"Condition {index}: 'in' needs a list value.")
         elif condition["op"] == "equals" and "value" not in condition:
             problems.append(f"Condition {index}: 'equals' needs a value.")
+        elif condition["op"] in NUMERIC_OPERATORS and _number(condition.get("value")) is None:
+            problems.append(f"Condition {index}: '{condition['op']}' needs a number, e.g. 100.")
     return problems
 
 
@@ -63,6 +83,10 @@ def conditions_match(*, conditions: list[dict[str, Any]], payload: dict[str, Any
                 return False
         elif op == "in":
             if value is _MISSING or value not in condition.get("value", []):
+                return False
+        elif op in NUMERIC_OPERATORS:
+            number, bound = _number(value), _number(condition.get("value"))
+            if number is None or bound is None or (number < bound if op == "at_least" else number > bound):
                 return False
         else:
             return False

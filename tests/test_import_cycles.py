@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("hub", "customers", "surveys", "integrations", "insights", "testimonials")
+PACKAGES = ("hub", "customers", "surveys", "integrations", "insights", "testimonials", "actions")
 
 
 def _module_name(path: Path) -> str:

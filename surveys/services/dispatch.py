@@ -93,7 +93,8 @@ def _score_label(score: int, texts: Texts) -> str:
     return f"{score} / 10"
 
 
-def _sender(survey: Survey) -> str:
+def survey_sender(survey: Survey) -> str:
+    """The From of a survey's emails: its sender, else DEFAULT_FROM_EMAIL's."""
     default_name, default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     return formataddr((survey.sender_name or default_name, survey.sender_email or default_address))
 
@@ -121,7 +122,7 @@ def invitation_email(*, invitation: Invitation) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=texts.subject,
         body=render_to_string("surveys/email/invitation.txt", context),
-        from_email=_sender(survey),
+        from_email=survey_sender(survey),
         to=[formataddr((person.name, person.email))],
         reply_to=[survey.reply_to] if survey.reply_to else None,
         headers={

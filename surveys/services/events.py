@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from customers.models import Person, Suppression
+from hub.pipeline import RESPONSE_HOOKS, pipeline_functions
 from integrations.deliveries import deliveries_enqueue
 from integrations.models import Destination
 from surveys.models import Invitation, Response
@@ -59,8 +60,10 @@ def response_data(*, response: Response) -> dict[str, Any]:
     }
 
 
-def response_changed_emit(*, response: Response, created: bool) -> None:
-    """`response.created` for the first answer, `response.updated` for each later change."""
+def response_changed_emit(*, response: Response, created: bool, previous_rating: int | None = None) -> None:
+    """`response.created` for the first answer, `response.updated` for each later change; then the
+    later stages' RESPONSE_HOOKS (hub/pipeline.py: cases, auto-replies, alerts), in the same
+    transaction. `previous_rating`: the score before this change, when the change was of the score."""
     if created:
         event_type, key = "response.created", f"response.created:{response.pk}"
     else:
@@ -76,6 +79,8 @@ def response_changed_emit(*, response: Response, created: bool) -> None:
             idempotency_key=key,
             source_id=source_id,
         )
+    for hook in pipeline_functions(RESPONSE_HOOKS):
+        hook(response=response, created=created, previous_rating=previous_rating)
 
 
 def invitation_sent_emit(*, invitation: Invitation, sent_at: datetime, language: str) -> None:

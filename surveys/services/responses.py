@@ -70,9 +70,10 @@ def response_record(*, invitation: Invitation, rating: int) -> Response:
             },
         )
         if not created and response.rating != rating:
+            previous = response.rating
             response.rating, response.rated_at = rating, now
             response.save(update_fields=["rating", "rated_at", "updated_at"])
-            response_changed_emit(response=response, created=False)
+            response_changed_emit(response=response, created=False, previous_rating=previous)
         elif created:
             response_changed_emit(response=response, created=True)
         if invitation.status != Invitation.Status.RESPONDED or invitation.responded_at is None:

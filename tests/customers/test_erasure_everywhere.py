@@ -14,9 +14,13 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request
 from werkzeug import Response as WsgiResponse
 
+from actions.models import AlertRule, AutoReply, Case
+from actions.services.alerts import alerts_digest_send
+from actions.services.cases import case_save
 from customers.models import DeletionReceipt, Person, Suppression
 from insights.models import CommentAnalysis
 from insights.services.comments import comments_sweep
+from integrations.base import ALERT_KINDS
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery, Destination, Source
 from surveys.models import Invitation, Response
@@ -103,9 +107,41 @@ def destinations(httpserver: HTTPServer, source: Source) -> list[Destination]:
             secrets={"api_token": "sl-token-0123"},
             call_types=["identify"],
         ),
+        destination_create(
+            "slack",
+            settings={"base_url": base},
+            secrets={"webhook_url": f"{base}/services/T1/B2/x7f3a"},
+            call_types=[],
+        ),
+        destination_create("staff_email", settings={"to": ["cs@acme.example"]}, secrets={}, call_types=[]),
         segment_destination(base, source),
     ]
     return made
+
+
+def acting_on_answers(destinations: list[Destination]) -> None:
+    """Alerts at once (to every alert channel) and in a daily digest, an auto-reply for detractors."""
+    channels = [d for d in destinations if d.kind in ALERT_KINDS]
+    AlertRule.objects.create(name="Detractors at once").destinations.set(channels)
+    AlertRule.objects.create(name="Detractors daily", timing=AlertRule.Timing.DAILY).destinations.set(
+        channels
+    )
+    AutoReply.objects.create(name="Sorry", band="detractor", subject="Sorry", body="We will call you.")
+
+
+def case_worked(response: Response) -> None:
+    """Staff note and reply on the detractor's case: both quote the customer."""
+    case = Case.objects.get(response=response)
+    case.status = Case.Status.CLOSED
+    case_save(
+        case=case,
+        by=None,
+        changed=["status"],
+        previous_status=Case.Status.OPEN,
+        note=f"Called Rasmus {LAST_NAME} about it.",
+        reply=f"You wrote: {COMMENT}. Fixed.",
+        followup=True,
+    )
 
 
 def intercom_notification() -> bytes:
@@ -149,8 +185,11 @@ def seed(client: Client, write_key: str, capture: CaptureOnCommit, destinations:
         status=Invitation.Status.FAILED,
         error=f"SMTP 550 5.1.1 <{EMAIL}>: Recipient address rejected",
     )
+    acting_on_answers(destinations)
     response = response_record(invitation=invitation, rating=3)
     response_followup_save(response=response, comment=COMMENT, tag_ratings={"Support": 2})
+    case_worked(response)
+    assert alerts_digest_send(timing=AlertRule.Timing.DAILY) == 1
     keep_response = response_record(invitation=keep_invitation, rating=9)
     response_followup_save(response=keep_response, comment=KEEP_COMMENT, tag_ratings={})
     assert comments_sweep() == 2  # their sentiment, language and flag (insights)
@@ -184,12 +223,26 @@ def seed(client: Client, write_key: str, capture: CaptureOnCommit, destinations:
 
     # Everything above is really stored: the scan finds the person everywhere before the erasure.
     found = pii_hits(*PERSONAL)
-    for where in ("InboundEvent", "Delivery", "Person", "Identity", "Response", "Invitation", "Testimonial"):
+    tables = (
+        "InboundEvent",
+        "Delivery",
+        "Person",
+        "Identity",
+        "Response",
+        "Invitation",
+        "Testimonial",
+        "CaseEntry",
+    )
+    for where in tables:
         assert any(where in hit for hit in found), f"nothing of the person in {where} before erasure"
     exchanges = Delivery.objects.exclude(last_exchange=None).values_list("destination__kind", flat=True)
     assert {"webhook", "hello_customer", "wootric", "customersuccessbox", "surveylab", "segment"} <= set(
         exchanges
     )
+    alerts = Delivery.objects.filter(event_type__startswith="alert.", status=Delivery.Status.DELIVERED)
+    assert sorted(alerts.values_list("destination__kind", "event_type")) == [
+        (kind, event) for kind in sorted(ALERT_KINDS) for event in ("alert.digest", "alert.fired")
+    ]
 
 
 def test_a_delete_call_leaves_nothing_of_the_person_in_any_column_of_any_model(

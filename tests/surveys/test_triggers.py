@@ -123,8 +123,15 @@ def test_conditions_read_the_merged_person_not_only_this_call(
     [
         ({"path": "x"}, "Conditions must be a list."),
         ([{"op": "exists"}], "Condition 1 needs a path such as traits.plan."),
-        ([{"path": "traits.plan", "op": "like"}], "Condition 1: op must be one of equals, exists, in."),
+        (
+            [{"path": "traits.plan", "op": "like"}],
+            "Condition 1: op must be one of equals, exists, in, at_least, at_most.",
+        ),
         ([{"path": "traits.plan", "op": "in", "value": "pro"}], "Condition 1: 'in' needs a list value."),
+        (
+            [{"path": "traits.licenses", "op": "at_least", "value": "many"}],
+            "Condition 1: 'at_least' needs a number, e.g. 100.",
+        ),
     ],
 )
 def test_bad_conditions_are_explained(conditions: Any, problem: str) -> None:

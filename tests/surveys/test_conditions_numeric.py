@@ -1,0 +1,31 @@
+"""Numeric conditions (at_least, at_most), e.g. an account's licenses: numbers and numeric text compare,
+anything else never matches."""
+
+from typing import Any
+
+import pytest
+
+from customers.models import Person
+from surveys.conditions import conditions_match
+
+
+@pytest.mark.parametrize(
+    ("licenses", "op", "bound", "holds"),
+    [
+        (120, "at_least", 100, True),
+        (100, "at_least", 100, True),
+        (99, "at_least", 100, False),
+        ("250", "at_least", 100, True),
+        (20, "at_most", 50, True),
+        (51.5, "at_most", 50, False),
+        (True, "at_least", 0, False),
+        ("lots", "at_least", 0, False),
+        (None, "at_most", 10, False),
+        ("nan", "at_most", 10, False),
+    ],
+)
+def test_numeric_conditions(licenses: Any, op: str, bound: int, holds: bool) -> None:
+    person = Person(traits={"licenses": licenses})
+    conditions = [{"path": "traits.licenses", "op": op, "value": bound}]
+
+    assert conditions_match(conditions=conditions, payload={}, person=person) is holds
