@@ -58,6 +58,13 @@ ALERT_DIGEST = "alert.digest"
 ALERT_KINDS: tuple[str, ...] = ("slack", "staff_email", "webhook")
 
 
+def digest_title(digest: Mapping[str, Any]) -> str:
+    """ "2 answers for rule Detractors (daily digest)": a digest's first line."""
+    count = len(digest.get("alerts") or [])
+    rule = (digest.get("rule") or {}).get("name", "")
+    return f"{count} answer{'' if count == 1 else 's'} for rule {rule} ({digest.get('period', '')} digest)"
+
+
 def alert_title(alert: Mapping[str, Any]) -> str:
     """ "Detractor 3/10 on Onboarding NPS (rule: Enterprise detractors)": an alert's first line."""
     response = alert.get("response") or {}

@@ -25,6 +25,7 @@ from integrations.base import (
     Problem,
     SettingsSchema,
     alert_title,
+    digest_title,
 )
 from integrations.egress import url_host_port, url_origin
 from integrations.http import HttpClient, HttpExchange
@@ -96,8 +97,7 @@ def message_build(*, event_type: str, data: Mapping[str, Any]) -> dict[str, Any]
         return {"text": title, "blocks": [_header(title), *_answer_blocks(data)]}
     if event_type == ALERT_DIGEST:
         alerts = list(data.get("alerts") or [])
-        rule = (data.get("rule") or {}).get("name", "")
-        title = f"{len(alerts)} answers for rule {rule} ({data.get('period', '')} digest)"
+        title = digest_title(data)
         blocks: list[dict[str, Any]] = [_header(title)]
         for alert in alerts[:DIGEST_ANSWERS]:  # score, person and comment; no button each
             blocks += [{"type": "divider"}, *_answer_blocks(alert)[:2]]

@@ -28,6 +28,7 @@ from integrations.base import (
     Problem,
     SettingsSchema,
     alert_title,
+    digest_title,
 )
 from integrations.http import HttpClient, HttpExchange
 from integrations.models import Destination
@@ -67,8 +68,7 @@ def message_text(*, event_type: str, data: Mapping[str, Any]) -> tuple[str, str]
         return SUBJECT_PREFIX + alert_title(data), "\n".join(_answer_lines(data)) + "\n"
     if event_type == ALERT_DIGEST:
         alerts = list(data.get("alerts") or [])
-        rule = (data.get("rule") or {}).get("name", "")
-        subject = f"{SUBJECT_PREFIX}{len(alerts)} answers for rule {rule} ({data.get('period', '')} digest)"
+        subject = SUBJECT_PREFIX + digest_title(data)
         parts = ["\n".join(_answer_lines(alert)) for alert in alerts]
         return subject, "\n\n".join(parts) + "\n"
     return SUBJECT_PREFIX + "test", str(data.get("message", event_type)) + "\n"

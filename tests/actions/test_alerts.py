@@ -130,7 +130,7 @@ def test_a_daily_digest_lists_each_answer_once(
     digests = slack_messages(httpserver)
     assert [m["text"] for m in digests] == [
         "2 answers for rule Daily detractors (daily digest)",
-        "1 answers for rule Daily detractors (daily digest)",
+        "1 answer for rule Daily detractors (daily digest)",
     ]
     assert Delivery.objects.filter(event_type=ALERT_DIGEST).count() == 2
     assert {f.response_id for f in AlertFiring.objects.exclude(digest_key="")} == {
