@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from actions.models import AlertFiring, AlertRule, AutoReply, AutoReplySend, Case, CaseEntry
 from actions.selectors import case_age, cases_overdue, duration_text
@@ -147,6 +147,11 @@ class CaseAdmin(admin.ModelAdmin[Case]):
     ]
     inlines = [CaseEntryInline]
 
+    def response_change(self, request: HttpRequest, obj: Case) -> HttpResponse:
+        if getattr(request, "case_save_refused", False):  # no "changed successfully" after a refusal
+            return HttpResponseRedirect(request.path)  # back to the case, the error message shown
+        return super().response_change(request, obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a detractor's answer opens a case
 
@@ -181,6 +186,7 @@ class CaseAdmin(admin.ModelAdmin[Case]):
         except CaseError as exc:
             obj.refresh_from_db()
             self.message_user(request, f"Nothing was saved: {exc}", messages.ERROR)
+            request.case_save_refused = True  # type: ignore[attr-defined]  # read by response_change
             return
         if done:
             self.message_user(request, "Done: " + ", ".join(done) + ".", messages.SUCCESS)

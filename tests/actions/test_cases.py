@@ -121,6 +121,7 @@ def test_a_reply_to_an_erased_customer_is_refused_and_nothing_is_saved(
     page = change_page(admin_client, case, status="in_progress", reply="Hello?")
 
     assert "Nothing was saved: The customer was erased on request" in page.content.decode()
+    assert "was changed successfully" not in page.content.decode()
     assert smtp.messages == []
     case.refresh_from_db()
     assert case.status == Case.Status.OPEN
