@@ -12,10 +12,13 @@ class Migration(migrations.Migration):
 
     initial = True
 
+    # The earliest migrations that create the models referenced here (Destination, Response, Person),
+    # not the latest: the data-migration tests move integrations back to 0005 and surveys back to 0007,
+    # which would otherwise unapply this app's tables under the rest of the suite.
     dependencies = [
-        ('customers', '0002_suppression_keyed_hub_wide'),
-        ('integrations', '0008_synccursor_to_surveys'),
-        ('surveys', '0008_synccursor_from_integrations'),
+        ('customers', '0001_initial'),
+        ('integrations', '0004_destination_delivery'),
+        ('surveys', '0007_header_texts_and_language_codes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
