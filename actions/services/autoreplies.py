@@ -99,7 +99,7 @@ def _claim(now: datetime, limit: int) -> list[int]:
     return ids
 
 
-def _end(send: AutoReplySend, status: str, reason: str, now: datetime, **fields: object) -> None:
+def _end(send: AutoReplySend, status: str, reason: str, **fields: object) -> None:
     AutoReplySend.objects.filter(pk=send.pk, status=AutoReplySend.Status.SENDING).update(
         status=status, reason=reason, **fields
     )
@@ -133,8 +133,16 @@ def _send_one(send: AutoReplySend, now: datetime, report: AutoReplyReport) -> No
             if reply is None:
                 skip = f"no auto-reply for a {response.band} in '{language or 'any'}'"
     if skip or reply is None or person is None:
-        _end(send, AutoReplySend.Status.SKIPPED, skip, now)
+        _end(send, AutoReplySend.Status.SKIPPED, skip)
         report.skipped[send.pk] = skip
+        return
+    # One query right before the message, as the dispatcher makes: an erasure landing since
+    # the claim skipped the row or unlinked the answer.
+    wanted = AutoReplySend.objects.filter(
+        pk=send.pk, status=AutoReplySend.Status.SENDING, response__person_id=person.pk
+    )
+    if not wanted.exists():
+        report.skipped[send.pk] = "person erased"
         return
     send.attempts += 1
     AutoReplySend.objects.filter(pk=send.pk).update(attempts=send.attempts)
@@ -156,7 +164,7 @@ def _send_one(send: AutoReplySend, now: datetime, report: AutoReplyReport) -> No
         )
         if all(code >= 500 for code in codes):
             email_bounced(email=person.email)
-            _end(send, AutoReplySend.Status.FAILED, "recipient refused: suppressed as bounced", now)
+            _end(send, AutoReplySend.Status.FAILED, "recipient refused: suppressed as bounced")
             report.failed[send.pk] = "recipient refused"
             return
         _retry(send, now, f"recipient temporarily refused ({codes[0]})", report)
@@ -164,7 +172,7 @@ def _send_one(send: AutoReplySend, now: datetime, report: AutoReplyReport) -> No
     except Exception as exc:  # the server or the network: this row again later, given up after MAX_ATTEMPTS
         _retry(send, now, f"email server trouble: {type(exc).__name__}", report)
         return
-    _end(send, AutoReplySend.Status.SENT, "", now, sent_at=now, reply=reply)
+    _end(send, AutoReplySend.Status.SENT, "", sent_at=now, reply=reply)
     report.sent.append(send.pk)
     logger.info("sent auto-reply %s", send.pk)
 
@@ -172,8 +180,8 @@ def _send_one(send: AutoReplySend, now: datetime, report: AutoReplyReport) -> No
 def _retry(send: AutoReplySend, now: datetime, reason: str, report: AutoReplyReport) -> None:
     logger.warning("auto-reply %s not sent: %s", send.pk, reason)
     if send.attempts >= MAX_ATTEMPTS:
-        _end(send, AutoReplySend.Status.FAILED, reason, now)
+        _end(send, AutoReplySend.Status.FAILED, reason)
         report.failed[send.pk] = reason
         return
-    _end(send, AutoReplySend.Status.SCHEDULED, reason, now, due_at=now + timedelta(minutes=RETRY_MINUTES))
+    _end(send, AutoReplySend.Status.SCHEDULED, reason, due_at=now + timedelta(minutes=RETRY_MINUTES))
     report.retried[send.pk] = reason

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from actions.models import AutoReply, AutoReplySend
+from actions.services import autoreplies
 from actions.services.autoreplies import auto_replies_send_due
 from customers.models import Suppression
 from customers.services.erasure import person_erase_record
@@ -121,3 +122,21 @@ def test_no_auto_reply_no_schedule(survey: Survey) -> None:
     answer(customer(), 3)
 
     assert not AutoReplySend.objects.exists()
+
+
+def test_an_erasure_landing_while_the_run_works_stops_that_reply(
+    smtp: SmtpRecorder, replies: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = person_of(answer(customer(), 3))
+    pick = autoreplies.auto_reply_pick
+
+    def erased_meanwhile(**kwargs: Any) -> AutoReply | None:
+        person_erase_record(person=person, requested_by="test")  # another process, mid-run
+        return pick(**kwargs)
+
+    monkeypatch.setattr(autoreplies, "auto_reply_pick", erased_meanwhile)
+    report = auto_replies_send_due(now=later(31))
+
+    assert smtp.messages == []
+    assert list(report.skipped.values()) == ["person erased"]
+    assert AutoReplySend.objects.get().status == AutoReplySend.Status.SKIPPED
