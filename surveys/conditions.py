@@ -9,6 +9,7 @@ no database.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,18 +21,15 @@ _MISSING = object()
 
 
 def _number(value: Any) -> float | None:
-    """A number, or a trait holding one as text ("120"); None for anything else (bools included)."""
-    if isinstance(value, bool):
+    """A finite number, or a trait holding one as text ("120"); None for anything else (bools, NaN,
+    infinities and integers too large for a float included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-        return number if number == number and abs(number) != float("inf") else None
-    return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def conditions_problems(*, conditions: Any) -> list[str]:

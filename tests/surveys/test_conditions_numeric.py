@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from customers.models import Person
-from surveys.conditions import conditions_match
+from surveys.conditions import conditions_match, conditions_problems
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,8 @@ from surveys.conditions import conditions_match
         ("lots", "at_least", 0, False),
         (None, "at_most", 10, False),
         ("nan", "at_most", 10, False),
+        (10**400, "at_least", 0, False),  # too large for a float: never a match, never an error
+        ("1e999", "at_least", 0, False),
     ],
 )
 def test_numeric_conditions(licenses: Any, op: str, bound: int, holds: bool) -> None:
@@ -29,3 +31,9 @@ def test_numeric_conditions(licenses: Any, op: str, bound: int, holds: bool) -> 
     conditions = [{"path": "traits.licenses", "op": op, "value": bound}]
 
     assert conditions_match(conditions=conditions, payload={}, person=person) is holds
+
+
+def test_a_bound_that_is_no_finite_number_is_a_problem_not_an_error() -> None:
+    conditions = [{"path": "traits.licenses", "op": "at_most", "value": 10**400}]
+
+    assert conditions_problems(conditions=conditions) == ["Condition 1: 'at_most' needs a number, e.g. 100."]
