@@ -12,7 +12,7 @@ from integrations.deliveries import delivery_enqueue
 from integrations.delivery_loop import deliveries_deliver_due
 from integrations.http import MASK
 from integrations.models import Delivery, Destination
-from tests.integrations.connectors.outbound import destination_create
+from tests.integrations.connectors.outbound import destination_create, vendor_request
 
 pytestmark = pytest.mark.django_db
 
@@ -73,14 +73,10 @@ def test_an_alert_is_one_block_kit_message_with_score_comment_person_and_link(
     assert delivery.status == Delivery.Status.DELIVERED
     ((request, _),) = httpserver.log
     message = json.loads(request.get_data())
-    assert message["text"] == "Detractor 3/10 on onboarding (rule: Enterprise detractors)"
-    text = json.dumps(message["blocks"])
-    assert "3/10 (detractor)" in text
-    assert "Ann Smith \\u00b7 ann@example.com \\u00b7 at Acme Corp" in text
-    assert "https://hub.acme.example/admin/actions/case/7/change/" in text
-    # The customer's words cannot ping the channel or hide a link.
-    assert "> too slow &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in text
-    assert "<!channel>" not in text
+    # Score, survey, person and account, the comment, the button to the case: tests/fixtures/slack/.
+    # The customer's words cannot ping the channel or hide a link (escaped for mrkdwn).
+    assert message == vendor_request("slack", "alert.fired")
+    assert "<!channel>" not in json.dumps(message)
     # The webhook URL is a credential: masked in what the admin shows.
     assert HOOK_PATH not in json.dumps(delivery.last_exchange)
     assert delivery.last_exchange is not None
