@@ -13,8 +13,8 @@ class Migration(migrations.Migration):
     initial = True
 
     # The earliest migrations that create the models referenced here (Destination, Response, Person),
-    # not the latest: the data-migration tests move integrations back to 0005 and surveys back to 0007,
-    # which would otherwise unapply this app's tables under the rest of the suite.
+    # not the latest: moving integrations back to 0005 or surveys back to 0007 (as the data-migration
+    # tests do) then leaves this app's tables in place.
     dependencies = [
         ('customers', '0001_initial'),
         ('integrations', '0004_destination_delivery'),
