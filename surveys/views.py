@@ -110,11 +110,6 @@ def _look(invitation: Invitation, token: str) -> Look:
     )
 
 
-def invitation_look(*, invitation: Invitation) -> Look:
-    """The survey's style for another app's public page about this invitation (no unsubscribe link)."""
-    return _look(invitation, "")
-
-
 def _render(
     request: HttpRequest, template: str, look: Look, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
