@@ -9,10 +9,11 @@
    to a dispatcher that died and is claimed again;
 3. re-check every person with `eligibility_decide(dispatching=True)`: cancelled with the reason, or
    moved to the next send window (scheduled again), or sent;
-4. send the rest over one connection of Django's email backend. Right before each message one
-   primary-key query checks that the claim still stands: an erase, unsubscribe or bounce landing
-   while the batch runs cancels the person's open invitations, so it stops that email; each row is
-   marked sent right after the server accepted its message.
+4. send the rest over one connection of Django's email backend. Before each message one primary-key
+   query checks that the claim still stands: an erase, unsubscribe or bounce landing while the batch
+   runs cancels the person's open invitations, so it stops that email; each row is marked sent right
+   after the server accepted its message, and that statement checks the next message's claim too
+   (surveys/services/claims.py: one round trip per message, the mark without waiting for its flush).
 
 One message's trouble stays with it: a message that cannot be built (a header with a line break)
 fails with the reason; a refused recipient (5xx, or the ESP's refusal) fails and suppresses the
@@ -21,9 +22,10 @@ Anything else (the server or the network) gives the rest of the batch back. Logs
 invitation errors name invitations by id, never by address.
 
 Exactly once: the only window for a duplicate is a dispatcher killed after the server accepted a
-message and before the row was marked sent. The re-claim then sends that one message again with the
-same Message-ID (`<invitation-{pk}.{survey slug}@{hub host}>`), which receiving servers and people
-can recognise. Everything else is either marked sent (never claimed again) or still claimable.
+message and before the row was marked sent (or PostgreSQL itself crashing within a moment of a
+mark, `invitation_mark_sent`). The re-claim then sends that message again with the same Message-ID
+(`<invitation-{pk}.{survey slug}@{hub host}>`), which receiving servers and people can recognise.
+Everything else is either marked sent (never claimed again) or still claimable.
 """
 
 import logging
@@ -42,23 +44,25 @@ from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from customers.models import Person
-from hub.db import row_exists
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.bounces import email_bounced
+from surveys.services.claims import (
+    MAX_ATTEMPTS,
+    invitation_claim_stands,
+    invitation_mark_sent,
+    invitations_claim,
+)
 from surveys.services.content import Texts, survey_texts
 from surveys.services.eligibility import DELIVERED, History, eligibility_decide, histories_load
 from surveys.services.events import hub_event_subscribed, invitation_sent_emit
 from surveys.services.tokens import invitation_token_make
 
 logger = logging.getLogger(__name__)
-
-# A message that crashed or lost its dispatcher this many times is given up as failed.
-MAX_ATTEMPTS = 5
 
 
 # Invitations that were really sent: they count for the re-survey interval and the global cap.
@@ -177,29 +181,6 @@ def invitations_expire(*, now: datetime) -> int:
     return expired
 
 
-def invitations_claim(*, now: datetime, limit: int) -> list[int]:
-    """Take up to `limit` due invitations for this dispatcher (status sending, claimed_at now)."""
-    stale = now - timedelta(seconds=settings.SURVEY_CLAIM_TIMEOUT_SECONDS)
-    abandoned = Q(status=Invitation.Status.SENDING) & (Q(claimed_at__lt=stale) | Q(claimed_at__isnull=True))
-    # A message whose dispatcher kept dying (e.g. it crashes the worker) is not tried forever.
-    Invitation.objects.filter(abandoned, attempts__gte=MAX_ATTEMPTS).update(
-        status=Invitation.Status.FAILED,
-        error=f"gave up after {MAX_ATTEMPTS} attempts: the dispatcher stopped while sending",
-    )
-    due = Q(status=Invitation.Status.SCHEDULED, due_at__lte=now) | abandoned
-    with transaction.atomic():
-        ids = list(
-            Invitation.objects.filter(due)
-            .order_by("due_at", "pk")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
-        )
-        Invitation.objects.filter(pk__in=ids).update(
-            status=Invitation.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
-        )
-    return ids
-
-
 def _histories(invitations: list[Invitation]) -> dict[tuple[int, int], History]:
     """Histories for the send-time re-check: only invitations really sent count (not this one, which
     is waiting); the caller adds each one it sends, so two surveys due together respect the global cap."""
@@ -309,12 +290,20 @@ def _send(
     # Stop well before another dispatcher could take our claims for abandoned ones.
     budget = settings.SURVEY_CLAIM_TIMEOUT_SECONDS / 2
     announce = hub_event_subscribed(event_type="invitation.sent")  # once per batch, not per message
+    stands: bool | None = None  # the claim of batch[index], checked along with the previous mark
     try:
         for index, (invitation, person) in enumerate(batch):
             if index and time.monotonic() - claimed_clock > budget:
                 _release([i.pk for i, _ in batch[index:]], "", report)
                 return
-            if not _still_wanted(invitation, person, report):
+            wanted = (
+                stands
+                if stands is not None
+                else invitation_claim_stands(invitation_id=invitation.pk, person_id=person.pk)
+            )
+            stands = None
+            if not wanted:
+                _cancelled_meanwhile(invitation, report)
                 continue
             try:
                 message = invitation_email(invitation=invitation)
@@ -330,15 +319,20 @@ def _send(
                 logger.warning("email server trouble, the rest of the batch waits: %s", error)
                 _release([i.pk for i, _ in batch[index:]], error, report)
                 return
-            # One UPDATE per message, right after the server took it: a crash later never resends it.
+            # Marked right after the server took it (a crash later never resends it), in the same
+            # round trip as the next message's check.
+            following = batch[index + 1] if index + 1 < len(batch) else None
             language = message.extra_headers["Content-Language"]
-            claimed = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.SENDING)
             with transaction.atomic() if announce else nullcontext():  # the event commits with the row
-                marked = claimed.update(
-                    status=Invitation.Status.SENT, sent_at=now, language=language, error=""
+                marked, next_stands = invitation_mark_sent(
+                    invitation_id=invitation.pk,
+                    sent_at=now,
+                    language=language,
+                    then_check=None if following is None else (following[0].pk, following[1].pk),
                 )
                 if marked and announce:
                     invitation_sent_emit(invitation=invitation, sent_at=now, language=language)
+            stands = next_stands if following is not None else None
             report.sent.append(invitation.pk)
             logger.info("sent invitation %s", invitation.pk)
     finally:
@@ -348,21 +342,12 @@ def _send(
             logger.info("closing the email connection failed: %s", _described(exc))
 
 
-def _still_wanted(invitation: Invitation, person: Person, report: DispatchReport) -> bool:
-    """The re-check right before each message: one primary-key query, so that an erase, unsubscribe or
-    bounce landing while the batch runs stops that person's email.
-
-    It relies on what every writer of a suppression does in the same transaction: cancel the open
-    invitations it concerns (erasure: surveys/services/people.py; unsubscribe: services/responses.py;
-    bounce: services/bounces.py), or, for an erasure, unlink the person. The batch's own re-check
-    (`histories_load`) reads the suppressions themselves.
-    """
-    if row_exists(Invitation, pk=invitation.pk, status=Invitation.Status.SENDING, person_id=person.pk):
-        return True
+def _cancelled_meanwhile(invitation: Invitation, report: DispatchReport) -> None:
+    """The claim no longer stands (`invitation_claim_stands`): an erase, unsubscribe or bounce landed
+    while the batch ran. No email; the reason is the one its canceller wrote."""
     reason = Invitation.objects.filter(pk=invitation.pk).values_list("error", flat=True).first()
     report.cancelled[invitation.pk] = reason or "cancelled while its batch was sending"
     logger.info("invitation %s cancelled before sending: %s", invitation.pk, report.cancelled[invitation.pk])
-    return False
 
 
 def _refused_alone(invitation: Invitation, person: Person, error: Exception, report: DispatchReport) -> bool:
