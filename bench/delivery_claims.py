@@ -4,9 +4,9 @@ On its own database: a source, one webhook destination (never called: only the c
 and a delivery table holding delivered history plus rows due now. Each loop claims every due row,
 from the same state (all of them due again, VACUUM ANALYZE in between), twice, interleaved:
 
-- hub: runs of up to 100 claims with `integrations.delivery_loop.delivery_claim`, as
-  `deliveries_deliver_due(limit=100)` makes them before each attempt (one transaction per claim: the
-  due query FOR UPDATE SKIP LOCKED OF the delivery, the destination, its rate limit, the UPDATE);
+- hub: `integrations.delivery_loop.deliveries_claim(limit=100)`, as `deliveries_deliver_due(limit=100)`
+  claims before its attempts (one transaction per batch: the due query FOR UPDATE SKIP LOCKED OF the
+  deliveries, their destinations once, their rate limits, one UPDATE);
 - bare, batch of 100 (the ceiling): one transaction per 100 rows on a plain psycopg connection,
   `SELECT id ... ORDER BY next_attempt_at, id LIMIT 100 FOR UPDATE SKIP LOCKED` and one UPDATE
   marking them in flight with a lease, as the hub's claim does;
@@ -118,23 +118,19 @@ def due_again(due: int) -> None:
 
 
 def hub_claims(running: Callable[[], bool] = lambda: True) -> int:
-    """Claim runs of up to BATCH until none is due (or `running()` turns false); claims made."""
+    """Claim batches of up to BATCH until none is due (or `running()` turns false); claims made."""
     from django.db import close_old_connections
     from django.utils import timezone
 
-    from integrations.delivery_loop import SLOT_MAX_WAIT_SECONDS, delivery_claim
+    from integrations.delivery_loop import SLOT_MAX_WAIT_SECONDS, deliveries_claim
 
     claimed = 0
     while running():
         done: set[int] = set()
-        skip: set[int] = set()
-        while len(done) < BATCH:
-            claim = delivery_claim(
-                clock=timezone.now, ids=None, max_wait=SLOT_MAX_WAIT_SECONDS, skip=skip, done=done
-            )
-            if claim is None:
-                break
-            done.add(claim.delivery.pk)
+        claims = deliveries_claim(
+            clock=timezone.now, ids=None, max_wait=SLOT_MAX_WAIT_SECONDS, skip=set(), done=done, limit=BATCH
+        )
+        done.update(claim.delivery.pk for claim in claims)
         claimed += len(done)
         close_old_connections()  # between tasks, as Celery's Django fixup does
         if len(done) < BATCH:
@@ -168,9 +164,9 @@ def timed(loop: Loop, claim: Callable[[], int], due: int) -> None:
 # Frames are "func (file:line)", root first: charged to the innermost step that matches.
 STEPS: list[tuple[str, str]] = [
     ("_slot_take (", "rate limit slot"),
-    ("Model.save (", "UPDATE the claimed row (Model.save)"),
-    ("QuerySet.get (", "load the destination"),
-    ("QuerySet.first (", "the due query (FOR UPDATE SKIP LOCKED)"),
+    ("bulk_update (", "UPDATE the claimed rows (one statement)"),
+    ("QuerySet.in_bulk (", "load the destinations"),
+    ("QuerySet.__iter__ (", "the due query (FOR UPDATE SKIP LOCKED)"),
     ("Atomic.__exit__ (", "COMMIT"),
     ("Atomic.__enter__ (", "BEGIN"),
     ("_rate_limit (", "connector lookup (rate limit)"),
@@ -198,7 +194,7 @@ def measure(options: Options) -> PartResult:
         NO_PROFILE
         if raw is None
         else profile_summary(
-            raw, lambda frames: innermost_step(frames, STEPS), "Where", inside="delivery_claim ("
+            raw, lambda frames: innermost_step(frames, STEPS), "Where", inside="deliveries_claim ("
         )
     )
     section = "\n".join(
@@ -207,8 +203,8 @@ def measure(options: Options) -> PartResult:
             "",
             f"A delivery table with {history:,} delivered rows and {due:,} due now, for one webhook "
             f"destination; each loop claims all {due:,} ({ROUNDS} rounds for hub and bare, interleaved; all "
-            "due again and VACUUM ANALYZE between loops). hub: runs of up to 100 `delivery_claim` calls, "
-            "as `deliveries_deliver_due(limit=100)` makes them (one transaction per claim); bare: a plain "
+            "due again and VACUUM ANALYZE between loops). hub: `deliveries_claim(limit=100)` until none is "
+            "due, as `deliveries_deliver_due(limit=100)` claims (one transaction per batch); bare: a plain "
             "psycopg connection, `SELECT id ... LIMIT n FOR UPDATE SKIP LOCKED` and one UPDATE to in "
             "flight with a lease per transaction.",
             "",

@@ -2,7 +2,7 @@
 across attempts stored in the database. What goes in (enqueue), replay and erasure are
 integrations/deliveries.py.
 
-    deliveries_deliver_due()   claim due rows one at a time (FOR UPDATE SKIP LOCKED), attempt, record.
+    deliveries_deliver_due()   claim due rows in batches (FOR UPDATE SKIP LOCKED), attempt each, record.
 
 Outcomes: 2xx -> delivered. Connection error, timeout, 5xx, 408/425/429 -> pending again at
 now + Retry-After, or exponential backoff with jitter; once the next attempt would fall after
@@ -23,16 +23,17 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from integrations.base import ConnectorError
 from integrations.http import HttpClient, HttpExchange
 from integrations.models import ERASED_PAYLOAD, Delivery, Destination
-from integrations.registry import UnknownKind, connector_get
+from integrations.registry import CONNECTORS, UnknownKind, connector_get
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,12 @@ SLOT_MAX_WAIT_SECONDS = 10.0
 # Added to each rate-limit interval: absorbs the scheduling jitter between the slot and the moment
 # the request reaches the remote, so two calls never arrive closer than 1/rate.
 SLOT_GUARD_SECONDS = 0.05
-# A claim lasts the call's timeout plus its slot wait plus this (database writes around it).
+# A claim lasts the call's timeout plus its slot wait plus this (database writes around it, and the
+# calls before it in its batch: half of it at most, see _start_by).
 LEASE_MARGIN_SECONDS = 10.0
+# Deliveries claimed in one transaction: the claim's round trips and COMMIT are shared by the batch
+# (docs/benchmarks.md, Findings).
+CLAIM_BATCH = 100
 EXCERPT_LIMIT = 500
 FORWARDED_DELETE = "delete"  # the event type of a forwarded Segment `delete` call
 
@@ -136,39 +141,103 @@ def _slot_take(
     return wait, slot
 
 
-def delivery_claim(
-    *, clock: Callable[[], datetime], ids: list[int] | None, max_wait: float, skip: set[int], done: set[int]
-) -> _Claim | None:
-    """Claim the next due delivery, or None when none is due. Rows other workers hold are skipped,
-    and so are those in `done` (a loop run attempts each delivery at most once).
+def deliveries_claim(
+    *,
+    clock: Callable[[], datetime],
+    ids: list[int] | None,
+    max_wait: float,
+    skip: set[int],
+    done: set[int],
+    limit: int = CLAIM_BATCH,
+) -> list[_Claim]:
+    """Claim up to `limit` due deliveries in one transaction (a due query FOR UPDATE SKIP LOCKED, the
+    destinations loaded once, one UPDATE); empty when none is due. Rows other workers hold are
+    skipped, and so are those in `done` (a loop run attempts each delivery at most once).
 
-    A rate-limited destination whose next slot is too far away is added to `skip` and its delivery
+    Rate-limited destinations get one delivery per claim, locked by a query of its own (LIMIT 1) and
+    last in the batch, with its call slot reserved: their other rows stay unlocked, so that concurrent
+    loops share the rate. One whose next slot is too far away is added to `skip` and its delivery
     stays pending, due at that slot.
     """
-    slot: datetime | None
     while True:
         now = clock()
         with transaction.atomic():
-            delivery = _due(now, ids, skip, done).select_for_update(skip_locked=True, of=("self",)).first()
-            if delivery is None:
-                return None
-            destination = Destination.objects.get(pk=delivery.destination_id)
-            wait, slot = 0.0, None
-            rate = _rate_limit(destination)
-            if rate:
-                wait, slot = _slot_take(destination.pk, rate, clock, max_wait)
-                if wait > max_wait:
-                    skip.add(destination.pk)
-                    Delivery.objects.filter(pk=delivery.pk).update(
-                        status=Delivery.Status.PENDING, next_attempt_at=slot
-                    )
-                    continue
-            delivery.status = Delivery.Status.IN_FLIGHT
-            delivery.attempts += 1
-            delivery.claimed_at = now
-            delivery.next_attempt_at = now + _lease(destination, wait)
-            delivery.save(update_fields=["status", "attempts", "claimed_at", "next_attempt_at", "updated_at"])
-            return _Claim(delivery=delivery, destination=destination, slot=slot)
+            due = _due(now, ids, skip, done).select_for_update(skip_locked=True, of=("self",))
+            limited = _limited_destinations()
+            paced = list(due.filter(destination_id__in=limited)[:1]) if limited else []
+            rows = (
+                list(due.exclude(destination_id__in=limited)[: limit - len(paced)])
+                if limit > len(paced)
+                else []
+            )
+            rows += paced
+            if not rows:
+                return []
+            destinations = Destination.objects.in_bulk({delivery.destination_id for delivery in rows})
+            claims: list[_Claim] = []
+            for delivery in rows:
+                destination = destinations[delivery.destination_id]
+                wait, slot = 0.0, None
+                rate = _rate_limit(destination)
+                if rate:
+                    wait, slot = _slot_take(destination.pk, rate, clock, max_wait)
+                    if wait > max_wait:
+                        skip.add(destination.pk)
+                        Delivery.objects.filter(pk=delivery.pk).update(
+                            status=Delivery.Status.PENDING, next_attempt_at=slot
+                        )
+                        continue
+                delivery.status = Delivery.Status.IN_FLIGHT
+                delivery.attempts += 1
+                delivery.claimed_at = delivery.updated_at = now
+                delivery.next_attempt_at = now + _lease(destination, wait)
+                claims.append(_Claim(delivery=delivery, destination=destination, slot=slot))
+            # One UPDATE per lease (destinations' timeouts and slot waits): usually one for the batch.
+            leases: dict[datetime, list[int]] = {}
+            for claim in claims:
+                leases.setdefault(claim.delivery.next_attempt_at, []).append(claim.delivery.pk)
+            for lease_end, pks in leases.items():
+                Delivery.objects.filter(pk__in=pks).update(
+                    status=Delivery.Status.IN_FLIGHT,
+                    attempts=F("attempts") + 1,
+                    claimed_at=now,
+                    next_attempt_at=lease_end,
+                    updated_at=now,
+                )
+        if claims:
+            return claims
+        # The one row selected belonged to a destination whose slot is too far: now skipped.
+
+
+def _limited_destinations() -> list[int]:
+    """Destinations with a rate limit of their own or their connector's (a small table, ids only)."""
+    own = Q(rate_limit_per_second__isnull=False) & ~Q(rate_limit_per_second=0)
+    return list(
+        Destination.objects.filter(own | Q(kind__in=_limited_kinds())).order_by().values_list("pk", flat=True)
+    )
+
+
+@cache
+def _limited_kinds() -> list[str]:
+    return [kind for kind in CONNECTORS if connector_get(kind).rate_limit_per_second]
+
+
+def _start_by(claim: _Claim) -> datetime:
+    """The last moment the claimed call may start and still end inside its lease, with half the
+    margin to spare: a claim further down a batch waits for the calls before it."""
+    started = claim.slot or claim.delivery.claimed_at
+    assert started is not None
+    return started + timedelta(seconds=LEASE_MARGIN_SECONDS / 2)
+
+
+def _give_back(claims: list[_Claim], clock: Callable[[], datetime]) -> None:
+    """Claimed, unattempted deliveries due again now (while the claim is ours; not an attempt)."""
+    for claimed_at in {claim.delivery.claimed_at for claim in claims}:
+        Delivery.objects.filter(
+            pk__in=[claim.delivery.pk for claim in claims if claim.delivery.claimed_at == claimed_at],
+            status=Delivery.Status.IN_FLIGHT,
+            claimed_at=claimed_at,
+        ).update(status=Delivery.Status.PENDING, next_attempt_at=clock(), attempts=F("attempts") - 1)
 
 
 def _exchange_fields(exchange: HttpExchange | None) -> dict[str, Any]:
@@ -260,8 +329,10 @@ def deliveries_deliver_due(
     budget_seconds: float = 50.0,
     max_wait: float = SLOT_MAX_WAIT_SECONDS,
 ) -> int:
-    """Attempt due deliveries (only those among `ids` when given), one claim at a time, until none is
-    due, `limit` attempts were made, or `budget_seconds` passed. Returns the number of attempts.
+    """Attempt due deliveries (only those among `ids` when given), claimed in batches of up to
+    CLAIM_BATCH, until none is due, `limit` attempts were made, or `budget_seconds` passed. Returns
+    the number of attempts. A claimed delivery that could no longer start inside its lease (the calls
+    before it in the batch took long), or that the budget leaves unattempted, is given back, due now.
 
     `now` fixes the clock (tests); otherwise every claim reads the current time.
     """
@@ -272,10 +343,21 @@ def deliveries_deliver_due(
     started = time.monotonic()
     attempts = 0
     while attempts < limit and time.monotonic() - started < budget_seconds:
-        claim = delivery_claim(clock=clock, ids=id_list, max_wait=max_wait, skip=skip, done=done)
-        if claim is None:
+        batch = min(CLAIM_BATCH, limit - attempts)
+        claims = deliveries_claim(
+            clock=clock, ids=id_list, max_wait=max_wait, skip=skip, done=done, limit=batch
+        )
+        if not claims:
             break
-        done.add(claim.delivery.pk)
-        delivery_attempt(claim=claim, clock=clock)
-        attempts += 1
+        done.update(claim.delivery.pk for claim in claims)
+        for index, claim in enumerate(claims):
+            out_of_time = time.monotonic() - started >= budget_seconds
+            if index and (out_of_time or clock() > _start_by(claim)):
+                rest = claims[index:]
+                _give_back(rest, clock)
+                if not out_of_time:  # this run may claim them again
+                    done.difference_update(c.delivery.pk for c in rest)
+                break
+            delivery_attempt(claim=claim, clock=clock)
+            attempts += 1
     return attempts
