@@ -351,6 +351,11 @@ INTAKE_MAX_BATCH_BYTES = env.int("INTAKE_MAX_BATCH_BYTES", default=512 * 1024 + 
 INTAKE_MAX_BATCH_EVENTS = env.int("INTAKE_MAX_BATCH_EVENTS", default=2500)
 # Accepted events that no worker processed within this many seconds are picked up by the sweeper.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
+# Seconds a process trusts a write key it recognised (0-5; 0: ask the database on every request).
+# Disabling or deleting a key, or disabling its source, takes effect within this time.
+INTAKE_WRITE_KEY_CACHE_SECONDS = env.float("INTAKE_WRITE_KEY_CACHE_SECONDS", default=5.0)
+if not 0 <= INTAKE_WRITE_KEY_CACHE_SECONDS <= 5:
+    raise ImproperlyConfigured("INTAKE_WRITE_KEY_CACHE_SECONDS must be between 0 and 5.")
 
 # Upgrading only: the source that migration integrations.0006 gives destinations that name none
 # when the hub has several sources (a destination now belongs to one source; docs/operations.md).

@@ -1,12 +1,13 @@
 """Rules of the intake: authenticate sources, store calls durably, process them after commit."""
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -38,19 +39,43 @@ _UNPROCESSED = Q(status=InboundEvent.Status.ACCEPTED) | Q(
 )
 
 
+# Write keys the intake recognised lately: key hash -> (when, the source's id, name, slug). A request
+# asked the database for its key every time (a fifth of an intake worker's time, docs/benchmarks.md);
+# now once per INTAKE_WRITE_KEY_CACHE_SECONDS (at most 5) per process, so disabling a key or a source,
+# or deleting it, takes effect within that time. Unknown or disabled keys are never kept.
+_recent_keys: dict[str, tuple[float, int, str, str]] = {}
+_RECENT_KEYS_MAX = 1000  # live keys: a handful per source
+
+
 def source_authenticate(*, write_key: str | None) -> Source | None:
     """The enabled source owning an enabled write key, or None (unknown, disabled, or no key)."""
     if not write_key or len(write_key) > 200:
         return None
+    key_hash = write_key_hash(write_key)
+    now = time.time()
+    recent = _recent_keys.get(key_hash)
+    if recent is not None and 0 <= now - recent[0] < settings.INTAKE_WRITE_KEY_CACHE_SECONDS:
+        return Source.from_db(DEFAULT_DB_ALIAS, ["id", "name", "slug", "enabled"], [*recent[1:], True])
     found = (
         WriteKey.objects.select_related("source")
         .only("enabled", "source__id", "source__name", "source__slug", "source__enabled")
-        .filter(key_hash=write_key_hash(write_key))
+        .filter(key_hash=key_hash)
         .first()
     )
     if found is None or not found.enabled or not found.source.enabled:
+        _recent_keys.pop(key_hash, None)
         return None
-    return found.source
+    source = found.source
+    if settings.INTAKE_WRITE_KEY_CACHE_SECONDS > 0:
+        if len(_recent_keys) >= _RECENT_KEYS_MAX:
+            _recent_keys.clear()
+        _recent_keys[key_hash] = (now, source.pk, source.name, source.slug)
+    return source
+
+
+def write_keys_forget() -> None:
+    """Forget the write keys this process recognised lately (tests; the next request asks again)."""
+    _recent_keys.clear()
 
 
 def source_create(*, name: str, slug: str, write_key: str | None = None) -> tuple[Source, str]:

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from hub.celery import app as celery_app
 from integrations.models import Source
-from integrations.services import write_key_add
+from integrations.services import write_key_add, write_keys_forget
 from tests.sources import source_default
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +58,13 @@ def _eager_celery() -> Iterator[None]:
 def _rate_limits_start_empty() -> None:
     """Every test starts with no request counted (the tests' cache is memory: see hub/settings.py)."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _write_keys_looked_up_afresh() -> None:
+    """Every test's first request asks the database for its write key (a key of an earlier test's
+    rolled-back source must not be trusted from the intake's short cache)."""
+    write_keys_forget()
 
 
 class _Records(logging.Handler):
