@@ -1,5 +1,5 @@
-"""Database helpers shared by the apps: the hot paths' bulk update and row check, the erasure's JSON
-search."""
+"""Database helpers shared by the apps: the hot paths' bulk update, row check and advisory locks, the
+erasure's JSON search."""
 
 import json
 import time
@@ -50,6 +50,30 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
     started = time.monotonic()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, arrays, binary=True)
+    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+
+
+def advisory_locks(keys: Sequence[str]) -> None:
+    """Take a transaction-level advisory lock per key (held until the transaction ends), in one
+    statement and in hash order, so that two transactions locking overlapping keys never wait for
+    each other in a circle. The key's 64-bit hash is locked: a collision only means an extra wait.
+    The keys travel as one binary array: as text, psycopg escaped every element with a regular
+    expression (`ListDumper`, `re` in the processor's profile, docs/benchmarks.md). PostgreSQL only;
+    elsewhere (SQLite in embedded mode: one writer at a time) there is nothing to do.
+    """
+    if not keys or connection.vendor != "postgresql":
+        return
+    import psycopg
+
+    sql = (
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(key, 0) AS k"
+        " FROM unnest(%b::text[]) AS key ORDER BY 1) AS keys"
+    )
+    connection.ensure_connection()
+    started = time.monotonic()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, [list(keys)], binary=True)
     if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
 

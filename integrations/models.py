@@ -150,6 +150,10 @@ class InboundEvent(models.Model):
 
     # Not stored: set by the customer-records handler for the handlers after it (see Erasure).
     erasure: Erasure = Erasure.NONE
+    # Not stored: whom the batch's calls are about as the customer-records handler left them (a
+    # customers.selectors.PeopleFound, shared by the batch), so that later handlers need not load the
+    # people again; None when it could not say (e.g. an alias or delete in the batch).
+    people_found: Any = None
 
     def __str__(self) -> str:
         who = self.user_id or self.anonymous_id or "?"

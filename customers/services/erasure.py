@@ -15,8 +15,8 @@ from customers.services.people import person_ids
 from customers.services.suppressions import suppressions_record
 from hub.pipeline import PERSON_ERASE_HOOKS, pipeline_functions
 from integrations.deliveries import deliveries_erase
-from integrations.models import ERASED_PAYLOAD, ERASED_REASON, InboundEvent, Source
-from integrations.segment.calls import forwarding_key
+from integrations.models import ERASED_PAYLOAD, ERASED_REASON, Erasure, InboundEvent, Source
+from integrations.segment.calls import SegmentCall, forwarding_key
 
 
 def events_scrub(*, query: Q) -> int:
@@ -24,6 +24,30 @@ def events_scrub(*, query: Q) -> int:
     return InboundEvent.objects.filter(query).update(
         payload=ERASED_PAYLOAD, user_id="", anonymous_id="", event="", reason=ERASED_REASON
     )
+
+
+def events_scrubbed_forget(*, before: Sequence[InboundEvent], after: Sequence[InboundEvent]) -> None:
+    """A delete's erasure scrubbed calls of this very batch in the database (the customer-records
+    handler, customers/services/records.py): the copies in memory follow, or the batch's final write
+    would put their notes back and later handlers would act on them. The calls after the delete name
+    someone erased (SUPPRESSED); the ones before it were recorded and are erased now (ERASED):
+    forwarding still needs their payload to queue them erased. Delete calls stay as received: they
+    are forwarded, for the vendors to erase the person too."""
+    scrubbed = set(
+        InboundEvent.objects.filter(
+            pk__in=[e.pk for e in (*before, *after)], reason=ERASED_REASON
+        ).values_list("pk", flat=True)
+    )
+    for events, erasure in ((before, Erasure.ERASED), (after, Erasure.SUPPRESSED)):
+        for event in events:
+            if event.pk not in scrubbed or event.type == SegmentCall.DELETE:
+                continue
+            if event.erasure == Erasure.NONE:
+                event.erasure = erasure
+            if event.erasure != Erasure.ERASED:
+                event.payload = dict(ERASED_PAYLOAD)
+            event.reason = ERASED_REASON
+            event.user_id = event.anonymous_id = event.event = ""
 
 
 def person_erase(*, source: Source, user_id: str, requested_by: str) -> DeletionReceipt:

@@ -12,13 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Account, Identity, Membership, Person
-from customers.selectors import SuppressionKey, Suppressions, people_of_calls, suppressions_for
-from customers.services.erasure import events_scrub, person_erase
+from customers.selectors import (
+    PeopleFound,
+    SuppressionKey,
+    Suppressions,
+    people_of_calls,
+    suppressions_for,
+)
+from customers.services.erasure import events_scrub, events_scrubbed_forget, person_erase
 from customers.services.people import (
     account_refresh_fields,
     person_alias,
@@ -26,8 +32,8 @@ from customers.services.people import (
     person_refresh_fields,
 )
 from customers.traits import time_key, traits_combine, traits_merge, traits_normalise, valid_timezone
-from hub.db import bulk_update
-from integrations.models import ERASED_PAYLOAD, ERASED_REASON, Erasure, InboundEvent
+from hub.db import advisory_locks, bulk_update
+from integrations.models import Erasure, InboundEvent
 from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall
 
 logger = logging.getLogger(__name__)
@@ -305,19 +311,10 @@ def _records_lock(keys: list[str]) -> None:
 
     Another worker applying calls about the same person waits here, then loads what this one wrote:
     without it both would write back their own copy (the later one losing the other's traits), or
-    both create the person and fail, and retrying one by one could deadlock. The locks are taken in
-    one statement in hash order, so two workers never wait for each other in a circle. PostgreSQL
-    transaction-level advisory locks on a 64-bit hash of the key (a collision only means an extra
-    wait); elsewhere (SQLite in embedded mode: one writer at a time) there is nothing to do.
+    both create the person and fail, and retrying one by one could deadlock (`hub.db.advisory_locks`
+    takes them in one statement, in hash order).
     """
-    if not keys or connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(key, 0) AS k"
-            " FROM unnest(%s::text[]) AS key ORDER BY 1) AS keys",
-            [keys],
-        )
+    advisory_locks(keys)
 
 
 def _email_of(event: InboundEvent) -> str:
@@ -371,19 +368,28 @@ def _account_ids(event: InboundEvent) -> list[str]:
     return found
 
 
-def _process_run(events: Sequence[InboundEvent]) -> None:
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                run = _Run.load(events)
-                for event in events:
-                    run.apply(event)
-                run.flush()
-            return
-        except IntegrityError:
-            # Another worker created the same person or account meanwhile: reload and apply again.
-            if attempt:
-                raise
+def _process_run(events: Sequence[InboundEvent], *, again: bool = True) -> _Run:
+    try:
+        with transaction.atomic():
+            run = _Run.load(events)
+            for event in events:
+                run.apply(event)
+            run.flush()
+        return run
+    except IntegrityError:
+        if not again:
+            raise
+        # Another worker created the same person or account meanwhile: reload and apply again.
+        return _process_run(events, again=False)
+
+
+def _people_found(run: _Run) -> PeopleFound | None:
+    """Whom the run's calls are about now that it is written: what `people_of_calls` would load
+    again (the people it loaded by userId and other ids, plus those it created, adopted or merged)."""
+    people = (*run.by_user.values(), *run.by_other_id.values())
+    if any(person.pk is None for person in people):
+        return None
+    return PeopleFound(by_user_id=dict(run.by_user), by_other_id=dict(run.by_other_id))
 
 
 # --- the processing handler -------------------------------------------------------------------------
@@ -394,16 +400,21 @@ def people_process_events(*, events: Sequence[InboundEvent]) -> None:
 
     Each call leaves its `erasure` for the handlers after it: SUPPRESSED when it names someone erased
     on request (before this batch, or by a delete earlier in it), ERASED when a delete later in the
-    batch erased it after it was recorded."""
+    batch erased it after it was recorded. A batch of one run (no alias or delete: the usual case)
+    also leaves whom its calls are about (`people_found`), so the trigger handler does not load them
+    again."""
     run: list[InboundEvent] = []
     ordered = _in_order(events)
     for event in ordered:
         event.erasure = Erasure.NONE
+        event.people_found = None
+    runs = 0
     for position, event in enumerate(ordered):
         if event.type in _RUN_TYPES:
             if event.user_id or event.anonymous_id:  # webhook calls without a contact name nobody
                 run.append(event)
             continue
+        runs += 1  # an alias or a delete: people change between runs, later handlers load them again
         if run:
             _process_run(run)
             run = []
@@ -422,33 +433,14 @@ def people_process_events(*, events: Sequence[InboundEvent]) -> None:
             receipt = person_erase(
                 source=event.source, user_id=event.user_id, requested_by=f"source {event.source.slug}"
             )
-            _forget_scrubbed(before=ordered[:position], after=ordered[position + 1 :])
+            events_scrubbed_forget(before=ordered[:position], after=ordered[position + 1 :])
             event.reason = f"erased: {receipt.erased}"
     if run:
-        _process_run(run)
-
-
-def _forget_scrubbed(*, before: Sequence[InboundEvent], after: Sequence[InboundEvent]) -> None:
-    """A delete's erasure scrubbed calls of this very batch in the database: the copies in memory
-    follow, or the batch's final write would put their notes back and later handlers would act on
-    them. The calls after the delete name someone erased (SUPPRESSED); the ones before it were
-    recorded and are erased now (ERASED): forwarding still needs their payload to queue them erased.
-    Delete calls stay as received: they are forwarded, for the vendors to erase the person too."""
-    scrubbed = set(
-        InboundEvent.objects.filter(
-            pk__in=[e.pk for e in (*before, *after)], reason=ERASED_REASON
-        ).values_list("pk", flat=True)
-    )
-    for events, erasure in ((before, Erasure.ERASED), (after, Erasure.SUPPRESSED)):
-        for event in events:
-            if event.pk not in scrubbed or event.type == SegmentCall.DELETE:
-                continue
-            if event.erasure == Erasure.NONE:
-                event.erasure = erasure
-            if event.erasure != Erasure.ERASED:
-                event.payload = dict(ERASED_PAYLOAD)
-            event.reason = ERASED_REASON
-            event.user_id = event.anonymous_id = event.event = ""
+        written = _process_run(run)
+        if not runs:
+            found = _people_found(written)
+            for event in ordered:
+                event.people_found = found
 
 
 def _in_order(events: Iterable[InboundEvent]) -> list[InboundEvent]:

@@ -1,8 +1,9 @@
 """Triggers: which processed calls make a survey consider a person, and scheduling the invitation.
 
 `surveys_process_events` is the second handler of the pipeline (hub/pipeline.py), after the customer
-records one, so the person it reads is up to date. Per batch it loads triggers, people, and their
-survey history in a few queries, decides with `eligibility_decide` and bulk-creates invitations.
+records one, so the person it reads is up to date. Per batch it loads triggers, people (unless the
+records handler left them: `InboundEvent.people_found`) and their survey history in a few queries,
+decides with `eligibility_decide` and bulk-creates invitations.
 """
 
 import logging
@@ -45,7 +46,11 @@ def surveys_process_events(*, events: Sequence[InboundEvent]) -> None:
     ]
     if not matches:
         return
-    people = people_of_calls(calls=[e for _, e in matches])
+    calls = [e for _, e in matches]
+    # The customer-records handler, just before, usually says whom the calls are about.
+    people = calls[0].people_found
+    if people is None or any(call.people_found is not people for call in calls):
+        people = people_of_calls(calls=calls)
     considered: dict[tuple[int, int], tuple[Trigger, InboundEvent, Person]] = {}
     for trigger, event in matches:
         person = people.of_call(event)

@@ -4,8 +4,11 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from customers.models import Person
 from integrations.models import InboundEvent, Source
 from integrations.services import inbound_events_process, source_create
 from surveys.conditions import conditions_problems
@@ -136,3 +139,39 @@ def test_conditions_read_the_merged_person_not_only_this_call(
 )
 def test_bad_conditions_are_explained(conditions: Any, problem: str) -> None:
     assert conditions_problems(conditions=conditions) == [problem]
+
+
+def test_the_trigger_handler_takes_the_people_from_the_records_handler_without_loading_them_again(
+    client: Client, source: Source, write_key: str
+) -> None:
+    """One batch: a new person, an anonymous visitor who signs up, and a known person who upgrades."""
+    survey_with(
+        source, call_type="identify", conditions=[{"path": "traits.plan", "op": "equals", "value": "pro"}]
+    )
+    send(
+        client,
+        write_key,
+        {"type": "identify", "userId": "known", "traits": {"plan": "free", "email": "k@example.com"}},
+    )
+    send(
+        client, write_key, {"type": "identify", "anonymousId": "anon-7", "traits": {"email": "s@example.com"}}
+    )
+    batch = [
+        {"type": "identify", "userId": "new", "traits": {"plan": "pro", "email": "new@example.com"}},
+        {"type": "identify", "userId": "signed-up", "anonymousId": "anon-7", "traits": {"plan": "pro"}},
+        {"type": "identify", "userId": "known", "traits": {"plan": "pro"}},
+    ]
+    body = {"batch": batch, "writeKey": write_key}
+    assert client.post("/v1/batch", json.dumps(body), content_type="application/json").status_code == 200
+    accepted = list(InboundEvent.objects.filter(status="accepted").values_list("pk", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert inbound_events_process(ids=accepted) == 3
+
+    people_loads = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "customers_person"')
+    ]
+    assert len(people_loads) == 1  # the records handler's; the trigger handler reused what it left
+    invited = Invitation.objects.values_list("person__user_id", flat=True)
+    assert sorted(str(user_id) for user_id in invited) == ["known", "new", "signed-up"]
+    assert Person.objects.filter(user_id="signed-up", identities__value="anon-7").exists()
