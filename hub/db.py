@@ -1,16 +1,18 @@
-"""Database helpers shared by the apps: the hot paths' bulk update, row check and advisory locks, the
-erasure's JSON search."""
+"""Database helpers shared by the apps: the hot paths' bulk insert and update, row check and advisory
+locks, the erasure's JSON search."""
 
 import json
 import time
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Cast
 from django.db.models.lookups import IContains
+
+M = TypeVar("M", bound=models.Model)
 
 
 def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
@@ -52,6 +54,57 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
         cursor.execute(sql, arrays, binary=True)
     if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+
+
+def bulk_create(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = False) -> None:
+    """`model.objects.bulk_create(objs, ignore_conflicts=...)`: on PostgreSQL every column travels as
+    one binary array, `INSERT ... SELECT * FROM unnest(...) RETURNING id`.
+
+    Django's own insert of many rows also unnests arrays, but sends them as text-format literals,
+    which psycopg builds by escaping every element with a regular expression (`ListDumper`, `re` in
+    the processor's profile, docs/benchmarks.md). Same rows; like bulk_create, `pre_save` runs
+    (auto_now_add), the new primary keys are set (not with `ignore_conflicts`: a skipped row has
+    none), and no signal is sent. Elsewhere, or for rows it does not cover (a primary key given, an
+    expression as a value), it is Django's bulk_create.
+    """
+    if not objs:
+        return
+    meta = model._meta
+    orm = model._default_manager
+    if connection.vendor != "postgresql" or not isinstance(meta.pk, models.AutoField | models.BigAutoField):
+        orm.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return
+    fields = [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
+    for obj in objs:  # foreign keys to objects saved since they were set, as bulk_create does first
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+    arrays = [
+        [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs] for field in fields
+    ]
+    if any(obj.pk is not None for obj in objs) or any(hasattr(v, "as_sql") for a in arrays for v in a):
+        orm.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return
+    import psycopg
+
+    quote = connection.ops.quote_name
+    casts = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT * FROM unnest({casts})"
+        f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} RETURNING {quote(meta.pk.column)}"
+    )
+    connection.ensure_connection()
+    started = time.monotonic()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, arrays, binary=True)
+        ids = [row[0] for row in cursor.fetchall()]
+    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    if not ignore_conflicts:
+        for obj, pk in zip(objs, ids, strict=True):  # RETURNING gives the rows in the order inserted
+            obj.pk = pk
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def advisory_locks(keys: Sequence[str]) -> None:

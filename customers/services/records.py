@@ -32,7 +32,7 @@ from customers.services.people import (
     person_refresh_fields,
 )
 from customers.traits import time_key, traits_combine, traits_merge, traits_normalise, valid_timezone
-from hub.db import advisory_locks, bulk_update
+from hub.db import advisory_locks, bulk_create, bulk_update
 from integrations.models import Erasure, InboundEvent
 from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall
 
@@ -272,14 +272,15 @@ class _Run:
     def flush(self) -> None:
         """Write what this run changed: a few bulk statements, whatever the number of events."""
         if self.new_people:
-            Person.objects.bulk_create(self.new_people)
+            bulk_create(Person, self.new_people)
             self.new_people = []
         if self.dirty_people:
             _touch_all(self.dirty_people.values())
             bulk_update(Person, list(self.dirty_people.values()), _PERSON_FIELDS)
             self.dirty_people = {}
         if self.new_identities:
-            Identity.objects.bulk_create(
+            bulk_create(
+                Identity,
                 [
                     Identity(source_id=p.source_id, person=p, kind=Identity.Kind.ANONYMOUS, value=v)
                     for p, v in self.new_identities
@@ -288,15 +289,17 @@ class _Run:
             )
             self.new_identities = []
         if self.new_accounts:
-            Account.objects.bulk_create(self.new_accounts)
+            bulk_create(Account, self.new_accounts)
             self.new_accounts = []
         if self.dirty_accounts:
             _touch_all(self.dirty_accounts.values())
             bulk_update(Account, list(self.dirty_accounts.values()), _ACCOUNT_FIELDS)
             self.dirty_accounts = {}
         if self.new_members:
-            Membership.objects.bulk_create(
-                [Membership(person=p, account=a) for p, a in self.new_members], ignore_conflicts=True
+            bulk_create(
+                Membership,
+                [Membership(person=p, account=a) for p, a in self.new_members],
+                ignore_conflicts=True,
             )
             self.members |= {(p.pk, a.pk) for p, a in self.new_members}
             self.new_members = []

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from customers.models import Person
 from customers.selectors import people_of_calls
+from hub.db import bulk_create
 from integrations.models import InboundEvent
 from surveys.conditions import conditions_match
 from surveys.models import Invitation, SurveyPolicy, Trigger
@@ -87,4 +88,4 @@ def surveys_process_events(*, events: Sequence[InboundEvent]) -> None:
                     other.last_any = max(filter(None, [other.last_any, decision.send_at]))
     # The partial unique index keeps one open invitation per survey and person, even when two
     # workers decide at once.
-    Invitation.objects.bulk_create(invitations, ignore_conflicts=True)
+    bulk_create(Invitation, invitations, ignore_conflicts=True)

@@ -1,11 +1,15 @@
-"""hub/db.py `row_exists` answers as the ORM's `filter(...).exists()` does, without building a query."""
+"""hub/db.py: `row_exists` answers as the ORM's `filter(...).exists()` does, without building a query;
+`bulk_create` stores what the ORM's does."""
 
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from hub.db import row_exists
+from customers.models import Person
+from hub.db import bulk_create, row_exists
 from surveys.models import Invitation
+from tests.sources import source_default
 from tests.surveys.factories import invitation_make, person_make, survey_make
 
 pytestmark = pytest.mark.django_db
@@ -26,3 +30,55 @@ def test_row_exists_answers_like_filter_exists() -> None:
 
     assert [row_exists(Invitation, **case) for case in cases] == [True, True, False, False, False]
     assert [Invitation.objects.filter(**case).exists() for case in cases] == [True, True, False, False, False]
+
+
+def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_keys() -> None:
+    """hub.db.bulk_create (binary arrays on PostgreSQL) against the ORM's, on people with JSON traits,
+    quotes, commas, braces, backslashes, None and non-ASCII (what a text array had to escape)."""
+    source = source_default()
+    tricky = ['O\'Brien, "Jr." {x}', "back\\slash", "naïve 日本", "", None]
+
+    def people(prefix: str) -> list[Person]:
+        return [
+            Person(
+                source=source,
+                user_id=None if value is None else f"{prefix}{n}",
+                email=f"{prefix}{n}@example.com",
+                name=value or "",
+                traits={"name": value, "tags": ["a", "b,c"], "n": n},
+                trait_times={"name": "2026-03-02T09:00:00+00:00"},
+            )
+            for n, value in enumerate(tricky)
+        ]
+
+    ours, djangos = people("ours-"), people("orm-")
+    bulk_create(Person, ours)
+    Person.objects.bulk_create(djangos)
+
+    assert all(person.pk is not None and not person._state.adding for person in ours)
+    stored = {p.pk: p for p in Person.objects.filter(pk__in=[p.pk for p in ours + djangos])}
+    for mine, theirs in zip(ours, djangos, strict=True):
+        row, reference = stored[mine.pk], stored[theirs.pk]
+        assert row.user_id == (
+            None if reference.user_id is None else reference.user_id.replace("orm-", "ours-")
+        )
+        assert row.email == reference.email.replace("orm-", "ours-")
+        assert (row.name, row.traits, row.trait_times) == (
+            reference.name,
+            reference.traits,
+            reference.trait_times,
+        )
+        assert row.updated_at is not None  # auto_now: pre_save ran
+
+
+def test_bulk_create_with_ignore_conflicts_skips_rows_already_there() -> None:
+    person = person_make()
+    survey = survey_make()
+    invitation_make(survey=survey, person=person)  # one open invitation per survey and person
+
+    again = Invitation(survey=survey, person=person, due_at=timezone.now())
+    other = Invitation(survey=survey, person=person_make(), due_at=timezone.now())
+    bulk_create(Invitation, [again, other], ignore_conflicts=True)
+
+    assert Invitation.objects.filter(survey=survey).count() == 2
+    assert Invitation.objects.filter(person=other.person).exists()
