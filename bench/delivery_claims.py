@@ -6,7 +6,7 @@ from the same state (all of them due again, VACUUM ANALYZE in between), twice, i
 
 - hub: `integrations.delivery_loop.deliveries_claim(limit=100)`, as `deliveries_deliver_due(limit=100)`
   claims before its attempts (one transaction per batch: the due query FOR UPDATE SKIP LOCKED OF the
-  deliveries, their destinations once, their rate limits, one UPDATE);
+  deliveries, their destinations once, their rate limits, one UPDATE per lease);
 - bare, batch of 100 (the ceiling): one transaction per 100 rows on a plain psycopg connection,
   `SELECT id ... ORDER BY next_attempt_at, id LIMIT 100 FOR UPDATE SKIP LOCKED` and one UPDATE
   marking them in flight with a lease, as the hub's claim does;

@@ -151,8 +151,9 @@ def deliveries_claim(
     limit: int = CLAIM_BATCH,
 ) -> list[_Claim]:
     """Claim up to `limit` due deliveries in one transaction (a due query FOR UPDATE SKIP LOCKED, the
-    destinations loaded once, one UPDATE); empty when none is due. Rows other workers hold are
-    skipped, and so are those in `done` (a loop run attempts each delivery at most once).
+    destinations loaded once, one UPDATE per lease: usually one); empty when none is due. Rows other
+    workers hold are skipped, and so are those in `done` (a loop run attempts each delivery at most
+    once).
 
     Rate-limited destinations get one delivery per claim, locked by a query of its own (LIMIT 1) and
     last in the batch, with its call slot reserved: their other rows stay unlocked, so that concurrent
