@@ -411,13 +411,13 @@ def people_process_events(*, events: Sequence[InboundEvent]) -> None:
     for event in ordered:
         event.erasure = Erasure.NONE
         event.people_found = None
-    runs = 0
+    aliases_or_deletes = 0
     for position, event in enumerate(ordered):
         if event.type in _RUN_TYPES:
             if event.user_id or event.anonymous_id:  # webhook calls without a contact name nobody
                 run.append(event)
             continue
-        runs += 1  # an alias or a delete: people change between runs, later handlers load them again
+        aliases_or_deletes += 1  # people change between runs: later handlers load them again
         if run:
             _process_run(run)
             run = []
@@ -440,7 +440,7 @@ def people_process_events(*, events: Sequence[InboundEvent]) -> None:
             event.reason = f"erased: {receipt.erased}"
     if run:
         written = _process_run(run)
-        if not runs:
+        if not aliases_or_deletes:
             found = _people_found(written)
             for event in ordered:
                 event.people_found = found
