@@ -442,11 +442,11 @@ def _decision_profile(raw: str | None) -> str:
 
 # The email run: a sample is charged to the innermost step below that matches.
 EMAIL_STEPS: list[tuple[str, str]] = [
-    ("_still_wanted (", "re-check the claim (one primary-key query)"),
+    ("invitation_mark_sent (", "mark it sent and check the next claim (one statement)"),
+    ("invitation_claim_stands (", "check the claim (one primary-key query)"),
     ("render_to_string (", "render the HTML and text templates"),
     ("invitation_email (", "build the message (links, tokens, headers)"),
     ("send_messages (", "SMTP: send (Django's backend, smtplib)"),
-    ("QuerySet.update (", "mark it sent (one UPDATE, autocommit)"),
     ("invitations_claim (", "claim the batch"),
     ("_histories (", "re-decide: survey history"),
     ("eligibility_decide (", "re-decide: the rules"),
@@ -556,9 +556,10 @@ def measure(options: Options) -> PartResult:
             f"`invitations_dispatch_due()` until it claims nothing ({hub.runs} runs of up to {hub.batch}, "
             "one SMTP connection each); "
             "aiosmtpd in a child process on 127.0.0.1 accepts and discards (plain SMTP, no TLS, no auth). "
-            "Each message is re-checked (one primary-key query), rendered (HTML + text), sent, and its "
-            "row marked sent in its own UPDATE. The ceiling sends the very messages the server received "
-            "(same envelopes, same bytes) with plain `smtplib.SMTP.sendmail` over one connection.",
+            "Each message is rendered (HTML + text) and sent; then one statement marks its row sent "
+            "(without waiting for the WAL flush) and checks the next message's claim. The ceiling sends "
+            "the very messages the server received (same envelopes, same bytes) with plain "
+            "`smtplib.SMTP.sendmail` over one connection.",
             "",
             "| sender | emails | seconds | emails/s | SMTP connections | mean message size |",
             "|---|---|---|---|---|---|",
