@@ -1,0 +1,192 @@
+"""What a report can break answers down by, and filter them on: each dimension's SQL expression on
+`surveys.Response`, its filter, and the labels staff read.
+
+Dimensions are named as in the API's query parameters and the admin's links:
+- `source`: the person's source (its id), `account`: an account of the person (its id; a person in
+  two accounts counts in both), `language`: the answer's language, `channel`: what brought the
+  invitation (a collector, or a trigger's call type and event: `<source id>:<type>:<event>`);
+- `trait:<name>`: any trait of the person (`trait:plan`, `trait:country`), `tag:<name>`: the answer's
+  rating of a tag (`tag:Support`).
+Values are strings; a cell with no value (no such trait, an erased person) is `None`.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.db.models import CharField, Exists, Expression, F, OuterRef, QuerySet, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Concat
+
+from customers.models import Account, Membership
+from hub.cleaning import clean_text, parse_id, text_unstorable
+from integrations.models import Source
+from surveys.models import Collector, Invitation, Response
+
+FIXED = ("source", "account", "language", "channel")
+PREFIXED = ("trait:", "tag:")
+NAME_MAX = 200
+NONE_LABEL = "(none)"
+
+
+class DimensionInvalid(ValueError):
+    """A dimension or a filter value the report cannot use; the message says why, for people."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str  # "source", "trait:plan", ...
+
+    @property
+    def title(self) -> str:
+        for prefix in PREFIXED:
+            if self.name.startswith(prefix):
+                return f"{prefix[:-1]} {self.name[len(prefix) :]}"
+        return self.name
+
+    @property
+    def key(self) -> str:
+        """The part after `trait:` / `tag:`."""
+        return self.name.split(":", 1)[1] if ":" in self.name else ""
+
+
+def _id(value: str) -> int:
+    """A filter's id (checked by `filters_parse`); 0, which no row has, for anything else."""
+    return parse_id(value) or 0
+
+
+def dimension_parse(name: object) -> Dimension:
+    if not isinstance(name, str) or not name or len(name) > NAME_MAX or text_unstorable(name):
+        raise DimensionInvalid("A dimension is a short text such as 'source' or 'trait:plan'.")
+    if name in FIXED:
+        return Dimension(name)
+    for prefix in PREFIXED:
+        if name.startswith(prefix) and name[len(prefix) :].strip():
+            return Dimension(prefix + clean_text(name[len(prefix) :]))
+    raise DimensionInvalid(
+        f"Unknown dimension {name[:60]!r}: use {', '.join(FIXED)}, trait:<name> or tag:<name>."
+    )
+
+
+def is_dimension(name: str) -> bool:
+    return name in FIXED or any(name.startswith(prefix) and len(name) > len(prefix) for prefix in PREFIXED)
+
+
+def expression(dimension: Dimension) -> Expression | F:
+    """The value of `dimension` for each answer, as text (None when it has none)."""
+    if dimension.name == "source":
+        return Cast("person__source_id", CharField())
+    if dimension.name == "account":
+        return Cast("person__memberships__account_id", CharField())
+    if dimension.name == "language":
+        return F("language")
+    if dimension.name == "channel":
+        event = "invitation__trigger_event__"
+        return Concat(
+            Cast(f"{event}source_id", CharField()),
+            Value(":"),
+            F(f"{event}type"),
+            Value(":"),
+            F(f"{event}event"),
+            output_field=CharField(),
+        )
+    if dimension.name.startswith("trait:"):
+        return KeyTextTransform(dimension.key, "person__traits")
+    return KeyTextTransform(dimension.key, "tag_ratings")
+
+
+def filters_parse(query: Mapping[str, object]) -> dict[str, str]:
+    """{dimension: value} from query parameters (other parameters are not filters), checked."""
+    filters: dict[str, str] = {}
+    for name, value in query.items():
+        if not is_dimension(name):
+            continue
+        dimension = dimension_parse(name)
+        if not isinstance(value, str) or len(value) > NAME_MAX or text_unstorable(value):
+            raise DimensionInvalid(f"The filter {name[:60]!r} needs a short text value.")
+        if dimension.name in ("source", "account") and parse_id(value) is None:
+            raise DimensionInvalid(f"The filter {name!r} takes an id (digits).")
+        if dimension.name == "channel" and len(value.split(":", 2)) != 3:
+            raise DimensionInvalid("The filter 'channel' takes '<source id>:<call type>:<event>'.")
+        filters[dimension.name] = value
+    return filters
+
+
+def filters_apply(answers: QuerySet[Response], filters: Mapping[str, str]) -> QuerySet[Response]:
+    """`answers` whose value of each dimension equals the filter's."""
+    for name, value in filters.items():
+        dimension = dimension_parse(name)
+        if dimension.name == "account":
+            answers = answers.filter(
+                Exists(Membership.objects.filter(person_id=OuterRef("person_id"), account_id=_id(value)))
+            )
+        elif dimension.name == "channel":
+            source_id, call_type, event = value.split(":", 2)
+            answers = answers.filter(
+                invitation__trigger_event__source_id=_id(source_id),
+                invitation__trigger_event__type=call_type,
+                invitation__trigger_event__event=event,
+            )
+        elif dimension.name == "source":
+            answers = answers.filter(person__source_id=_id(value))
+        else:
+            alias = f"filter_{len(answers.query.annotations)}"
+            answers = answers.alias(**{alias: expression(dimension)}).filter(**{alias: value})
+    return answers
+
+
+def filters_invitations(
+    invitations: QuerySet[Invitation], filters: Mapping[str, str]
+) -> QuerySet[Invitation] | None:
+    """The same filters on invitations (for the response rate); None when one cannot apply to an
+    invitation (a tag rating exists only on answers)."""
+    for name, value in filters.items():
+        dimension = dimension_parse(name)
+        if dimension.name == "source":
+            invitations = invitations.filter(person__source_id=_id(value))
+        elif dimension.name == "account":
+            invitations = invitations.filter(
+                Exists(Membership.objects.filter(person_id=OuterRef("person_id"), account_id=_id(value)))
+            )
+        elif dimension.name == "language":
+            invitations = invitations.filter(language=value)
+        elif dimension.name == "channel":
+            source_id, call_type, event = value.split(":", 2)
+            invitations = invitations.filter(
+                trigger_event__source_id=_id(source_id),
+                trigger_event__type=call_type,
+                trigger_event__event=event,
+            )
+        elif dimension.name.startswith("trait:"):
+            alias = f"filter_{len(invitations.query.annotations)}"
+            trait = KeyTextTransform(dimension.key, "person__traits")
+            invitations = invitations.alias(**{alias: trait}).filter(**{alias: value})
+        else:
+            return None
+    return invitations
+
+
+def labels(dimension: Dimension, values: Iterable[str | None]) -> dict[str | None, str]:
+    """{value: what staff read}: a source's or an account's name, a collector's name, the value."""
+    values = list(values)
+    shown: dict[str | None, str] = {value: value or NONE_LABEL for value in values}
+    ids = [pk for value in values if value and (pk := parse_id(value)) is not None]
+    if dimension.name == "source":
+        for pk, name in Source.objects.filter(pk__in=ids).values_list("pk", "name"):
+            shown[str(pk)] = name
+    elif dimension.name == "account":
+        for pk, name, group_id in Account.objects.filter(pk__in=ids).values_list("pk", "name", "group_id"):
+            shown[str(pk)] = name or group_id
+    elif dimension.name == "channel":
+        sources = {value: value.split(":", 2) for value in values if value}
+        collectors: dict[int, list[str]] = {}
+        source_ids = {_id(parts[0]) for parts in sources.values()}
+        for source_id, name in Collector.objects.filter(source_id__in=source_ids).values_list(
+            "source_id", "name"
+        ):
+            collectors.setdefault(source_id, []).append(name)
+        for value, (source, call_type, event) in sources.items():
+            names = collectors.get(_id(source))
+            shown[value] = (
+                f"collector: {', '.join(sorted(names))}" if names else f"{call_type} {event}".strip()
+            )
+    return shown

@@ -1,0 +1,162 @@
+"""The report service: people not answers, the margin, significance, small samples, hidden cells,
+response rate, distribution, drivers, breakdowns, filters and trends, all on the database."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from insights.dimensions import DimensionInvalid
+from insights.selectors import Window
+from insights.services.reports import report_build
+from tests.insights.answers import answer_make, answers_make
+from tests.surveys.factories import invitation_make, person_make, survey_make
+
+pytestmark = pytest.mark.django_db
+
+MARCH = Window(start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC))
+FEBRUARY = Window(start=datetime(2026, 1, 29, tzinfo=UTC), end=datetime(2026, 3, 1, tzinfo=UTC))
+MID_MARCH = datetime(2026, 3, 15, 12, tzinfo=UTC)
+
+
+def test_the_issue_case_on_the_database() -> None:
+    survey = survey_make()
+    answers_make(survey=survey, ratings={10: 50, 8: 30, 3: 20}, at=MID_MARCH)
+
+    report = report_build(survey=survey, period=MARCH)
+
+    assert (report.score.n, report.score.nps, round(report.score.margin or 0, 1)) == (100, 30, 15.3)
+    assert report.distribution == [0, 0, 0, 20, 0, 0, 0, 0, 30, 0, 50]
+    assert not report.score.small_sample
+
+
+def test_a_person_counts_once_with_their_latest_answer_unless_every_answer_is_asked_for() -> None:
+    survey = survey_make()
+    person = person_make()
+    answer_make(survey=survey, person=person, rating=2, at=MID_MARCH)
+    answer_make(survey=survey, person=person, rating=10, at=MID_MARCH + timedelta(days=3))
+    answer_make(survey=survey, rating=0, at=MID_MARCH)
+
+    people = report_build(survey=survey, period=MARCH)
+    answers = report_build(survey=survey, period=MARCH, count="answers")
+
+    assert (people.score.n, people.score.promoters, people.score.detractors) == (2, 1, 1)
+    assert (answers.score.n, answers.score.promoters, answers.score.detractors) == (3, 1, 2)
+    assert people.score.small_sample
+
+
+def test_the_change_from_the_period_before_says_whether_it_is_significant() -> None:
+    survey = survey_make()
+    answers_make(survey=survey, ratings={10: 50, 8: 30, 3: 20}, at=FEBRUARY.start + timedelta(days=5))
+    answers_make(survey=survey, ratings={10: 75, 8: 20, 3: 5}, at=MID_MARCH)
+
+    report = report_build(survey=survey, period=MARCH)
+
+    assert report.previous is not None
+    assert report.previous.nps == 30
+    assert report.change is not None
+    assert report.change.delta == pytest.approx(40)
+    assert report.change.significant
+
+
+def test_a_breakdown_hides_cells_under_five_people_and_counts_them() -> None:
+    survey = survey_make()
+    answers_make(survey=survey, ratings={10: 6}, at=MID_MARCH, language="en")
+    answers_make(survey=survey, ratings={0: 4}, at=MID_MARCH, language="de")
+    answers_make(survey=survey, ratings={9: 1}, at=MID_MARCH, language="fr")
+
+    report = report_build(survey=survey, period=MARCH, breakdowns=["language"])
+
+    (languages,) = report.breakdowns
+    assert [(cell.label, cell.score.n, cell.score.nps) for cell in languages.cells] == [("en", 6, 100)]
+    assert (languages.hidden_cells, languages.hidden_people) == (2, 5)
+
+
+def test_breakdowns_by_trait_source_and_tag_rating() -> None:
+    survey = survey_make(tags=["Support"])
+    for plan, rating, tag in [("pro", 10, 5)] * 5 + [("free", 2, 1)] * 5:
+        answer_make(
+            survey=survey,
+            rating=rating,
+            at=MID_MARCH,
+            person=person_make(traits={"plan": plan}),
+            tag_ratings={"Support": tag},
+        )
+
+    report = report_build(survey=survey, period=MARCH, breakdowns=["trait:plan", "source", "tag:Support"])
+
+    plans, sources, ratings = report.breakdowns
+    assert {cell.label: cell.score.nps for cell in plans.cells} == {"pro": 100, "free": -100}
+    assert [(cell.label, cell.score.n) for cell in sources.cells] == [("Web app", 10)]
+    assert {cell.value: cell.score.nps for cell in ratings.cells} == {"5": 100, "1": -100}
+    (driver,) = report.drivers
+    assert (driver.tag, driver.answers, driver.average) == ("Support", 10, 3.0)
+    assert driver.correlation == pytest.approx(1.0)
+
+
+def test_filters_narrow_every_number() -> None:
+    survey = survey_make()
+    for plan, rating in [("pro", 10)] * 3 + [("free", 0)] * 2:
+        answer_make(survey=survey, rating=rating, at=MID_MARCH, person=person_make(traits={"plan": plan}))
+
+    report = report_build(survey=survey, period=MARCH, filters={"trait:plan": "pro"})
+
+    assert (report.score.n, report.score.nps) == (3, 100)
+    assert report.response_rate is not None
+    assert report.response_rate.delivered == 3
+
+
+def test_an_unknown_dimension_is_refused() -> None:
+    with pytest.raises(DimensionInvalid, match="Unknown dimension"):
+        report_build(survey=survey_make(), period=MARCH, breakdowns=["shoe size"])
+
+
+def test_the_response_rate_is_answered_over_delivered_invitations() -> None:
+    survey = survey_make()
+    answers_make(survey=survey, ratings={10: 3}, at=MID_MARCH)
+    for _ in range(5):
+        invitation_make(survey=survey, person=person_make(), status="sent", sent_at=MID_MARCH)
+    invitation_make(survey=survey, person=person_make(), status="scheduled")  # not delivered
+
+    rate = report_build(survey=survey, period=MARCH).response_rate
+
+    assert rate is not None
+    assert (rate.answered, rate.delivered, rate.rate) == (3, 8, 3 / 8)
+
+
+def test_the_trend_has_a_point_per_week_with_its_margin() -> None:
+    survey = survey_make()
+    answers_make(survey=survey, ratings={10: 3, 0: 1}, at=datetime(2026, 3, 3, tzinfo=UTC))
+    answers_make(survey=survey, ratings={10: 1, 0: 1}, at=datetime(2026, 3, 17, tzinfo=UTC))
+
+    report = report_build(survey=survey, period=MARCH, granularity="week")
+
+    assert [(point.start.date().isoformat(), point.score.nps) for point in report.trend] == [
+        ("2026-03-02", 50),
+        ("2026-03-16", 0),
+    ]
+    assert all(point.score.margin and point.score.margin > 0 for point in report.trend)
+
+
+def test_a_person_counts_once_per_trend_point() -> None:
+    survey = survey_make()
+    person = person_make()
+    answer_make(survey=survey, person=person, rating=0, at=datetime(2026, 3, 2, tzinfo=UTC))
+    answer_make(survey=survey, person=person, rating=10, at=datetime(2026, 3, 3, tzinfo=UTC))
+    answer_make(survey=survey, person=person, rating=10, at=datetime(2026, 3, 10, tzinfo=UTC))
+
+    report = report_build(survey=survey, period=MARCH, granularity="week")
+
+    assert [(point.score.n, point.score.nps) for point in report.trend] == [(1, 100), (1, 100)]
+
+
+def test_rolling_windows_score_the_days_up_to_each_point() -> None:
+    survey = survey_make()
+    answers_make(survey=survey, ratings={0: 2}, at=datetime(2026, 2, 10, tzinfo=UTC))
+    answers_make(survey=survey, ratings={10: 2}, at=datetime(2026, 3, 20, tzinfo=UTC))
+
+    report = report_build(survey=survey, period=MARCH, rolling_days=30)
+
+    by_end = {point.end.date().isoformat(): point.score for point in report.rolling}
+    assert (by_end["2026-03-02"].n, by_end["2026-03-02"].nps) == (2, -100)  # Feb 10 within 30 days
+    assert by_end["2026-03-21"].nps == 100  # Feb 10 is 39 days before
+    assert len(report.rolling) == 31
