@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from customers.apis import AccountViewSet, PersonViewSet
+from insights.apis import ResponsesExportView, SurveyReportView
 from integrations.apis import DeliveryViewSet, DestinationViewSet, InboundEventViewSet, SourceViewSet
 from surveys.apis import (
     InvitationViewSet,
@@ -26,6 +27,9 @@ router.register("responses", ResponseViewSet, basename="response")
 router.register("collectors", CollectorViewSet, basename="collector")
 
 urlpatterns = [
+    # Before the router's routes: "responses/export/" would otherwise be the answer "export".
+    path("surveys/<str:pk>/report/", SurveyReportView.as_view(), name="survey-report"),
+    path("responses/export/", ResponsesExportView.as_view(), name="responses-export"),
     path("people/<int:pk>/eligibility/", PersonEligibilityView.as_view(), name="person-eligibility"),
     *router.urls,
 ]

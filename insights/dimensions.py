@@ -13,7 +13,7 @@ Values are strings; a cell with no value (no such trait, an erased person) is `N
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from django.db.models import CharField, Exists, Expression, F, OuterRef, QuerySet, Value
+from django.db.models import CharField, Exists, Expression, F, OuterRef, QuerySet, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Concat
 
@@ -28,7 +28,7 @@ NAME_MAX = 200
 NONE_LABEL = "(none)"
 
 
-class DimensionInvalid(ValueError):
+class ReportQueryInvalid(ValueError):
     """A dimension or a filter value the report cannot use; the message says why, for people."""
 
 
@@ -56,13 +56,13 @@ def _id(value: str) -> int:
 
 def dimension_parse(name: object) -> Dimension:
     if not isinstance(name, str) or not name or len(name) > NAME_MAX or text_unstorable(name):
-        raise DimensionInvalid("A dimension is a short text such as 'source' or 'trait:plan'.")
+        raise ReportQueryInvalid("A dimension is a short text such as 'source' or 'trait:plan'.")
     if name in FIXED:
         return Dimension(name)
     for prefix in PREFIXED:
         if name.startswith(prefix) and name[len(prefix) :].strip():
             return Dimension(prefix + clean_text(name[len(prefix) :]))
-    raise DimensionInvalid(
+    raise ReportQueryInvalid(
         f"Unknown dimension {name[:60]!r}: use {', '.join(FIXED)}, trait:<name> or tag:<name>."
     )
 
@@ -89,9 +89,10 @@ def expression(dimension: Dimension) -> Expression | F:
             F(f"{event}event"),
             output_field=CharField(),
         )
+    # As text (a Cast): compared with a filter's value as text, not as JSON.
     if dimension.name.startswith("trait:"):
-        return KeyTextTransform(dimension.key, "person__traits")
-    return KeyTextTransform(dimension.key, "tag_ratings")
+        return Cast(KeyTextTransform(dimension.key, "person__traits"), TextField())
+    return Cast(KeyTextTransform(dimension.key, "tag_ratings"), TextField())
 
 
 def filters_parse(query: Mapping[str, object]) -> dict[str, str]:
@@ -102,11 +103,11 @@ def filters_parse(query: Mapping[str, object]) -> dict[str, str]:
             continue
         dimension = dimension_parse(name)
         if not isinstance(value, str) or len(value) > NAME_MAX or text_unstorable(value):
-            raise DimensionInvalid(f"The filter {name[:60]!r} needs a short text value.")
+            raise ReportQueryInvalid(f"The filter {name[:60]!r} needs a short text value.")
         if dimension.name in ("source", "account") and parse_id(value) is None:
-            raise DimensionInvalid(f"The filter {name!r} takes an id (digits).")
+            raise ReportQueryInvalid(f"The filter {name!r} takes an id (digits).")
         if dimension.name == "channel" and len(value.split(":", 2)) != 3:
-            raise DimensionInvalid("The filter 'channel' takes '<source id>:<call type>:<event>'.")
+            raise ReportQueryInvalid("The filter 'channel' takes '<source id>:<call type>:<event>'.")
         filters[dimension.name] = value
     return filters
 
@@ -158,7 +159,7 @@ def filters_invitations(
             )
         elif dimension.name.startswith("trait:"):
             alias = f"filter_{len(invitations.query.annotations)}"
-            trait = KeyTextTransform(dimension.key, "person__traits")
+            trait = Cast(KeyTextTransform(dimension.key, "person__traits"), TextField())
             invitations = invitations.alias(**{alias: trait}).filter(**{alias: value})
         else:
             return None

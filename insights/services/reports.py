@@ -347,7 +347,7 @@ def report_build(
     """The report of `survey` (every survey when None) for answers given in `period` ([start, end)).
 
     `filters` {dimension: value} and `breakdowns` name dimensions as in insights/dimensions.py
-    (DimensionInvalid for one it does not know); `compare` scores the period of the same length right
+    (ReportQueryInvalid for one it does not know); `compare` scores the period of the same length right
     before too, with the change's significance; `granularity` (day/week/month; by the period's length
     when None) buckets the trend in `tz`; `rolling_days` (30 or 90) adds a rolling-window trend.
     """

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from insights.dimensions import DimensionInvalid
+from insights.dimensions import ReportQueryInvalid
 from insights.selectors import Window
 from insights.services.reports import report_build
 from tests.insights.answers import answer_make, answers_make
@@ -106,7 +106,7 @@ def test_filters_narrow_every_number() -> None:
 
 
 def test_an_unknown_dimension_is_refused() -> None:
-    with pytest.raises(DimensionInvalid, match="Unknown dimension"):
+    with pytest.raises(ReportQueryInvalid, match="Unknown dimension"):
         report_build(survey=survey_make(), period=MARCH, breakdowns=["shoe size"])
 
 
