@@ -214,8 +214,8 @@ class SurveyReportView(APIView):
         report = report_build(survey=survey, **query.build_arguments(), comments_per_band=0)
         if fmt is None:
             return ApiResponse(report_dict(report))
-        filename = export_filename(what="report", survey=survey, fmt=fmt, period=query.period)  # type: ignore[arg-type]
-        return export_response(report_tables(report), fmt=fmt, filename=filename)  # type: ignore[arg-type]
+        filename = export_filename(what="report", survey=survey, fmt=fmt, period=query.period)
+        return export_response(report_tables(report), fmt=fmt, filename=filename)
 
 
 class ResponsesExportView(APIView):
@@ -253,5 +253,5 @@ class ResponsesExportView(APIView):
         if traits and not request.user.has_perm("customers.view_person"):
             raise PermissionDenied("Exporting traits needs permission to view people.")
         table = answers_export(survey=survey, period=query.period, filters=query.filters, traits=traits)
-        filename = export_filename(what="answers", survey=survey, fmt=fmt, period=query.period)  # type: ignore[arg-type]
-        return export_response([table], fmt=fmt, filename=filename)  # type: ignore[arg-type]
+        filename = export_filename(what="answers", survey=survey, fmt=fmt, period=query.period)
+        return export_response([table], fmt=fmt, filename=filename)

@@ -13,7 +13,18 @@ Values are strings; a cell with no value (no such trait, an erased person) is `N
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from django.db.models import CharField, Exists, Expression, F, OuterRef, QuerySet, TextField, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    Expression,
+    F,
+    OuterRef,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Concat
 
@@ -81,7 +92,7 @@ def expression(dimension: Dimension) -> Expression | F:
         return F("language")
     if dimension.name == "channel":
         event = "invitation__trigger_event__"
-        return Concat(
+        named = Concat(
             Cast(f"{event}source_id", CharField()),
             Value(":"),
             F(f"{event}type"),
@@ -89,6 +100,8 @@ def expression(dimension: Dimension) -> Expression | F:
             F(f"{event}event"),
             output_field=CharField(),
         )
+        # No trigger event (sent by hand, or the event was erased): no channel, not "::".
+        return Case(When(invitation__trigger_event__isnull=True, then=Value(None)), default=named)
     # As text (a Cast): compared with a filter's value as text, not as JSON.
     if dimension.name.startswith("trait:"):
         return Cast(KeyTextTransform(dimension.key, "person__traits"), TextField())

@@ -22,6 +22,7 @@ from django.db.models import Case, CharField, QuerySet, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.http import FileResponse, StreamingHttpResponse
 
+from insights.selectors import Period
 from insights.services.reports import Report, Score, answers_in, survey_tags
 from surveys.models import Response, Survey
 
@@ -164,7 +165,7 @@ def answers_table(*, survey: Survey | None, answers: QuerySet[Response], traits:
 
 
 def answers_export(
-    *, survey: Survey | None, period: Any, filters: dict[str, str], traits: Sequence[str]
+    *, survey: Survey | None, period: Period, filters: dict[str, str], traits: Sequence[str]
 ) -> Table:
     """The answers given in `period` matching `filters` (every answer, not one per person)."""
     return answers_table(
@@ -249,7 +250,7 @@ def report_tables(report: Report) -> list[Table]:
     return tables
 
 
-def export_filename(*, what: str, survey: Survey | None, fmt: Format, period: Any) -> str:
+def export_filename(*, what: str, survey: Survey | None, fmt: Format, period: Period) -> str:
     name = survey.slug if survey is not None else "all-surveys"
     return f"{name}-{what}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{fmt}"
 

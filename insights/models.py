@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from surveys.models import Survey
+
 # A theme's term is a word or two-word phrase found in at least this many comments: never one
 # person's words.
 MIN_TERM_COMMENTS = 3
@@ -148,3 +150,13 @@ class ThemeRun(models.Model):
 
     def __str__(self) -> str:
         return f"themes of {self.survey} at {self.ran_at:%Y-%m-%d %H:%M}"
+
+
+class SurveyReport(Survey):
+    """A survey seen as its NPS report (the admin's "NPS reports": the hub-wide overview, then one page
+    per survey). No table of its own: a proxy of surveys.Survey."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "NPS report"
+        verbose_name_plural = "NPS reports"

@@ -12,7 +12,7 @@ one total parser, so every caller refuses the same things with the same words.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.utils import timezone
 
@@ -126,11 +126,11 @@ def traits_parse(query: Mapping[str, Any]) -> list[str]:
     return traits
 
 
-def export_format_parse(query: Mapping[str, Any], name: str = "export") -> str:
+def export_format_parse(query: Mapping[str, Any], name: str = "export") -> Literal["csv", "xlsx"]:
     value = query.get(name) or "csv"
     if value not in ("csv", "xlsx"):
         raise ReportQueryInvalid(f"'{name}' is csv or xlsx.")
-    return str(value)
+    return "xlsx" if value == "xlsx" else "csv"
 
 
 def _single_values(query: Mapping[str, Any]) -> dict[str, Any]:

@@ -391,3 +391,20 @@ def report_build(
         drivers=_drivers(counted, survey_tags(survey)),
         comments=_comments(counted, comments_per_band) if comments_per_band else {},
     )
+
+
+@dataclass(frozen=True)
+class SurveyScore:
+    survey: Survey
+    score: Score
+
+
+def surveys_scores(
+    *, period: Period, count: Counting = "people", filters: Mapping[str, str] | None = None
+) -> list[SurveyScore]:
+    """Every survey's score in `period` (one query), most answers first, surveys without answers last."""
+    answers = answers_in(survey=None, period=period, filters=dict(filters or {}))
+    scores = _scores_by(_counted(answers, count), F("survey_id"))
+    surveys = Survey.objects.order_by("name")
+    listed = [SurveyScore(survey=survey, score=scores.get(survey.pk, Score(0, 0, 0))) for survey in surveys]
+    return sorted(listed, key=lambda item: -item.score.n)

@@ -8,6 +8,9 @@ import pytest
 from insights.dimensions import ReportQueryInvalid
 from insights.selectors import Window
 from insights.services.reports import report_build
+from integrations.models import InboundEvent
+from surveys.models import Invitation
+from surveys.services.collectors import collector_create
 from tests.insights.answers import answer_make, answers_make
 from tests.surveys.factories import invitation_make, person_make, survey_make
 
@@ -160,3 +163,37 @@ def test_rolling_windows_score_the_days_up_to_each_point() -> None:
     assert (by_end["2026-03-02"].n, by_end["2026-03-02"].nps) == (2, -100)  # Feb 10 within 30 days
     assert by_end["2026-03-21"].nps == 100  # Feb 10 is 39 days before
     assert len(report.rolling) == 31
+
+
+def test_a_breakdown_by_channel_names_the_collector_or_the_trigger_event() -> None:
+    survey = survey_make()
+    collector = collector_create(survey=survey, name="Intercom: closed chats")
+    web = person_make().source
+    assert collector.source is not None
+    for source, call_type, event, many in [
+        (collector.source, "track", "", 5),
+        (web, "track", "Order Completed", 6),
+    ]:
+        for _ in range(many):
+            trigger = InboundEvent.objects.create(
+                source=source,
+                message_id=f"m-{InboundEvent.objects.count()}",
+                type=call_type,
+                event=event,
+                received_at=MID_MARCH,
+                payload={},
+            )
+            answer = answer_make(survey=survey, rating=10, at=MID_MARCH)
+            Invitation.objects.filter(pk=answer.invitation_id).update(trigger_event=trigger)
+    answer_make(survey=survey, rating=0, at=MID_MARCH)  # invited without a trigger event: no channel
+
+    (channels,) = report_build(survey=survey, period=MARCH, breakdowns=["channel"]).breakdowns
+
+    assert [(cell.label, cell.score.n) for cell in channels.cells] == [
+        ("track Order Completed", 6),
+        ("collector: Intercom: closed chats", 5),
+    ]
+    assert channels.hidden_cells == 1
+    value = channels.cells[0].value
+    assert value is not None
+    assert report_build(survey=survey, period=MARCH, filters={"channel": value}).score.n == 6
