@@ -42,7 +42,9 @@ def chart_title(report: Report, what: str) -> str:
 
 @admin.register(SurveyReport)
 class SurveyReportAdmin(admin.ModelAdmin[SurveyReport]):
-    """The list is the overview; a survey's row leads to its report."""
+    """The list is the overview; a survey's row leads to its report. No form: reports are read only."""
+
+    fields = ("name",)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_staff and request.user.has_perms(READ_ANSWERS))

@@ -291,6 +291,8 @@ class Invitation(models.Model):
                 fields=["due_at"], condition=Q(status__in=["scheduled", "sending"]), name="invitation_due"
             ),
             models.Index(fields=["person", "survey", "created_at"], name="invitation_person"),
+            # A report's response rate: a survey's invitations sent in a period.
+            models.Index(fields=["survey", "sent_at"], name="invitation_survey_sent"),
         ]
 
     def __str__(self) -> str:
@@ -320,7 +322,9 @@ class Response(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["survey", "answered_at"], name="response_survey_time"),
+            # A survey's answers in a period (reports, themes); person and rating in the index too, so
+            # a report's counts read the index alone (insights/services/reports.py).
+            models.Index(fields=["survey", "answered_at", "person", "rating"], name="response_survey_report"),
             # The sync-back cursor pages through answers by (updated_at, id).
             models.Index(fields=["updated_at", "id"], name="response_updated"),
         ]

@@ -248,11 +248,12 @@ def _breakdown(answers: QuerySet[Response], *, dimension: Dimension) -> Breakdow
     )
 
 
-def _drivers(answers: QuerySet[Response], tags: Sequence[str]) -> list[Driver]:
-    """Each tag's average and correlation with the score, from sums in one query."""
-    if not tags:
-        return []
-    aggregates: dict[str, Count | Sum] = {}
+def _summary(answers: QuerySet[Response], tags: Sequence[str]) -> tuple[Score, list[int], list[Driver]]:
+    """The score, the distribution and each tag's average and correlation with the score, from counts
+    and sums in one query (each query over counted people repeats the per-person step)."""
+    aggregates: dict[str, Count | Sum] = {
+        f"r{rating}": Count("pk", filter=Q(rating=rating)) for rating in range(11)
+    }
     y = Cast("rating", FloatField())
     for index in range(len(tags)):
         # Only numbers: a tag rating is stored as one (surveys/services/responses.py), but a value typed
@@ -271,6 +272,8 @@ def _drivers(answers: QuerySet[Response], tags: Sequence[str]) -> list[Driver]:
         **{f"tag_{index}": KeyTextTransform(tag, "tag_ratings") for index, tag in enumerate(tags)}
     )
     sums = annotated.aggregate(**aggregates)
+    distribution = [sums[f"r{rating}"] or 0 for rating in range(11)]
+    score = score_from_distribution(dict(enumerate(distribution)))
     drivers = []
     for index, tag in enumerate(tags):
         n = sums[f"n{index}"] or 0
@@ -289,7 +292,7 @@ def _drivers(answers: QuerySet[Response], tags: Sequence[str]) -> list[Driver]:
                 ),
             )
         )
-    return drivers
+    return score, distribution, drivers
 
 
 def _response_rate(
@@ -360,7 +363,7 @@ def report_build(
     span = Span(start=period.start, end=period.end)
     answers = answers_in(survey=survey, period=span, filters=filters)
     counted = _counted(answers, count)
-    score, distribution = _score(counted)
+    score, distribution, drivers = _summary(counted, survey_tags(survey))
     previous = change = None
     if compare:
         previous, _ = _score(
@@ -388,8 +391,9 @@ def report_build(
             else []
         ),
         breakdowns=[_breakdown(counted, dimension=dimension) for dimension in dimensions],
-        drivers=_drivers(counted, survey_tags(survey)),
-        comments=_comments(counted, comments_per_band) if comments_per_band else {},
+        drivers=drivers,
+        # Every recent comment, not only each person's latest answer's: one query less per band.
+        comments=_comments(answers, comments_per_band) if comments_per_band else {},
     )
 
 
