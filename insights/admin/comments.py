@@ -261,7 +261,3 @@ class ThemeAdmin(admin.ModelAdmin[Theme]):
     @admin.action(description="Show the selected themes again", permissions=["change"])
     def show(self, request: HttpRequest, queryset: QuerySet[Theme]) -> None:
         self.message_user(request, f"{themes_hide(themes=queryset, hidden=False)} theme(s) shown.")
-
-
-# The NPS reports' pages (a module of their own: the overview, a survey's report, exports).
-from insights import admin_reports  # noqa: E402, F401
