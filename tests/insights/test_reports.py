@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from customers.models import Account, Membership
 from insights.dimensions import ReportQueryInvalid
 from insights.selectors import Window
 from insights.services.reports import report_build
@@ -197,3 +198,26 @@ def test_a_breakdown_by_channel_names_the_collector_or_the_trigger_event() -> No
     value = channels.cells[0].value
     assert value is not None
     assert report_build(survey=survey, period=MARCH, filters={"channel": value}).score.n == 6
+
+
+def test_a_breakdown_by_account_counts_a_person_in_each_of_their_accounts() -> None:
+    survey = survey_make()
+    source = person_make().source
+    acme = Account.objects.create(source=source, group_id="g-acme", name="Acme")
+    globex = Account.objects.create(source=source, group_id="g-globex", name="")
+    for index in range(6):
+        person = person_make()
+        Membership.objects.create(person=person, account=acme)
+        if index < 5:
+            Membership.objects.create(person=person, account=globex)
+        answer_make(survey=survey, person=person, rating=10 if index % 2 else 0, at=MID_MARCH)
+
+    report = report_build(survey=survey, period=MARCH, breakdowns=["account"])
+    filtered = report_build(survey=survey, period=MARCH, filters={"account": str(globex.pk)})
+
+    assert [(cell.label, cell.score.n) for cell in report.breakdowns[0].cells] == [
+        ("Acme", 6),
+        ("g-globex", 5),
+    ]
+    assert report.score.n == 6  # in the total each person counts once
+    assert filtered.score.n == 5
