@@ -11,7 +11,7 @@ from insights.selectors import Window
 from insights.services.reports import report_build
 from integrations.models import InboundEvent
 from surveys.models import Invitation
-from surveys.services.collectors import collector_create
+from surveys.services.collector_links import collector_create
 from tests.insights.answers import answer_make, answers_make
 from tests.surveys.factories import invitation_make, person_make, survey_make
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('customers', '0002_suppression_keyed_hub_wide'),
         ('integrations', '0008_synccursor_to_surveys'),
-        ('surveys', '0008_synccursor_from_integrations'),
+        ('surveys', '0009_collector_kind_settings_secrets'),
     ]
 
     operations = [
