@@ -12,6 +12,8 @@ PERIODIC_TASKS: dict[str, tuple[str, int]] = {
     "Analyse comments left unanalysed (sweeper)": ("insights.comments_sweep", 600),
     "Send testimonial consent emails left unsent (sweeper)": ("testimonials.receipts_sweep", 300),
     "Send due auto-replies to answers": ("actions.auto_replies_send_due", 60),
+    # Time zones differ per subscriber, so an interval: each run sends the reports whose time has come.
+    "Send due report emails": ("insights.report_emails_send_due", 300),
 }
 
 # name -> (task, crontab fields in UTC: minute, hour, day_of_week, day_of_month, month_of_year; "*" if

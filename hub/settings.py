@@ -417,6 +417,13 @@ SURVEY_DISPATCH_BATCH = env.int("SURVEY_DISPATCH_BATCH", default=200)
 # Days of comments the nightly theme job reads as "this period" (and the same length before it for
 # the change); also the admin's themes page period.
 INSIGHTS_THEME_PERIOD_DAYS = env.int("INSIGHTS_THEME_PERIOD_DAYS", default=30)
+# Scheduled report emails: the hour (0-23), in each subscriber's time zone, on the day after a week or
+# month ends, from which its report is sent; and the seconds after which a sender's claim in the
+# ledger counts as abandoned (its sender died) and another run sends that report.
+INSIGHTS_REPORT_SEND_HOUR = env.int("INSIGHTS_REPORT_SEND_HOUR", default=7)
+if not 0 <= INSIGHTS_REPORT_SEND_HOUR <= 23:
+    raise ImproperlyConfigured("INSIGHTS_REPORT_SEND_HOUR is an hour of the day, 0 to 23.")
+INSIGHTS_REPORT_CLAIM_TIMEOUT_SECONDS = env.int("INSIGHTS_REPORT_CLAIM_TIMEOUT_SECONDS", default=900)
 
 # --- Acting on answers -----------------------------------------------------------------------------
 # Hours from a detractor's case opening to its due date (staff change a case's due date in the admin).

@@ -7,10 +7,13 @@ so erasing a comment (surveys/services/people.py) leaves nothing of it here eith
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from insights.periods import Frequency, PeriodError, zone_check
 from surveys.models import Survey
 
 # A theme's term is a word or two-word phrase found in at least this many comments: never one
@@ -150,6 +153,112 @@ class ThemeRun(models.Model):
 
     def __str__(self) -> str:
         return f"themes of {self.survey} at {self.ran_at:%Y-%m-%d %H:%M}"
+
+
+def _zone_valid(value: str) -> None:
+    try:
+        zone_check(value)
+    except PeriodError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+class ReportSubscription(models.Model):
+    """A staff user's scheduled report email, e.g. "alice: weekly report of Onboarding, Europe/Berlin".
+
+    The period (an ISO week from Monday, or a calendar month) is computed in `time_zone`; the report of
+    a period is sent once it has ended, after INSIGHTS_REPORT_SEND_HOUR there. The first report is of
+    the period the subscription was created in. Each sending is recorded in `ReportSending`.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="report_subscriptions",
+        help_text="The staff member who receives the report, at the email address of their user.",
+    )
+    survey = models.ForeignKey(
+        "surveys.Survey",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="report_subscriptions",
+        help_text="Empty: the hub-wide report (every survey).",
+    )
+    frequency = models.CharField(
+        max_length=8,
+        choices=[
+            (Frequency.WEEKLY.value, "weekly (ISO weeks, Monday to Sunday)"),
+            (Frequency.MONTHLY.value, "monthly (calendar months)"),
+        ],
+        default=Frequency.WEEKLY.value,
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[_zone_valid],
+        help_text="IANA time zone (e.g. Europe/Berlin) whose calendar sets the period: a week starts on "
+        "Monday at 00:00 there, also across daylight-saving changes.",
+    )
+    active = models.BooleanField(default=True, help_text="Untick to pause the emails and keep the settings.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user", "survey", "frequency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "survey", "frequency"],
+                condition=Q(survey__isnull=False),
+                name="report_subscription_one_per_survey",
+                violation_error_message="This user already has this report for this survey.",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "frequency"],
+                condition=Q(survey__isnull=True),
+                name="report_subscription_one_hub_wide",
+                violation_error_message="This user already has this hub-wide report.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        of = f"of {self.survey}" if self.survey_id else "hub-wide"
+        return f"{self.frequency} report {of} for {self.user}"
+
+
+class ReportSending(models.Model):
+    """The ledger of report emails: one row per subscription and logical period ("2026-W48", "2026-11").
+
+    The unique pair is the claim: a sender inserts the row (status sending) before sending and marks it
+    sent after the server accepted the message, so two beat processes, a retry and `report_send` send
+    one email per period between them. A failed sending is tried again on the next runs (up to
+    MAX_ATTEMPTS); a claim older than INSIGHTS_REPORT_CLAIM_TIMEOUT_SECONDS belongs to a sender that
+    died and is taken over (that one message may then arrive twice, with the same Message-ID).
+    """
+
+    class Status(models.TextChoices):
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    MAX_ATTEMPTS = 5
+
+    subscription = models.ForeignKey(ReportSubscription, on_delete=models.CASCADE, related_name="sendings")
+    period = models.CharField(max_length=8, help_text='The logical period: "2026-W48" or "2026-11".')
+    period_start = models.DateTimeField(help_text="The period's start in UTC (local midnight there).")
+    period_end = models.DateTimeField(help_text="The period's end in UTC (excluded).")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENDING)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    error = models.TextField(blank=True, help_text="Why the last attempt failed (no address in it).")
+
+    class Meta:
+        ordering = ["-claimed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "period"], name="report_sending_once_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.period} of subscription {self.subscription_id} ({self.status})"
 
 
 class SurveyReport(Survey):

@@ -18,7 +18,8 @@ from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from insights.models import CommentAnalysis, Theme, ThemeRun, terms_shown
+from insights.models import CommentAnalysis, ReportSending, ReportSubscription, Theme, ThemeRun, terms_shown
+from insights.periods import Frequency, ReportPeriod, period_containing, period_due, send_after
 from surveys.models import Survey
 
 BANDS = ("promoter", "passive", "detractor")
@@ -161,3 +162,40 @@ def themes_period(*, survey: Survey) -> Window:
 def theme_window(*, end: datetime) -> Window:
     """The theme job's period ending at `end`: INSIGHTS_THEME_PERIOD_DAYS long."""
     return Window(start=end - timedelta(days=settings.INSIGHTS_THEME_PERIOD_DAYS), end=end)
+
+
+def report_period_due(*, subscription: ReportSubscription, now: datetime) -> ReportPeriod | None:
+    """The period whose report is due for `subscription` at `now` (sent already or not), or None."""
+    return period_due(
+        now,
+        frequency=Frequency(subscription.frequency),
+        zone=subscription.time_zone,
+        hour=settings.INSIGHTS_REPORT_SEND_HOUR,
+        since=subscription.created_at,
+    )
+
+
+def report_subscription_next(
+    *, subscription: ReportSubscription, now: datetime
+) -> tuple[ReportPeriod, datetime | None]:
+    """The next report `subscription` will get and when (None: due now, at the beat task's next run)."""
+    hour = settings.INSIGHTS_REPORT_SEND_HOUR
+    current = period_containing(now, frequency=Frequency(subscription.frequency), zone=subscription.time_zone)
+    last = current.previous()
+    if last.end > subscription.created_at and now < send_after(last, hour=hour):
+        return last, send_after(last, hour=hour)
+    due = report_period_due(subscription=subscription, now=now)
+    if due is not None and not report_sent(subscription=subscription, period=due):
+        return due, None
+    return current, send_after(current, hour=hour)
+
+
+def report_sendings_recent(*, subscription: ReportSubscription, limit: int = 6) -> QuerySet[ReportSending]:
+    """The ledger rows of `subscription`, newest first."""
+    return ReportSending.objects.filter(subscription=subscription).order_by("-period_start", "-pk")[:limit]
+
+
+def report_sent(*, subscription: ReportSubscription, period: ReportPeriod) -> bool:
+    return ReportSending.objects.filter(
+        subscription=subscription, period=period.key, status=ReportSending.Status.SENT
+    ).exists()

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from insights.services import comments, themes
+from insights.services import comments, report_subscriptions, themes
 from surveys.models import Survey
 
 
@@ -31,3 +31,9 @@ def themes_find_all() -> int:
 def themes_find(survey_id: int) -> int:
     survey = Survey.objects.filter(pk=survey_id).first()
     return themes.themes_find(survey=survey).themes if survey is not None else 0
+
+
+@shared_task(name="insights.report_emails_send_due")
+def report_emails_send_due() -> int:
+    """Every 5 minutes (beat): each subscription's report of the period that ended, once (the ledger)."""
+    return len(report_subscriptions.report_emails_send_due().sent)
