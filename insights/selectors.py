@@ -7,6 +7,9 @@ percentage points against the period of the same length right before.
 
 Each run files the comments of its two periods; an older comment keeps the theme the last run that
 read it gave it (a theme found again keeps its row, so mostly the same one).
+
+Also the report emails' schedule as read by the admin and the sender: the period due for a
+subscription (`report_period_due`), its next report, and the ledger rows.
 """
 
 from dataclasses import dataclass, field
