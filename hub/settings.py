@@ -33,8 +33,25 @@ VAR_DIR = Path(env.str("HUB_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # Under pytest the suite configures itself; a real deployment never imports pytest.
 TESTING = "pytest" in sys.modules
-# Embedded mode: one machine, nothing but Python (`make run`).
-EMBEDDED = env.bool("HUB_EMBEDDED", default=False) and not TESTING
+# What production must be given (.env.example); embedded mode generates or defaults them.
+PRODUCTION_VARIABLES = (
+    "SECRET_KEY",
+    "HUB_ENCRYPTION_KEYS",
+    "HUB_HASH_KEYS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+)
+# Embedded mode: one machine, nothing but Python (`make run`). Also on by itself in the folder that
+# `make run` set up (its secrets file exists) when none of the production variables is set, so that
+# `manage.py <command>` works there as the README shows; HUB_EMBEDDED=0 turns that off.
+EMBEDDED_ENV_FILE = VAR_DIR / "embedded.env"
+EMBEDDED = (
+    env.bool(
+        "HUB_EMBEDDED",
+        default=EMBEDDED_ENV_FILE.exists() and not any(name in env for name in PRODUCTION_VARIABLES),
+    )
+    and not TESTING
+)
 
 
 def _embedded_secrets() -> None:
@@ -42,7 +59,7 @@ def _embedded_secrets() -> None:
 
     A secret added in a later version is appended to an existing file, keeping the others."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    path = VAR_DIR / "embedded.env"
+    path = EMBEDDED_ENV_FILE
     generated = {
         "SECRET_KEY": lambda: secrets.token_urlsafe(50),
         "HUB_ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
@@ -58,6 +75,17 @@ def _embedded_secrets() -> None:
     environ.Env.read_env(str(path), overwrite=False)
 
 
+def _required(name: str) -> str:
+    """The name of a production variable that is set; else one line saying what is missing and what to do."""
+    if not env.str(name, default=""):
+        raise ImproperlyConfigured(
+            f"{name} is not set. Production needs {', '.join(PRODUCTION_VARIABLES)} (see .env.example); "
+            f"for the local hub run `make run` once in this folder (it creates {EMBEDDED_ENV_FILE}), "
+            "or set HUB_EMBEDDED=1."
+        )
+    return name
+
+
 if EMBEDDED:
     _embedded_secrets()
 
@@ -69,13 +97,13 @@ if TESTING:
     )
     HUB_HASH_KEYS = env.list("HUB_HASH_KEYS", default=["test-only-hash-key-not-for-production-0123456789"])
 else:
-    # Production refuses to start without these (ImproperlyConfigured).
-    SECRET_KEY = env.str("SECRET_KEY")
+    # Production refuses to start without these (ImproperlyConfigured naming what is missing).
+    SECRET_KEY = env.str(_required("SECRET_KEY"))
     # Fernet keys for secrets at rest; the first encrypts, all decrypt (rotation: docs/operations.md).
-    HUB_ENCRYPTION_KEYS = env.list("HUB_ENCRYPTION_KEYS")
+    HUB_ENCRYPTION_KEYS = env.list(_required("HUB_ENCRYPTION_KEYS"))
     # Keys of the HMAC that suppressions and deletion receipts store instead of emails and ids; the
     # first hashes new rows, all match (rotation: docs/operations.md).
-    HUB_HASH_KEYS = env.list("HUB_HASH_KEYS")
+    HUB_HASH_KEYS = env.list(_required("HUB_HASH_KEYS"))
 if not HUB_HASH_KEYS or any(len(key) < 32 for key in HUB_HASH_KEYS):
     raise ImproperlyConfigured("HUB_HASH_KEYS must hold one or more keys of at least 32 characters.")
 # Also match suppressions stored as bare SHA-256 before keyed hashes; off only once those rows are
@@ -153,7 +181,7 @@ if EMBEDDED or TESTING:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": env.db("DATABASE_URL", default=_default_db)}
 else:
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES = {"default": env.db(_required("DATABASE_URL"))}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat write to one file: wait for the lock instead of failing, and let readers
@@ -244,7 +272,7 @@ SPECTACULAR_SETTINGS = {
 if EMBEDDED or TESTING:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 else:
-    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+    CELERY_BROKER_URL = env.str(_required("CELERY_BROKER_URL"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: messages are files in one folder, no broker process needed.
     # Fine for one machine (embedded mode); use Redis or RabbitMQ anywhere else.
@@ -379,8 +407,13 @@ def _networks(name: str) -> list[str]:
 HUB_OUTBOUND_ALLOWED_NETWORKS = _networks("HUB_OUTBOUND_ALLOWED_NETWORKS")
 
 # --- Surveys and email -----------------------------------------------------------------------------
-# Where people reach the hub: links in survey emails are built on this.
-HUB_BASE_URL = env.str("HUB_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Embedded mode: the port `make run` serves on (the Procfile's runserver reads it too).
+HUB_PORT = env.str("HUB_PORT", default="8000")
+if not (HUB_PORT.isascii() and HUB_PORT.isdigit() and 0 < int(HUB_PORT) < 65536):
+    raise ImproperlyConfigured(f"HUB_PORT must be a port number (1-65535): {HUB_PORT!r}")
+# Where people reach the hub: links in survey emails, the preview, List-Unsubscribe and the admin's
+# sign-in line are built on this. Unset: http://127.0.0.1:<HUB_PORT> (what `make run` serves).
+HUB_BASE_URL = env.str("HUB_BASE_URL", default=f"http://127.0.0.1:{HUB_PORT}").rstrip("/")
 # One variable for the mail transport, django-environ's form: smtp://user:pass@host:587,
 # smtp+tls://..., smtp+ssl://..., consolemail://, filemail:////abs/path. Embedded mode writes messages
 # as files under var/mail/ so a new user can read them; tests use Django's in-memory outbox.
@@ -442,3 +475,6 @@ LOGGING = {
 # Embedded mode only: `make run` creates this admin user when none exists (ensure_local_admin).
 HUB_LOCAL_ADMIN_USER = env.str("HUB_ADMIN_USER", default="admin")
 HUB_LOCAL_ADMIN_PASSWORD = env.str("HUB_ADMIN_PASSWORD", default="")
+# Its email, where "send test to me" goes (in embedded mode a file under var/mail/); also given to an
+# earlier local admin that has none.
+HUB_LOCAL_ADMIN_EMAIL = env.str("HUB_ADMIN_EMAIL", default=f"{HUB_LOCAL_ADMIN_USER}@localhost")
