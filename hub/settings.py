@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the hub (no CDN)
     "django_celery_beat",
     "axes",
     "integrations",
@@ -266,6 +267,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema names every endpoint and field: staff only (a token, or the admin's login).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+    # /api/docs/ loads Swagger UI from the hub's static files (drf-spectacular-sidecar): it works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No badge from Swagger's online validator either.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery ----------------------------------------------------------------------------------------
