@@ -98,6 +98,12 @@ def api_not_found(request: Any) -> JsonResponse:
     return error_response(404, "not_found", "No such address in the API.")
 
 
+def intake_not_found(request: Any) -> JsonResponse:
+    """Any /v1/ address no route takes: Segment clients read JSON, never Django's HTML page."""
+    message = "No such address in the intake: /v1/identify, /v1/track, ..., /v1/batch, /v1/import."
+    return error_response(404, "not_found", message)
+
+
 @extend_schema_field(
     {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$", "example": "09:00"}
 )

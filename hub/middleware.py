@@ -4,9 +4,10 @@ list filters, among others)."""
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 
 from hub.cleaning import clean_text
+from hub.views import page_not_found
 
 
 def query_parameters_clean(
@@ -26,3 +27,18 @@ def query_parameters_clean(
         return get_response(request)
 
     return middleware
+
+
+class NotFoundPages:
+    """A view's Http404 gets the same page as an unknown address (hub/views.py), in every mode: with
+    DEBUG on (embedded mode) Django would answer its technical page, which lists the project's routes.
+    The API's views answer their own JSON 404 and never reach this."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        return page_not_found(request, exception) if isinstance(exception, Http404) else None
