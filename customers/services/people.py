@@ -67,9 +67,12 @@ def person_alias(
         Identity.objects.get_or_create(
             source_id=source_id, value=previous_id, defaults={"person": person, "kind": "alias"}
         )
-    if at is not None and (person.last_seen_at is None or at > person.last_seen_at):
-        person.last_seen_at = at
-        person.save(update_fields=["last_seen_at", "updated_at"])
+    if at is not None:
+        # first_seen_at the earliest call known, last_seen_at the latest: never first after last.
+        seen = (min(person.first_seen_at, at), max(filter(None, [person.last_seen_at, at])))
+        if seen != (person.first_seen_at, person.last_seen_at):
+            person.first_seen_at, person.last_seen_at = seen
+            person.save(update_fields=["first_seen_at", "last_seen_at", "updated_at"])
     return person
 
 

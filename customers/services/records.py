@@ -51,6 +51,7 @@ _PERSON_FIELDS = [
     "language",
     "timezone",
     "created_at",
+    "first_seen_at",
     "last_seen_at",
     "updated_at",
 ]
@@ -188,6 +189,7 @@ class _Run:
                 keep.traits, keep.trait_times, gone.traits, gone.trait_times
             )
             keep.last_seen_at = max(filter(None, [keep.last_seen_at, gone.last_seen_at]), default=None)
+            keep.first_seen_at = min(keep.first_seen_at, gone.first_seen_at)
             person_refresh_fields(person=keep)
             self._touch(keep)
         else:
@@ -227,6 +229,9 @@ class _Run:
             )
         raw_locale = context.get("locale")
         locale = raw_locale if newest and isinstance(raw_locale, str) else ""
+        if at < person.first_seen_at:  # a call older than any before (late, or imported history)
+            person.first_seen_at = at
+            changed = True
         if newest:
             person.last_seen_at = at
             zone = valid_timezone(context.get("timezone"))
