@@ -1,6 +1,7 @@
 """NPS surveys: what to ask (texts, branding, translations), when (triggers, delay windows), and
 what happened (invitations and responses)."""
 
+import re
 from datetime import time
 
 from django.core.exceptions import ValidationError
@@ -41,6 +42,32 @@ language_code = RegexValidator(
     message="Enter a language code such as en, nl or nl-BE.",
 )
 
+# What survey texts may contain in double braces (spaces inside optional), filled in by
+# surveys/services/content.py: {{ company }} is the survey's company name.
+PLACEHOLDERS = ("company",)
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+def placeholders_valid(text: str) -> None:
+    """A field error for a placeholder the hub does not know ({{ unknown }}) or one not closed or
+    opened ({{ company }, { company }}), naming the ones allowed; it would reach people as typed."""
+    allowed = ", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS)
+    unknown = [name for name in PLACEHOLDER.findall(text) if name not in PLACEHOLDERS]
+    if unknown:
+        raise ValidationError(
+            "Unknown placeholder {{ %(name)s }}: the texts can use %(allowed)s.",
+            code="placeholder_unknown",
+            params={"name": unknown[0], "allowed": allowed},
+        )
+    rest = PLACEHOLDER.sub("", text)
+    if "{{" in rest or "}}" in rest:
+        raise ValidationError(
+            "A placeholder is not closed or not opened: the texts can use %(allowed)s, with both "
+            "double braces.",
+            code="placeholder_unbalanced",
+            params={"allowed": allowed},
+        )
+
 
 def default_weekdays() -> list[int]:
     return list(WEEKDAYS)
@@ -50,20 +77,41 @@ class SurveyTexts(models.Model):
     """The words of a survey; a translation leaves blank what it does not translate."""
 
     subject = models.CharField(
-        max_length=200, blank=True, validators=[header_text], help_text="Email subject."
+        max_length=200, blank=True, validators=[header_text, placeholders_valid], help_text="Email subject."
     )
     question = models.CharField(
+        validators=[placeholders_valid],
         max_length=300,
         blank=True,
         help_text="The NPS question; {{ company }} is replaced by the company name.",
     )
-    low_label = models.CharField(max_length=60, blank=True, help_text="Label under 0, e.g. 'Not likely'.")
-    high_label = models.CharField(max_length=60, blank=True, help_text="Label under 10, e.g. 'Very likely'.")
-    followup_detractor = models.CharField(max_length=300, blank=True, help_text="Follow-up question for 0-6.")
-    followup_passive = models.CharField(max_length=300, blank=True, help_text="Follow-up question for 7-8.")
-    followup_promoter = models.CharField(max_length=300, blank=True, help_text="Follow-up question for 9-10.")
-    thank_you = models.TextField(blank=True, help_text="Shown after the answers are sent.")
-    footer = models.TextField(blank=True, help_text="Small print under the email and the pages.")
+    low_label = models.CharField(
+        validators=[placeholders_valid],
+        max_length=60,
+        blank=True,
+        help_text="Label under 0, e.g. 'Not likely'.",
+    )
+    high_label = models.CharField(
+        validators=[placeholders_valid],
+        max_length=60,
+        blank=True,
+        help_text="Label under 10, e.g. 'Very likely'.",
+    )
+    followup_detractor = models.CharField(
+        validators=[placeholders_valid], max_length=300, blank=True, help_text="Follow-up question for 0-6."
+    )
+    followup_passive = models.CharField(
+        validators=[placeholders_valid], max_length=300, blank=True, help_text="Follow-up question for 7-8."
+    )
+    followup_promoter = models.CharField(
+        validators=[placeholders_valid], max_length=300, blank=True, help_text="Follow-up question for 9-10."
+    )
+    thank_you = models.TextField(
+        validators=[placeholders_valid], blank=True, help_text="Shown after the answers are sent."
+    )
+    footer = models.TextField(
+        validators=[placeholders_valid], blank=True, help_text="Small print under the email and the pages."
+    )
 
     TEXT_FIELDS = (
         "subject",

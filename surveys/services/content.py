@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from surveys.models import Survey, SurveyTexts, SurveyTranslation, score_band
+from surveys.models import PLACEHOLDER, Survey, SurveyTexts, SurveyTranslation, score_band
 
 DEFAULT_TEXTS = {
     "subject": "How likely are you to recommend {{ company }}?",
@@ -58,5 +58,6 @@ def survey_texts(*, survey: Survey, language: str = "") -> Texts:
             or getattr(survey, name)
             or DEFAULT_TEXTS[name]
         )
-        values[name] = text.replace("{{ company }}", company).replace("{{company}}", company)
+        # The placeholders the texts were validated against (surveys.models.PLACEHOLDERS).
+        values[name] = PLACEHOLDER.sub(lambda m: company if m[1] == "company" else m[0], text)
     return Texts(language=translation.language if translation else survey.default_language, **values)
