@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Q
 
@@ -199,3 +200,14 @@ def person_suppression_keys(person: Person) -> list[SuppressionKey]:
     if person.email:
         keys.append((person.source_id, "email", person.email))
     return keys
+
+
+def person_unsubscribed_since(*, person: Person) -> datetime | None:
+    """When the person unsubscribed (their userId in their source, or their address anywhere), or None."""
+    keys = person_suppression_keys(person)
+    found = suppressions_for(keys)
+    rows = [found.find(source_id, kind, value) for source_id, kind, value in keys]
+    times = [
+        row.created_at for row in rows if row is not None and row.reason == Suppression.Reason.UNSUBSCRIBED
+    ]
+    return min(times, default=None)

@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from customers.selectors import person_unsubscribed_since
 from hub.cleaning import parse_id
 from hub.pipeline import THANKS_PAGE_PARTS, pipeline_functions
 from hub.throttle import client_network, rate_exceeded
@@ -411,11 +412,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             return _error(request, Look(), "invalid", 404)
     assert invitation is not None
     look = _look(invitation, token)
-    done = invitation.person is None
+    person = invitation.person
     if request.method == "POST":
         person_unsubscribe(invitation=invitation)
-        done = True
-    return _render(request, "unsubscribe.html", look, {"done": done})
+    # Reopened after unsubscribing: say since when, instead of asking again. Erased: nothing to ask.
+    since = person_unsubscribed_since(person=person) if person is not None else None
+    done = person is None or since is not None or request.method == "POST"
+    return _render(request, "unsubscribe.html", look, {"done": done, "since": since})
 
 
 def respond_preview(request: HttpRequest, *, invitation: Invitation, response: Response) -> HttpResponse:
