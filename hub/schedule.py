@@ -7,6 +7,7 @@ from typing import Any
 PERIODIC_TASKS: dict[str, tuple[str, int]] = {
     "Process events left accepted (sweeper)": ("integrations.sweep_inbound_events", 60),
     "Send due outbound deliveries (retries, safety net)": ("integrations.deliver_due", 60),
+    "Write the counts of calls refused for their write key": ("integrations.refused_calls_flush", 60),
     "Send due survey invitations": ("surveys.dispatch_due", 60),
     "Process collector webhooks left waiting (sweeper)": ("surveys.collector_sweep", 60),
     "Analyse comments left unanalysed (sweeper)": ("insights.comments_sweep", 600),

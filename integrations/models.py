@@ -75,6 +75,47 @@ class WriteKey(models.Model):
         self.hint = self.mask(key)
 
 
+class RefusedCalls(models.Model):
+    """Intake calls refused for their write key, counted per source and client address, e.g. 1,204
+    calls from 203.0.113.7 with a disabled key of "web-app" (or, with no source, with a key the hub
+    does not know), between two times. Never the bodies. Counted in the cache and written at most once a
+    minute per row (integrations/refused_calls.py), so refused calls cannot become a write per call."""
+
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="refused_calls",
+        help_text="The source of the disabled key; empty: an unknown key (or none), hub-wide.",
+    )
+    address = models.CharField(
+        max_length=64,
+        help_text="The client's IPv4 address or IPv6 /64 network; 'many addresses' past the hub's cap.",
+    )
+    count = models.PositiveBigIntegerField(default=0, help_text="Calls refused (written once a minute).")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    written_at = models.DateTimeField(default=timezone.now, help_text="When the count was last written.")
+
+    class Meta:
+        verbose_name = "refused calls"
+        verbose_name_plural = "refused calls"
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "address"], condition=Q(source__isnull=False), name="refused_calls_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["address"], condition=Q(source__isnull=True), name="refused_calls_unknown_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["written_at"], name="refused_calls_written")]
+
+    def __str__(self) -> str:
+        return f"{self.count} from {self.address}"
+
+
 # What an erased event or delivery keeps of its payload, and the note it gets instead of its own
 # (GDPR erasure, customers/services/erasure.py).
 ERASED_PAYLOAD: dict[str, Any] = {"erased": True}

@@ -1,8 +1,16 @@
-"""Read-only queries about destinations and deliveries, for the admin and the API."""
+"""Read-only queries about sources, destinations and deliveries, for the admin and the API."""
 
 from django.db.models import Count, Q, QuerySet
 
-from integrations.models import Delivery, Destination
+from integrations.models import Delivery, Destination, RefusedCalls, Source
+
+REFUSED_SHOWN = 20  # rows per table on a source's page
+
+
+def refused_calls_of(*, source: Source | None) -> list[RefusedCalls]:
+    """The latest refused calls with this source's disabled keys (None: with unknown keys, hub-wide)."""
+    rows = RefusedCalls.objects.filter(source=source) if source else RefusedCalls.objects.filter(source=None)
+    return list(rows.order_by("-last_seen_at")[:REFUSED_SHOWN])
 
 
 def destinations_with_queue(queryset: QuerySet[Destination]) -> QuerySet[Destination]:

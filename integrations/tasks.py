@@ -4,6 +4,7 @@ from celery import shared_task
 
 from integrations import services
 from integrations.delivery_loop import deliveries_deliver_due
+from integrations.refused_calls import refused_calls_flush
 
 
 @shared_task(name="integrations.process_inbound_events")
@@ -27,3 +28,9 @@ def deliver_deliveries(delivery_ids: list[int]) -> int:
 def deliver_due() -> int:
     """Every minute (beat): attempt every due delivery (retries, expired claims, lost enqueues)."""
     return deliveries_deliver_due()
+
+
+@shared_task(name="integrations.refused_calls_flush")
+def refused_calls_flush_task() -> int:
+    """Every minute (beat): write the counts of intake calls refused for their write key."""
+    return refused_calls_flush()

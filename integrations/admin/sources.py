@@ -6,10 +6,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 
 from hub.admin import help_text_of, secrets_shown
 from integrations import services
 from integrations.models import Source, WriteKey
+from integrations.selectors import refused_calls_of
 
 
 class WriteKeyForm(forms.ModelForm[WriteKey]):
@@ -45,6 +48,7 @@ class SourceAdmin(admin.ModelAdmin[Source]):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [WriteKeyInline]
     actions = ["generate_write_key"]
+    readonly_fields = ["refused_calls"]
 
     class Media:
         js = ["integrations/secret.js"]
@@ -56,6 +60,24 @@ class SourceAdmin(admin.ModelAdmin[Source]):
     @admin.display(description="write keys")
     def keys(self, obj: Source) -> str:
         return ", ".join(k.hint for k in obj.write_keys.all() if k.enabled) or "none"
+
+    @admin.display(description="refused calls")
+    def refused_calls(self, obj: Source) -> SafeString:
+        """Calls refused with this source's disabled keys, and with unknown keys (any source)."""
+        return SafeString(
+            render_to_string(
+                "admin/integrations/source/refused_calls.html",
+                {
+                    "tables": [
+                        (
+                            "With a disabled key of this source",
+                            refused_calls_of(source=obj) if obj.pk else [],
+                        ),
+                        ("With an unknown key or none (any source)", refused_calls_of(source=None)),
+                    ]
+                },
+            )
+        )
 
     def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
