@@ -357,6 +357,13 @@ class Response(models.Model):
     )
     rating = models.PositiveSmallIntegerField(validators=[MaxValueValidator(10)])
     comment = models.TextField(blank=True, help_text="Answer to the follow-up question.")
+    comment_band = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="The band whose follow-up question the comment answers (promoter, passive, detractor); "
+        "after a change of score to another band the comment waits for the person to keep or change it, "
+        "and is not sent meanwhile. Empty: answers from before this field, taken as the current band's.",
+    )
     tag_ratings = models.JSONField(default=dict, blank=True, help_text='e.g. {"Support": 5, "Price": 3}.')
     language = models.CharField(max_length=35, blank=True)
     answered_at = models.DateTimeField(default=timezone.now, help_text="First answer (the click).")
@@ -384,6 +391,17 @@ class Response(models.Model):
     def band(self) -> str:
         return score_band(self.rating)
 
+    @property
+    def comment_stale(self) -> bool:
+        """The comment answers another band's question than the current score's (kept until the person
+        keeps or changes it on the survey page)."""
+        return comment_is_stale(comment=self.comment, comment_band=self.comment_band, rating=self.rating)
+
+    @property
+    def comment_sent(self) -> str:
+        """The comment as sent out (hub events, the sync-back): empty while it is stale."""
+        return "" if self.comment_stale else self.comment
+
 
 # NPS bands and the ratings in each, highest first.
 SCORE_BANDS = {"promoter": (9, 10), "passive": (7, 8), "detractor": (0, 6)}
@@ -392,6 +410,11 @@ SCORE_BANDS = {"promoter": (9, 10), "passive": (7, 8), "detractor": (0, 6)}
 def score_band(rating: int) -> str:
     """NPS bands: 0-6 detractor, 7-8 passive, 9-10 promoter."""
     return next((band for band, (low, _) in SCORE_BANDS.items() if rating >= low), "detractor")
+
+
+def comment_is_stale(*, comment: str, comment_band: str, rating: int) -> bool:
+    """A comment given for another band's follow-up question than the band of `rating`."""
+    return bool(comment and comment_band and comment_band != score_band(rating))
 
 
 # --- collectors: webhook-triggered invitations (SurveyLab's model; services/collectors.py) ----------

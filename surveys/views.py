@@ -28,7 +28,7 @@ from customers.selectors import person_unsubscribed_since
 from hub.cleaning import parse_id
 from hub.pipeline import THANKS_PAGE_PARTS, pipeline_functions
 from hub.throttle import client_network, rate_exceeded
-from surveys.models import Invitation, Response, Survey
+from surveys.models import Invitation, Response, Survey, comment_is_stale
 from surveys.services.content import Texts, survey_texts
 from surveys.services.responses import (
     COMMENT_MAX_LENGTH,
@@ -295,8 +295,17 @@ def _answer_page(
         for name, messages in form.errors.items():
             label = str(form.fields[name].label or "") if name in form.fields else ""
             errors += [(label, str(message)) for message in messages]
+    # A comment given for another band's question (the score changed since): shown under the new
+    # question with the one it answered, to keep or change; it is not sent meanwhile.
+    comment_band = response.comment_band if response is not None and response.comment else ""
     context = {
         "response": response,
+        "comment_band": comment_band,
+        "earlier_question": getattr(texts, f"followup_{comment_band}") if comment_band else "",
+        "earlier_shown": shown_rating is not None
+        and comment_is_stale(comment=response.comment, comment_band=comment_band, rating=shown_rating)
+        if response is not None
+        else False,
         "errors": errors,
         "scores": [{"value": n, "checked": n == shown_rating} for n in SCORES],
         "comment": data.get("comment", ""),

@@ -51,7 +51,7 @@ def response_data(*, response: Response) -> dict[str, Any]:
         "survey": response.survey.slug,
         "rating": response.rating,
         "band": response.band,
-        "comment": response.comment,
+        "comment": response.comment_sent,  # empty while it answers another band's question
         "tag_ratings": dict(response.tag_ratings or {}),
         "language": response.language,
         "answered_at": _time(response.answered_at),

@@ -107,14 +107,22 @@ def response_followup_save(*, response: Response, comment: str, tag_ratings: Map
         raise ValueError(f"the comment is longer than {COMMENT_MAX_LENGTH} characters")
     with transaction.atomic():
         _invitation_lock(response.invitation)
-        response.refresh_from_db(fields=["comment", "tag_ratings"])  # as stored, not as the caller read it
+        # As stored, not as the caller read it.
+        response.refresh_from_db(fields=["rating", "comment", "comment_band", "tag_ratings"])
+        # The comment now answers the question of the current score's band (shown with it on the page).
+        band = response.band if comment.strip() else ""
         # The same form sent again is no news: updated_at stays, so neither hub events nor the
         # sync-back (which follows updated_at) report it again.
-        if (response.comment, response.tag_ratings) == (comment.strip(), dict(tag_ratings)):
+        if (response.comment, response.comment_band, response.tag_ratings) == (
+            comment.strip(),
+            band,
+            dict(tag_ratings),
+        ):
             return response
         response.comment = comment.strip()
+        response.comment_band = band
         response.tag_ratings = dict(tag_ratings)
-        response.save(update_fields=["comment", "tag_ratings", "updated_at"])
+        response.save(update_fields=["comment", "comment_band", "tag_ratings", "updated_at"])
         response_changed_emit(response=response, created=False)
     return response
 

@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from customers.models import Identity
 from integrations.http import user_agent
 from integrations.models import Source
-from surveys.models import Response
+from surveys.models import Response, comment_is_stale
 
 # Segment's limits (HTTP API doc): 500 KB and 2,500 events per batch, 32 KB per event.
 MAX_BATCH_BYTES = 500_000
@@ -120,7 +120,10 @@ def identify_event(
         event["anonymousId"] = anonymous_id
     event["traits"] = {
         "NPS_rating": int(row["rating"]),
-        "NPS_comment": row["comment"] or "",
+        # Empty while the comment answers another band's question than the rating's (docs/operations.md).
+        "NPS_comment": ""
+        if comment_is_stale(comment=row["comment"], comment_band=row["comment_band"], rating=row["rating"])
+        else row["comment"] or "",
         "NPS_date": _iso(row["rated_at"]),
     }
     event["timestamp"] = _iso(row["updated_at"])
@@ -153,6 +156,7 @@ def batches_build(
             "id",
             "rating",
             "comment",
+            "comment_band",
             "rated_at",
             "updated_at",
             "person_id",

@@ -22,4 +22,7 @@ document.addEventListener("change", function (event) {
   var score = Number(input.value);
   var band = score >= 9 ? "promoter" : score >= 7 ? "passive" : "detractor";
   label.textContent = label.dataset[band];
+  // A comment written for another band's question: say so under the new question (keep or change it).
+  var earlier = document.getElementById("comment-earlier");
+  if (earlier) earlier.hidden = earlier.dataset.band === band;
 });
