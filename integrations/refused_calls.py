@@ -9,6 +9,7 @@ written lately. Past `ADDRESSES_PER_MINUTE` new rows a minute hub-wide, further 
 together as "many addresses", so spraying from many addresses cannot become many writes either.
 """
 
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -79,7 +80,10 @@ def _write(source_id: int | None, address: str) -> None:
     taken = int(cache.get(counter) or 0)
     if not taken:
         return
-    cache.decr(counter, taken)  # what arrived meanwhile stays counted for the next write
+    # What arrived meanwhile stays counted for the next write; a counter that expired meanwhile has
+    # nothing left to take.
+    with contextlib.suppress(ValueError):
+        cache.decr(counter, taken)
     seen = datetime.fromtimestamp(float(cache.get(last) or timezone.now().timestamp()), tz=UTC)
     now = timezone.now()
     scope = Q(source_id=source_id) if source_id is not None else Q(source__isnull=True)
@@ -105,6 +109,9 @@ def refused_calls_flush() -> int:
     recent = RefusedCalls.objects.filter(written_at__gte=now - timedelta(minutes=30))
     pairs = list(recent.values_list("source_id", "address"))
     for source_id, address in pairs:
-        _write(source_id, address)
+        try:
+            _write(source_id, address)
+        except Exception:  # one row's trouble (the cache down) leaves the others to write
+            logger.warning("refused calls of one address not written", exc_info=True)
     RefusedCalls.objects.filter(last_seen_at__lt=now - KEPT_FOR).delete()
     return len(pairs)

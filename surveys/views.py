@@ -298,14 +298,16 @@ def _answer_page(
     # A comment given for another band's question (the score changed since): shown under the new
     # question with the one it answered, to keep or change; it is not sent meanwhile.
     comment_band = response.comment_band if response is not None and response.comment else ""
+    earlier_shown = (
+        response is not None
+        and shown_rating is not None
+        and comment_is_stale(comment=response.comment, comment_band=comment_band, rating=shown_rating)
+    )
     context = {
         "response": response,
         "comment_band": comment_band,
-        "earlier_question": getattr(texts, f"followup_{comment_band}") if comment_band else "",
-        "earlier_shown": shown_rating is not None
-        and comment_is_stale(comment=response.comment, comment_band=comment_band, rating=shown_rating)
-        if response is not None
-        else False,
+        "earlier_question": getattr(texts, f"followup_{comment_band}", "") if comment_band else "",
+        "earlier_shown": earlier_shown,
         "errors": errors,
         "scores": [{"value": n, "checked": n == shown_rating} for n in SCORES],
         "comment": data.get("comment", ""),
