@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0008_synccursor_from_integrations'),
+        ('surveys', '0009_collector_kind_settings_secrets'),
     ]
 
     operations = [
