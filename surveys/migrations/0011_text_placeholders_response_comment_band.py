@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0009_collector_kind_settings_secrets'),
+        ('surveys', '0010_report_indexes'),
     ]
 
     operations = [
