@@ -213,6 +213,8 @@ class Suppression(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = "do-not-contact entry"
+        verbose_name_plural = "do-not-contact list"
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "kind", "value_hash"],
@@ -247,6 +249,7 @@ class DeletionReceipt(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
+        verbose_name = "erasure receipt"
 
     def __str__(self) -> str:
         return f"erasure {self.requested_at:%Y-%m-%d %H:%M} by {self.requested_by}"

@@ -187,6 +187,8 @@ class InboundEvent(models.Model):
             models.Index(
                 fields=["received_at"], condition=Q(status="pending"), name="inbound_event_undecided"
             ),
+            # The dashboard's "calls today" (insights/dashboard.py), and the event log's date filter.
+            models.Index(fields=["received_at"], name="inbound_event_received"),
         ]
 
     # Not stored: set by the customer-records handler for the handlers after it (see Erasure).

@@ -376,6 +376,7 @@ class Response(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "answer"
         indexes = [
             # A survey's answers in a period (reports, themes); person and rating in the index too, so
             # a report's counts read the index alone (insights/services/reports.py).

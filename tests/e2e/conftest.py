@@ -79,7 +79,7 @@ def admin_login(page: Page, credentials: tuple[str, str]) -> None:
     page.get_by_label("Username").fill(credentials[0])
     page.get_by_label("Password").fill(credentials[1])
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 @pytest.fixture
