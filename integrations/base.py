@@ -110,10 +110,12 @@ class Problem(str):
     admin and the API show it beside that field. A plain string is about the destination as a whole."""
 
     field: str
+    key: str | None  # the setting or secret it is about, e.g. "url" (the admin's box for it)
 
-    def __new__(cls, field: str, message: str) -> Problem:
+    def __new__(cls, field: str, message: str, *, key: str | None = None) -> Problem:
         problem = super().__new__(cls, f"{field}: {message}")
         problem.field = field
+        problem.key = key
         return problem
 
 
@@ -122,11 +124,19 @@ def problem_field(problem: str) -> str | None:
     return problem.field if isinstance(problem, Problem) else None
 
 
+def problem_key(problem: str) -> str | None:
+    """The one setting or secret a problem is about ("url"), or None."""
+    return problem.key if isinstance(problem, Problem) else None
+
+
 @dataclass(frozen=True)
 class SettingsSchema:
-    """What a destination (or a collector, integrations/inbound.py) of this kind needs: required
-    settings keys, defaults, required and optional secrets, and which settings are URLs the connector
-    calls (with the secrets attached)."""
+    """What a destination (or a collector, integrations/inbound.py) of this kind takes: required
+    settings keys, defaults, required and optional secrets (e.g. one of two ways to log in), which
+    settings are URLs the connector calls (with the secrets attached), and a line of help per setting
+    and secret. The settings it names are all it takes: another key is refused (a typo would
+    otherwise be ignored silently). The admin builds each destination kind's form from it
+    (integrations/admin/destination_form.py)."""
 
     required: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
@@ -143,25 +153,52 @@ class SettingsSchema:
     def settings_with_defaults(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         return {**self.defaults, **settings}
 
+    def setting_keys(self) -> list[str]:
+        """Every setting this kind takes, required ones first."""
+        secrets = set(self.secret_names)
+        keys = [*self.required, *self.defaults, *self.urls, *self.help]
+        return [key for key in dict.fromkeys(keys) if key not in secrets]
+
+    def unknown_secrets(self, entered: Mapping[str, str | None]) -> list[Problem]:
+        """Secrets entered (not removed) under a name this kind does not take."""
+        known = set(self.secret_names)
+        return [
+            Problem("secrets", f"'{key}' is not a secret of this kind (it takes: {_listed(known)}).", key=key)
+            for key, value in entered.items()
+            if value is not None and key not in known
+        ]
+
     def errors(self, *, settings: Mapping[str, Any], secret_keys: set[str]) -> list[str]:
         """What is missing or unusable, in words for the admin and the API; empty when the destination
         is usable. URL settings must be http(s) and may not point at an address the hub refuses to
         call (integrations/egress.py), judged by the addresses their host resolves to now."""
         merged = self.settings_with_defaults(settings)
+        known = self.setting_keys()
         problems: list[str] = [
-            Problem("settings", f"'{key}' is required.")
+            Problem(
+                "settings", f"'{key}' is not a setting of this kind (it takes: {_listed(known)}).", key=key
+            )
+            for key in settings
+            if key not in known
+        ]
+        problems += [
+            Problem("settings", f"'{key}' is required.", key=key)
             for key in self.required
             if merged.get(key) in (None, "")
         ]
-        problems += [Problem("secrets", f"'{key}' is required.") for key in self.secrets_missing(secret_keys)]
+        problems += [
+            Problem("secrets", f"'{key}' is required.", key=key) for key in self.secrets_missing(secret_keys)
+        ]
         for key in self.urls:
             url = merged.get(key)
             if url in (None, ""):
                 continue
             if not isinstance(url, str) or url_host_port(url) is None:
-                problems.append(Problem("settings", f"'{key}' must start with https:// (or http://)."))
+                problems.append(
+                    Problem("settings", f"'{key}' must start with https:// (or http://).", key=key)
+                )
             elif refused := url_refusal(url):
-                problems.append(Problem("settings", f"'{key}': {refused}."))
+                problems.append(Problem("settings", f"'{key}': {refused}.", key=key))
         return problems
 
     def secrets_missing(self, secret_keys: Iterable[str]) -> list[str]:
@@ -183,6 +220,10 @@ class SettingsSchema:
         return frozenset(
             url_origin(url) for key in self.urls if isinstance(url := merged.get(key), str) and url
         )
+
+
+def _listed(keys: Iterable[str]) -> str:
+    return ", ".join(sorted(keys)) or "none"
 
 
 class Connector(Protocol):

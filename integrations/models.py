@@ -535,7 +535,9 @@ class Destination(WithSecrets):
             return [Problem("settings", 'a JSON object, e.g. {"url": "https://..."}.')]
         probe = Destination(secrets=self.secrets)
         probe.secrets_update(dict(secrets))
-        problems = connector_get(kind).validate(settings=settings, secrets=probe.secret_values())
+        connector = connector_get(kind)
+        problems: list[str] = [*connector.settings_schema.unknown_secrets(secrets)]
+        problems += connector.validate(settings=settings, secrets=probe.secret_values())
         left = self.secrets_left_behind(kind=kind, settings=settings, secrets_entered=secrets)
         if left:
             problems.append(

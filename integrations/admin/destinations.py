@@ -1,98 +1,24 @@
-"""Destinations: where hub events and forwarded calls go, their write-only secrets, and "send a test"."""
+"""Destinations: where hub events and forwarded calls go. A new one starts with its kind; its form
+comes from that kind's settings schema (integrations/admin/destination_form.py). Also "send a test"."""
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from hub.admin import JSON_FORMFIELDS, ExtraBoxesForm, StorableJSONField, help_text_of, secret_mask
+from hub.admin import secret_mask
 from integrations import registry
 from integrations.admin.deliveries import exchange_shown, replayed
-from integrations.base import event_type_choices, problem_field
+from integrations.admin.destination_form import destination_form_for, form_fieldsets
 from integrations.deliveries import deliveries_replay_dead, destination_send_test
 from integrations.models import Destination
 from integrations.selectors import destinations_with_queue
 
 
-class DestinationForm(ExtraBoxesForm[Destination]):
-    kind = forms.ChoiceField(
-        label="kind", choices=registry.kind_choices, help_text=help_text_of(Destination, "kind")
-    )
-    call_types = forms.MultipleChoiceField(
-        label="receives",
-        choices=event_type_choices,
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text=help_text_of(Destination, "call_types"),
-    )
-    event_names_text = forms.CharField(
-        label="only these event names",
-        required=False,
-        widget=forms.Textarea({"rows": 2, "cols": 40}),
-        help_text="One per line, e.g. Order Completed. Empty: every event name.",
-    )
-    new_secrets = StorableJSONField(
-        label="set secrets",
-        required=False,
-        widget=forms.Textarea({"rows": 3, "cols": 60, "autocomplete": "off", "spellcheck": "false"}),
-        help_text='Write-only: {"signing_secret": "whsec_..."} sets that secret and keeps the others; '
-        '{"name": null} removes one. Stored values are never shown here.',
-    )
-
-    class Meta:
-        model = Destination
-        fields = [
-            "name",
-            "source",
-            "kind",
-            "enabled",
-            "settings",
-            "call_types",
-            "mapping_set",
-            "rate_limit_per_second",
-            "timeout_seconds",
-            "max_age_seconds",
-        ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.initial["event_names_text"] = "\n".join(self.instance.event_names or [])
-        self.initial["new_secrets"] = None  # write-only: never render what is stored
-
-    def clean_new_secrets(self) -> dict[str, str | None]:
-        value = self.cleaned_data.get("new_secrets") or {}
-        if not isinstance(value, dict) or not all(isinstance(v, str | None) for v in value.values()):
-            raise forms.ValidationError('A JSON object of names to text values, e.g. {"api_key": "..."}.')
-        return value
-
-    # Where a problem about a destination's settings or secrets is shown (see integrations.base.Problem).
-    PROBLEM_FIELDS = {"settings": "settings", "secrets": "new_secrets"}
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        kind, settings = data.get("kind"), data.get("settings")
-        if kind and settings is not None:
-            problems = self.instance.configuration_problems(
-                kind=kind, settings=settings, secrets=data.get("new_secrets") or {}
-            )
-            for problem in problems:
-                self.add_error(self.PROBLEM_FIELDS.get(problem_field(problem) or ""), problem)
-        return data
-
-    def extra_apply(self, instance: Destination) -> None:
-        text = self.cleaned_data.get("event_names_text") or ""
-        instance.event_names = [line.strip() for line in text.splitlines() if line.strip()]
-        if self.cleaned_data.get("new_secrets"):
-            instance.secrets_update(self.cleaned_data["new_secrets"])
-
-
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin[Destination]):
-    form = DestinationForm
-    formfield_overrides = JSON_FORMFIELDS
     list_display = [
         "name",
         "source",
@@ -106,24 +32,51 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
     list_filter = ["enabled", "kind", "source"]
     search_fields = ["name"]
     list_select_related = ["mapping_set", "source"]
-    readonly_fields = ["secrets_masked", "next_slot_at", "created_at", "updated_at"]
+    readonly_fields = ["kind_shown", "secrets_masked", "next_slot_at", "created_at", "updated_at"]
     actions = ["send_test", "replay_dead"]
-    fieldsets = [
-        (None, {"fields": ["name", "source", "kind", "enabled", "settings", "mapping_set"]}),
-        ("Secrets", {"fields": ["secrets_masked", "new_secrets"]}),
-        ("What it receives", {"fields": ["call_types", "event_names_text"]}),
-        (
-            "Delivery",
-            {"fields": ["rate_limit_per_second", "timeout_seconds", "max_age_seconds", "next_slot_at"]},
-        ),
-        (None, {"fields": ["created_at", "updated_at"]}),
-    ]
 
     class Media:
         css = {"all": ["integrations/admin.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Destination]:
         return destinations_with_queue(super().get_queryset(request))
+
+    @staticmethod
+    def kind_of(request: HttpRequest, obj: Destination | None) -> str:
+        """A stored destination's kind; for a new one the kind chosen first (?kind=), or ""."""
+        if obj is not None and obj.pk:
+            return obj.kind
+        kind = request.GET.get("kind", "")
+        return kind if kind in registry.CONNECTORS else ""
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.kind_of(request, None):
+            if not self.has_add_permission(request):
+                return super().add_view(request, form_url, extra_context)  # Django's 403
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Add destination: choose its kind",
+                "opts": self.opts,
+                "kinds": registry.kind_choices(),
+            }
+            return TemplateResponse(request, "admin/integrations/destination/choose_kind.html", context)
+        return super().add_view(request, form_url, extra_context)
+
+    def get_form(
+        self, request: HttpRequest, obj: Destination | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        stored = set(obj.secret_values()) if obj is not None else set()
+        kwargs["form"] = destination_form_for(self.kind_of(request, obj), stored_secrets=stored)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Destination | None = None) -> Any:
+        return form_fieldsets(self.kind_of(request, obj))
+
+    @admin.display(description="kind")
+    def kind_shown(self, obj: Destination) -> str:
+        return registry.connector_get(obj.kind).label if obj.kind in registry.CONNECTORS else obj.kind
 
     @admin.display(description="receives")
     def receives(self, obj: Destination) -> str:

@@ -82,12 +82,18 @@ class SurveyLabConnector(BaseConnector):
             query = dict(parse_qsl(urlsplit(link).query))
             if not query.get("cId"):
                 problems.append(
-                    Problem("settings", "'api_link' must name the collector (…/api.php?cId=<collector id>).")
+                    Problem(
+                        "settings",
+                        "'api_link' must name the collector (…/api.php?cId=<collector id>).",
+                        key="api_link",
+                    )
                 )
             if TOKEN_PARAM in query:
                 problems.append(
                     Problem(
-                        "settings", "remove apiToken from 'api_link' and store it as the secret api_token."
+                        "settings",
+                        "remove apiToken from 'api_link' and store it as the secret api_token.",
+                        key="api_link",
                     )
                 )
         actions = merged.get("actions")
@@ -96,11 +102,16 @@ class SurveyLabConnector(BaseConnector):
                 Problem(
                     "settings",
                     '\'actions\' maps events to actions, e.g. {"identify": "addContactToCollector"}.',
+                    key="actions",
                 )
             )
         else:
             problems += [
-                Problem("settings", f"unknown action '{action}' for '{name}' (one of {', '.join(ACTIONS)}).")
+                Problem(
+                    "settings",
+                    f"unknown action '{action}' for '{name}' (one of {', '.join(ACTIONS)}).",
+                    key="actions",
+                )
                 for name, action in actions.items()
                 if action not in ACTIONS
             ]

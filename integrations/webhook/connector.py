@@ -69,13 +69,15 @@ class WebhookConnector(BaseConnector):
     def validate(self, *, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
         problems = super().validate(settings=settings, secrets=secrets)
         if not isinstance(settings.get("headers", {}), dict):
-            problems.append(Problem("settings", "'headers' must be an object of header names to values."))
+            problems.append(
+                Problem("settings", "'headers' must be an object of header names to values.", key="headers")
+            )
         secret = secrets.get("signing_secret")
         if secret:
             try:
                 secret_key(secret)
             except ConnectorError as exc:
-                problems.append(Problem("secrets", exc.message))
+                problems.append(Problem("secrets", exc.message, key="signing_secret"))
         return problems
 
     def build(self, *, destination: Destination, event_type: str, data: Mapping[str, Any]) -> Any | None:

@@ -221,6 +221,7 @@ class WootricConnector(BaseConnector):
             "ip_address": "0.0.0.0",  # noqa: S104 - an IP address sent as data, not a bind address
         },
         urls=("base_url",),
+        optional_secrets=("account_token", "username", "password", "client_id", "client_secret"),
         help={
             "base_url": "Wootric's API: https://api.wootric.com, or https://api.eu.wootric.com (EU) or "
             "https://api.au.wootric.com (Australia) for accounts hosted there.",
@@ -240,7 +241,9 @@ class WootricConnector(BaseConnector):
         problems = super().validate(settings=settings, secrets=secrets)
         merged = self.settings_schema.settings_with_defaults(settings)
         if not isinstance(merged.get("forward_responses"), bool):
-            problems.append(Problem("settings", "'forward_responses' is true or false."))
+            problems.append(
+                Problem("settings", "'forward_responses' is true or false.", key="forward_responses")
+            )
         pairs = (("username", "password"), ("client_id", "client_secret"))
         if not any(secrets.get(a) and secrets.get(b) for a, b in pairs):
             problems.append(

@@ -18,24 +18,26 @@ def test_secrets_are_never_shown_in_the_destination_pages(admin_client: Client, 
         assert SECRET not in html
         assert SECRET.removeprefix("whsec_") not in html
     assert "signing_secret ••••" in listing
-    assert 'name="new_secrets"' in change
+    assert re.search(r'<input type="password" name="secret_signing_secret"[^>]*>', change)
+    assert "Leave empty to keep the stored one." in change
 
 
-def test_a_destination_is_added_in_the_admin_with_its_kind_from_the_registry(
+def test_a_destination_is_added_in_the_admin_by_choosing_its_kind_first(
     admin_client: Client, source: Source
 ) -> None:
-    form = admin_client.get("/admin/integrations/destination/add/").content.decode()
-    assert re.search(r'<option value="webhook">Webhook', form)
+    choice = admin_client.get("/admin/integrations/destination/add/").content.decode()
+    assert '<a class="button" href="?kind=webhook">Webhook (signed, Standard Webhooks)</a>' in choice
+    assert "<form" not in choice.split('id="content-main"')[1]  # nothing to fill in before the kind
 
     response = admin_client.post(
-        "/admin/integrations/destination/add/",
+        "/admin/integrations/destination/add/?kind=webhook",
         {
             "name": "Ops webhook",
             "source": source.pk,
-            "kind": "webhook",
             "enabled": "on",
-            "settings": '{"url": "https://ops.example.com/hooks"}',
-            "new_secrets": f'{{"signing_secret": "{SECRET}"}}',
+            "setting_url": "https://ops.example.com/hooks",
+            "setting_headers": "X-Team: ops\n",
+            "secret_signing_secret": SECRET,
             "call_types": ["response.created", "track"],
             "event_names_text": "Order Completed\n",
             "timeout_seconds": "5",
@@ -45,7 +47,8 @@ def test_a_destination_is_added_in_the_admin_with_its_kind_from_the_registry(
 
     assert response.status_code == 302, response.content.decode()[-3000:]
     destination = Destination.objects.get()
-    assert destination.source == source
+    assert (destination.kind, destination.source) == ("webhook", source)
+    assert destination.settings == {"url": "https://ops.example.com/hooks", "headers": {"X-Team": "ops"}}
     assert destination.secret_values() == {"signing_secret": SECRET}
     assert destination.call_types == ["response.created", "track"]
     assert destination.event_names == ["Order Completed"]

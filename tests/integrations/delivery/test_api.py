@@ -1,5 +1,6 @@
 """The management API of destinations and deliveries: secrets are write-only."""
 
+import base64
 from typing import Any
 
 from django.db import connection
@@ -52,19 +53,27 @@ def test_a_destination_is_created_with_write_only_secrets(api_client: APIClient)
         assert SECRET.removeprefix("whsec_") not in page.content.decode()
 
 
-def test_patch_sets_named_secrets_and_keeps_the_others(api_client: APIClient, webhook: Destination) -> None:
+def test_patch_sets_named_secrets_and_keeps_them(api_client: APIClient, webhook: Destination) -> None:
+    other = "whsec_" + base64.b64encode(b"fedcba9876543210fedcba9876543210").decode()
     response = api_client.patch(
-        f"/api/destinations/{webhook.pk}/", {"secrets": {"api_key": "key-0123456789"}}, format="json"
+        f"/api/destinations/{webhook.pk}/", {"secrets": {"signing_secret": other}}, format="json"
     )
     assert response.status_code == 200, response.json()
-    assert response.json()["secret_keys"] == ["api_key", "signing_secret"]
-    assert "key-0123456789" not in response.content.decode()
+    assert response.json()["secret_keys"] == ["signing_secret"]
+    assert other not in response.content.decode()
 
     response = api_client.patch(f"/api/destinations/{webhook.pk}/", {"enabled": False}, format="json")
     assert response.status_code == 200
     webhook.refresh_from_db()
     assert webhook.enabled is False
-    assert webhook.secret_values() == {"api_key": "key-0123456789", "signing_secret": SECRET}
+    assert webhook.secret_values() == {"signing_secret": other}
+
+    # A name the kind does not take is refused, not kept unused.
+    response = api_client.patch(
+        f"/api/destinations/{webhook.pk}/", {"secrets": {"api_key": "key-0123456789"}}, format="json"
+    )
+    assert response.status_code == 400
+    assert "'api_key' is not a secret of this kind" in response.json()["errors"]["secrets"][0]
 
 
 def test_an_unusable_configuration_is_refused_with_the_reasons(api_client: APIClient) -> None:

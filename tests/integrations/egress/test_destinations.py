@@ -1,7 +1,6 @@
 """Destinations: URL settings that point inside are refused when saved (admin and API, a field error
 naming HUB_OUTBOUND_ALLOWED_NETWORKS) and fail for good when sent; a new host needs its secrets again."""
 
-import json
 import logging
 import time
 from typing import Any
@@ -53,29 +52,25 @@ def api_body(kind: str, base: str) -> dict[str, Any]:
     }
 
 
-def admin_data(destination: Destination | None = None, **changes: Any) -> dict[str, Any]:
-    """The destination form as the admin posts it (a new one when `destination` is None)."""
+def admin_data(
+    destination: Destination | None = None,
+    *,
+    settings: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The destination form as the admin posts it: one box per setting and per secret of the kind."""
     data: dict[str, Any] = {
-        "name": "A destination",
-        "source": source_default().pk,
-        "kind": "webhook",
+        "name": destination.name if destination else "A destination",
+        "source": destination.source_id if destination else source_default().pk,
         "enabled": "on",
-        "settings": "{}",
-        "new_secrets": "",
-        "call_types": ["identify"],
+        "call_types": destination.call_types if destination else ["identify"],
         "event_names_text": "",
         "timeout_seconds": "5",
         "max_age_seconds": "14400",
     }
-    if destination is not None:
-        data.update(
-            name=destination.name,
-            source=destination.source_id,
-            kind=destination.kind,
-            settings=json.dumps(destination.settings),
-            call_types=destination.call_types,
-        )
-    data.update(changes)
+    settings = destination.settings if settings is None and destination else settings or {}
+    data |= {f"setting_{key}": value for key, value in settings.items()}
+    data |= {f"secret_{key}": value for key, value in (secrets or {}).items()}
     return data
 
 
@@ -108,12 +103,11 @@ def test_the_admin_refuses_a_url_setting_that_points_inside_beside_the_settings(
     admin_client: Client, source: Source, nothing_allowed: None, kind: str
 ) -> None:
     key = KINDS[kind][0]
-    data = admin_data(kind=kind, settings=json.dumps(settings_for(kind, "http://[fd00::1]:8080")))
-    data["new_secrets"] = json.dumps(KINDS[kind][2])
+    data = admin_data(settings=settings_for(kind, "http://[fd00::1]:8080"), secrets=KINDS[kind][2])
 
-    errors = form_errors(admin_client.post("/admin/integrations/destination/add/", data))
+    errors = form_errors(admin_client.post(f"/admin/integrations/destination/add/?kind={kind}", data))
 
-    (problem,) = errors["settings"]
+    (problem,) = errors[f"setting_{key}"]
     assert f"'{key}'" in problem
     assert "fd00::1 is a private address" in problem
     assert SETTING in problem
@@ -272,17 +266,15 @@ def test_the_admin_refuses_a_new_host_without_the_secrets_beside_them(
     url = f"/admin/integrations/destination/{wootric.pk}/change/"
     moved = {"base_url": "https://api.eu.wootric.com"}
 
-    errors = form_errors(admin_client.post(url, admin_data(wootric, settings=json.dumps(moved))))
+    errors = form_errors(admin_client.post(url, admin_data(wootric, settings=moved)))
 
-    (problem,) = errors["new_secrets"]
+    (problem,) = errors["secret_account_token"]  # the first of the secrets' boxes
     assert "enter password, username again with the new host" in problem
     wootric.refresh_from_db()
     assert wootric.settings == {"base_url": "https://api.wootric.com"}
 
     new_secrets = {"username": "eu@example.com", "password": "pw-eu-0123456789"}
-    response = admin_client.post(
-        url, admin_data(wootric, settings=json.dumps(moved), new_secrets=json.dumps(new_secrets))
-    )
+    response = admin_client.post(url, admin_data(wootric, settings=moved, secrets=new_secrets))
     assert response.status_code == 302
     wootric.refresh_from_db()
     assert (wootric.settings, wootric.secret_values()) == (moved, new_secrets)
