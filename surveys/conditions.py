@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 
 OPERATORS = ("equals", "exists", "in", "at_least", "at_most")
 NUMERIC_OPERATORS = ("at_least", "at_most")
+# How the admin's condition rows name each operator.
+OPERATOR_LABELS = {
+    "equals": "equals",
+    "exists": "is set",
+    "in": "is one of",
+    "at_least": "is at least",
+    "at_most": "is at most",
+}
 _MISSING = object()
 
 

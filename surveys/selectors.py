@@ -40,6 +40,22 @@ def survey_nps(survey: Survey) -> int | None:
     return round(100 * (survey.promoter_count - survey.detractor_count) / responses)  # type: ignore[attr-defined]
 
 
+def survey_setup_gaps(*, survey: Survey) -> list[str]:
+    """What keeps a survey from asking anyone, in words for the top of its admin page."""
+    gaps = []
+    if (
+        not survey.triggers.filter(enabled=True).exists()
+        and not survey.collectors.filter(enabled=True).exists()
+    ):
+        gaps.append(
+            "This survey has no enabled trigger or collector, so it never asks anyone: add a trigger "
+            "(which calls make it consider a person) or a collector (Surveys → Collectors)."
+        )
+    if not survey.automation_enabled:
+        gaps.append("Automation is off: it sends nothing until 'automation enabled' is ticked.")
+    return gaps
+
+
 def responses_in_band(queryset: QuerySet[Response], *, band: str) -> QuerySet[Response]:
     """The responses of one NPS band ("promoter", "passive", "detractor"); all of them for another word."""
     if band not in SCORE_BANDS:

@@ -10,12 +10,13 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from hub.admin import JSON_FORMFIELDS, help_text_of
+from hub.admin import help_text_of
 from hub.pipeline import SURVEY_ADMIN_PARTS, pipeline_functions
+from surveys.admin.conditions import ConditionsField
 from surveys.admin.eligibility import SurveyEligibilityPages
 from surveys.admin.preview import SurveyPreviewPages
 from surveys.models import Survey, SurveyTexts, SurveyTranslation, Trigger
-from surveys.selectors import survey_nps, surveys_with_stats
+from surveys.selectors import survey_nps, survey_setup_gaps, surveys_with_stats
 from surveys.services.content import DEFAULT_TEXTS
 
 WEEKDAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -74,21 +75,21 @@ class SurveyForm(forms.ModelForm[Survey]):
 
 
 class TriggerForm(forms.ModelForm[Trigger]):
+    conditions = ConditionsField(
+        required=False,
+        label="only when",
+        help_text='All must hold. Numbers and true/false match as such; "42" in quotes matches the text. '
+        "'is one of' takes values separated by commas.",
+    )
+
     class Meta:
         model = Trigger
         fields = ["source", "call_type", "event_name", "conditions", "enabled"]
-        widgets = {"conditions": forms.Textarea({"rows": 2, "cols": 50})}
-
-    def clean_conditions(self) -> Any:
-        # An emptied box means "no conditions", not null; the model's clean() checks the rest.
-        value = self.cleaned_data.get("conditions")
-        return [] if value is None else value
 
 
 class TriggerInline(admin.TabularInline[Trigger, Survey]):
     model = Trigger
     form = TriggerForm
-    formfield_overrides = JSON_FORMFIELDS
     extra = 0
     verbose_name_plural = "triggers (which calls make the survey consider a person)"
 
@@ -126,6 +127,7 @@ class SurveyAdmin(SurveyPreviewPages, SurveyEligibilityPages):
         (
             "Sender",
             {
+                "classes": ["hub-tab-texts"],
                 "fields": ["sender_name", "sender_email", "reply_to", "company_name"],
                 "description": "Who the email comes from, and the name that replaces {{ company }}.",
             },
@@ -133,20 +135,25 @@ class SurveyAdmin(SurveyPreviewPages, SurveyEligibilityPages):
         (
             "Email and question",
             {
+                "classes": ["hub-tab-texts"],
                 "fields": ["subject", "question", "low_label", "high_label"],
                 "description": "The email's subject and the 0-10 question. Blank texts use the defaults.",
             },
         ),
         (
             "Follow-up question per score band",
-            {"fields": ["followup_detractor", "followup_passive", "followup_promoter"]},
+            {
+                "classes": ["hub-tab-texts"],
+                "fields": ["followup_detractor", "followup_passive", "followup_promoter"],
+            },
         ),
-        ("Tag ratings", {"fields": ["tags", "tag_scale"]}),
-        ("After answering", {"fields": ["thank_you"]}),
-        ("Branding", {"fields": ["logo_url", "accent_color", "footer"]}),
+        ("Tag ratings", {"classes": ["hub-tab-texts"], "fields": ["tags", "tag_scale"]}),
+        ("After answering", {"classes": ["hub-tab-texts"], "fields": ["thank_you"]}),
+        ("Branding", {"classes": ["hub-tab-branding"], "fields": ["logo_url", "accent_color", "footer"]}),
         (
             "When to ask",
             {
+                "classes": ["hub-tab-when"],
                 "fields": ["min_delay_days", "max_delay_days", "resurvey_interval_days", "token_expiry_days"],
                 "description": "Min 3 / max 14: a new customer is asked 3 days after createdAt, and "
                 "customers created more than 14 days ago are ignored. Max 0: every trigger may ask, "
@@ -156,13 +163,14 @@ class SurveyAdmin(SurveyPreviewPages, SurveyEligibilityPages):
         (
             "Send window",
             {
+                "classes": ["hub-tab-when"],
                 "fields": [
                     "send_window_enabled",
                     "send_window_days",
                     "send_window_start",
                     "send_window_end",
                     "send_window_timezone",
-                ]
+                ],
             },
         ),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
@@ -178,14 +186,17 @@ class SurveyAdmin(SurveyPreviewPages, SurveyEligibilityPages):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        # Later stages add to the survey's page (hub/pipeline.py SURVEY_ADMIN_PARTS), e.g. embed snippets.
+        # Later stages add to the survey's page (hub/pipeline.py SURVEY_ADMIN_PARTS), e.g. embed snippets;
+        # what keeps it from asking anyone goes at the top.
         survey = self.get_object(request, unquote(object_id))
         parts = (
             [part(request, survey=survey) for part in pipeline_functions(SURVEY_ADMIN_PARTS)]
             if survey
             else []
         )
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "parts": parts})
+        gaps = survey_setup_gaps(survey=survey) if survey is not None else []
+        context = {**(extra_context or {}), "parts": parts, "setup_gaps": gaps}
+        return super().change_view(request, object_id, form_url, context)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # A new survey starts with the standard NPS wording, to be edited rather than invented.

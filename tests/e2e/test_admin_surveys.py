@@ -33,22 +33,46 @@ def test_create_a_survey_preview_it_and_explain_who_is_surveyed(
     page = admin_page
     page.locator("tr.model-survey").get_by_role("link", name="Add").click()
     expect(page.get_by_role("heading", name="Add survey")).to_be_visible()
-    # A new survey starts with the standard NPS question.
-    expect(page.get_by_role("group", name="Email and question").get_by_label("Question:")).to_have_value(
-        "How likely are you to recommend {{ company }} to a friend or colleague?"
-    )
+    # The survey's parts are tabs, triggers first: a survey is useless without one.
+    tabs = ["Triggers", "Texts", "Branding", "When to ask", "Translations"]
+    expect(page.get_by_role("tab")).to_have_text(tabs)
+    expect(page.get_by_role("tab", name="Triggers")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("group", name="Email and question")).to_be_hidden()
 
     page.get_by_label("Name:", exact=True).press_sequentially("Checkout NPS")
     expect(page.get_by_label("Slug:")).to_have_value("checkout-nps")
-    page.get_by_label("Company name:").fill("Acme")
-    page.get_by_label("Min delay days:").fill("3")
-    page.get_by_label("Max delay days:").fill("14")
 
     page.get_by_role("button", name="Add another Trigger").click()
     page.locator("#id_triggers-0-source").select_option(label="Web app")
     page.locator("#id_triggers-0-call_type").select_option("track")
     page.locator("#id_triggers-0-event_name").fill("Order Completed")
+    # Conditions are rows of boxes: trait, operator, value; rows are added and removed.
+    conditions = page.locator("#triggers-group .hub-conditions")
+    conditions.get_by_label("trait or field").first.fill("traits.plan")
+    conditions.get_by_label("value").first.fill("pro")
+    conditions.get_by_role("button", name="Add a condition").click()
+    conditions.get_by_label("trait or field").nth(1).fill("traits.country")
+    conditions.get_by_label("operator").nth(1).select_option(label="is one of")
+    conditions.get_by_label("value").nth(1).fill("BE, NL")
+    conditions.get_by_role("button", name="Add a condition").click()
+    conditions.get_by_label("trait or field").nth(2).fill("traits.email")
+    conditions.get_by_label("operator").nth(2).select_option(label="is set")
+    expect(conditions.get_by_label("value").nth(2)).to_be_disabled()
+    conditions.get_by_role("button", name="Remove").nth(1).click()
+    expect(conditions.get_by_label("trait or field")).to_have_count(3)  # with the spare row
+    screenshot(page, "surveys-triggers")
 
+    page.get_by_role("tab", name="Texts").click()
+    # A new survey starts with the standard NPS question.
+    expect(page.get_by_role("group", name="Email and question").get_by_label("Question:")).to_have_value(
+        "How likely are you to recommend {{ company }} to a friend or colleague?"
+    )
+    page.get_by_label("Company name:").fill("Acme")
+    page.get_by_role("tab", name="When to ask").click()
+    page.get_by_label("Min delay days:").fill("3")
+    page.get_by_label("Max delay days:").fill("14")
+
+    page.get_by_role("tab", name="Translations").click()
     page.get_by_role("button", name="Add another Survey translation").click()
     page.locator("#id_translations-0-language").fill("nl")
     page.locator("#id_translations-0-question").fill(
@@ -56,6 +80,10 @@ def test_create_a_survey_preview_it_and_explain_who_is_surveyed(
     )
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    assert Survey.objects.get(slug="checkout-nps").triggers.get().conditions == [
+        {"path": "traits.plan", "op": "equals", "value": "pro"},
+        {"path": "traits.email", "op": "exists"},
+    ]
 
     # Automation is switched on from the list, where every survey's switch is at hand.
     row = page.locator("#result_list tbody tr", has_text="Checkout NPS")

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.test import RequestFactory
 
 from hub.admin import StorableJSONField
-from tests.surveys.test_admin import survey_form
+from tests.surveys.test_admin import condition_rows, survey_form
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def json_fields_of_every_admin_form(user: Any) -> list[tuple[str, str, forms.Fie
 def test_every_json_field_of_the_admin_parses_totally(admin_user: Any) -> None:
     fields = json_fields_of_every_admin_form(admin_user)
 
-    assert fields  # the walk finds them: conditions, settings, topic_actions ...
+    assert fields  # the walk finds them: mapping rules, topic_actions ...
     assert [(model, name) for model, name, field in fields if not isinstance(field, StorableJSONField)] == []
 
 
@@ -51,11 +51,9 @@ def test_a_json_box_with_nul_or_deep_json_is_a_field_error(text: str, message: s
 
 
 def test_a_trigger_condition_with_nul_is_a_form_error_not_a_500(admin_client: Any, source: Any) -> None:
-    conditions = '[{"path": "traits.plan", "op": "equals", "value": "a\\u0000b"}]'
+    conditions = condition_rows(("traits.plan", "equals", "a\u0000b"))
 
-    response = admin_client.post(
-        "/admin/surveys/survey/add/", survey_form(source, **{"triggers-0-conditions": conditions})
-    )
+    response = admin_client.post("/admin/surveys/survey/add/", survey_form(source, **conditions))
 
     assert response.status_code == 200
     assert "U+0000" in response.content.decode()

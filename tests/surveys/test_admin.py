@@ -88,6 +88,15 @@ def test_the_list_shows_automation_triggers_and_figures_in_one_query(
     assert len(five_surveys.captured_queries) == len(two_surveys.captured_queries)
 
 
+def condition_rows(*rows: tuple[str, str, str], trigger: int = 0) -> dict[str, str]:
+    """A trigger's condition rows (trait or field, operator, value) as the form posts them."""
+    prefix = f"triggers-{trigger}-conditions"
+    data = {f"{prefix}-rows": str(len(rows))}
+    for index, (path, op, value) in enumerate(rows):
+        data |= {f"{prefix}-{index}-path": path, f"{prefix}-{index}-op": op, f"{prefix}-{index}-value": value}
+    return data
+
+
 def survey_form(source: Source, **changes: Any) -> dict[str, Any]:
     """The add form as a person fills it in: one trigger, one Dutch translation."""
     data = {
@@ -114,7 +123,7 @@ def survey_form(source: Source, **changes: Any) -> dict[str, Any]:
         "triggers-0-source": str(source.pk),
         "triggers-0-call_type": "track",
         "triggers-0-event_name": "Order Completed",
-        "triggers-0-conditions": '[{"path": "traits.plan", "op": "equals", "value": "pro"}]',
+        **condition_rows(("traits.plan", "equals", "pro")),
         "triggers-0-enabled": "on",
         "translations-TOTAL_FORMS": "1",
         "translations-INITIAL_FORMS": "0",
@@ -151,8 +160,7 @@ def test_the_add_form_starts_with_the_standard_nps_wording(admin_client: Client)
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
-        ({"triggers-0-conditions": '[{"path": "traits.plan", "op": "like"}]'}, "op must be one of"),
-        ({"triggers-0-conditions": '{"plan": "pro"}'}, "Conditions must be a list."),
+        (condition_rows(("traits.plan", "like", "pro")), "op must be one of"),
         ({"min_delay_days": "20"}, "The minimum delay is larger than the maximum delay."),
     ],
 )
@@ -166,13 +174,43 @@ def test_the_form_refuses_bad_conditions_and_delays(
     assert not Survey.objects.exists()
 
 
-def test_an_emptied_conditions_box_means_no_conditions(admin_client: Client, source: Source) -> None:
+def test_an_emptied_condition_row_means_no_condition(admin_client: Client, source: Source) -> None:
     response = admin_client.post(
-        "/admin/surveys/survey/add/", survey_form(source, **{"triggers-0-conditions": ""})
+        "/admin/surveys/survey/add/", survey_form(source, **condition_rows(("", "equals", "pro")))
     )
 
     assert response.status_code == 302
     assert Trigger.objects.get().conditions == []
+
+
+def test_condition_rows_keep_numbers_true_false_quoted_text_and_lists(
+    admin_client: Client, source: Source
+) -> None:
+    rows = condition_rows(
+        ("traits.seats", "equals", "10"),
+        ("traits.beta", "equals", "true"),
+        ("traits.code", "equals", '"42"'),
+        ("traits.country", "in", 'BE, NL, "Bonaire, Sint Eustatius"'),
+        ("traits.email", "exists", ""),
+    )
+
+    response = admin_client.post("/admin/surveys/survey/add/", survey_form(source, **rows))
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    trigger = Trigger.objects.get()
+    assert trigger.conditions == [
+        {"path": "traits.seats", "op": "equals", "value": 10},
+        {"path": "traits.beta", "op": "equals", "value": True},
+        {"path": "traits.code", "op": "equals", "value": "42"},
+        {"path": "traits.country", "op": "in", "value": ["BE", "NL", "Bonaire, Sint Eustatius"]},
+        {"path": "traits.email", "op": "exists"},
+    ]
+    # Shown again as typed, one row each, with a spare empty row to add another.
+    page = admin_client.get(f"/admin/surveys/survey/{trigger.survey_id}/change/").content.decode()
+    for index, shown in enumerate(["10", "true", '"42"', 'BE, NL, "Bonaire, Sint Eustatius"', ""]):
+        assert f'name="triggers-0-conditions-{index}-value" value="{html.escape(shown)}"' in page
+    assert 'name="triggers-0-conditions-5-path" value=""' in page
+    assert '<textarea name="triggers-0-conditions"' not in page  # no JSON box
 
 
 def srcdoc(page: str) -> str:
@@ -352,3 +390,30 @@ def test_the_policy_is_one_row_opened_from_the_list(admin_client: Client) -> Non
     assert response.status_code == 302
     assert response["Location"] == f"/admin/surveys/surveypolicy/{policy.pk}/change/"
     assert admin_client.get("/admin/surveys/surveypolicy/add/").status_code == 403
+
+
+def test_a_survey_that_cannot_ask_anyone_says_so_at_the_top(admin_client: Client, source: Source) -> None:
+    survey = survey_make(automation_enabled=False)
+    url = f"/admin/surveys/survey/{survey.pk}/change/"
+
+    page = html.unescape(admin_client.get(url).content.decode())
+    assert "This survey has no enabled trigger or collector, so it never asks anyone" in page
+    assert "Automation is off" in page
+
+    Trigger.objects.create(survey=survey, source=source, call_type="identify")
+    survey.automation_enabled = True
+    survey.save()
+    page = html.unescape(admin_client.get(url).content.decode())
+    assert "hub-setup-gaps" not in page
+
+
+def test_the_survey_form_puts_triggers_first_and_its_parts_in_tabs(admin_client: Client) -> None:
+    page = admin_client.get("/admin/surveys/survey/add/").content.decode()
+
+    tabs = re.findall(r'<button type="button" data-tab="(\w+)">', page)
+    assert tabs == ["triggers", "texts", "branding", "when", "translations"]
+    # Every part carries its tab, and the triggers come before the texts.
+    triggers, texts = page.index('id="triggers-group"'), page.index("Email and question")
+    assert triggers < texts < page.index('id="translations-group"')
+    for part in ("texts", "branding", "when"):
+        assert f"hub-tab-{part}" in page
