@@ -12,7 +12,7 @@ from django.utils.html import format_html_join
 from customers.models import Account, DeletionReceipt, Identity, Membership, Person, Suppression
 from customers.selectors import person_recent_events
 from customers.services.erasure import people_erase, person_erase_record
-from hub.admin import ReadOnlyAdmin, pretty_json
+from hub.admin import ReadOnlyAdmin, json_table
 
 TIMELINE_LENGTH = 25
 
@@ -83,7 +83,7 @@ class PersonAdmin(admin.ModelAdmin[Person]):
 
     @admin.display(description="traits")
     def pretty_traits(self, obj: Person) -> str:
-        return pretty_json(obj.traits)
+        return json_table(obj.traits, key_label="trait")
 
     @admin.display(description="last calls")
     def timeline(self, obj: Person) -> str:
@@ -159,7 +159,7 @@ class AccountAdmin(admin.ModelAdmin[Account]):
 
     @admin.display(description="traits")
     def pretty_traits(self, obj: Account) -> str:
-        return pretty_json(obj.traits)
+        return json_table(obj.traits, key_label="trait")
 
     @admin.display(description="people")
     def members(self, obj: Account) -> str:
@@ -195,4 +195,4 @@ class DeletionReceiptAdmin(ReadOnlyAdmin):
 
     @admin.display(description="what was erased")
     def pretty_erased(self, obj: DeletionReceipt) -> str:
-        return pretty_json(obj.erased)
+        return json_table(obj.erased, key_label="what", value_label="rows")

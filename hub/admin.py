@@ -165,6 +165,20 @@ def pretty_json(value: Any) -> str:
     return format_html('<pre class="hub-payload">{}</pre>', text)
 
 
+def json_table(value: Any, *, key_label: str = "name", value_label: str = "value") -> str:
+    """A JSON object as a two-column table (traits, tag ratings, counts): text and numbers as they
+    are, nested values as pretty JSON in their cell; anything but an object as `pretty_json`."""
+    if not isinstance(value, dict) or not value:
+        return pretty_json(value)
+    rows = [
+        (key, item if isinstance(item, str | int | float | bool) or item is None else pretty_json(item))
+        for key, item in sorted(value.items(), key=lambda pair: str(pair[0]).lower())
+    ]
+    return render_to_string(
+        "admin/hub/json_table.html", {"rows": rows, "key_label": key_label, "value_label": value_label}
+    )
+
+
 def status_badge(status: str, label: str = "") -> str:
     return format_html('<span class="hub-status hub-status-{}">{}</span>', status, label or status)
 

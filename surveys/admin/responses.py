@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
 
-from hub.admin import ReadOnlyAdmin
+from hub.admin import ReadOnlyAdmin, json_table
 from surveys.models import SCORE_BANDS, Response
 from surveys.selectors import responses_in_band
 
@@ -38,13 +38,20 @@ class ResponseAdmin(ReadOnlyAdmin):
         "rating",
         "band",
         "comment",
-        "tag_ratings",
+        "tag_ratings_shown",
         "language",
         "answered_at",
         "rated_at",
         "updated_at",
     )
     fields = readonly_fields
+
+    class Media:
+        css = {"all": ["integrations/admin.css"]}
+
+    @admin.display(description="tag ratings")
+    def tag_ratings_shown(self, obj: Response) -> str:
+        return json_table(obj.tag_ratings, key_label="tag", value_label="rating")
 
     @admin.display(description="band")
     def band(self, obj: Response) -> str:
