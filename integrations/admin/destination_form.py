@@ -110,6 +110,8 @@ class DestinationForm(ExtraBoxesForm[Destination]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.instance.kind = self.kind_name  # the kind chosen first, shown at the top
         self.initial["event_names_text"] = "\n".join(self.instance.event_names or [])
         stored = self.instance.settings if self.instance.kind == self.kind_name else {}
         shown = self.schema.settings_with_defaults(stored or {})

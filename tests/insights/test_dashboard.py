@@ -142,7 +142,7 @@ def test_a_running_hub_shows_its_figures_with_links(admin_client: Client, source
     page = home(admin_client)
 
     assert "<strong>2</strong> calls today" in page
-    assert "<strong>1</strong> invitations due" in page
+    assert "<strong>1</strong> invitation due" in page
     assert "<strong>4</strong> answers this week" in page
     # 3 promoters, 1 detractor of 4: +50, with its 95% margin.
     assert "<strong>NPS +50</strong> ± 85 (4 answers, 30 days)" in page
