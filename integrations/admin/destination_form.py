@@ -179,16 +179,21 @@ def destination_form_for(kind: str, *, stored_secrets: set[str]) -> type[Destina
     return type(f"{kind.title()}DestinationForm", (DestinationForm,), {"kind_name": kind, **boxes})
 
 
-def form_fieldsets(kind: str) -> list[tuple[str | None, dict[str, Any]]]:
-    """The destination page's sections for one kind."""
+def form_fieldsets(kind: str, *, stored: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
+    """The destination page's sections for one kind; `stored`: the settings saved so far."""
     schema = schema_of(kind)
     label = connector_get(kind).label if kind in CONNECTORS else "Its"
+    settings: dict[str, Any] = {
+        "fields": [SETTING_PREFIX + key for key in schema.setting_keys()] + ["mapping_set"]
+    }
+    unknown = sorted(key for key in stored if key not in schema.setting_keys())
+    if unknown:  # saved before the hub refused them; the form has no box for them
+        settings["description"] = (
+            f"Stored settings this kind does not take, dropped when saved: {', '.join(unknown)}."
+        )
     fieldsets: list[tuple[str | None, dict[str, Any]]] = [
         (None, {"fields": ["kind_shown", "name", "source", "enabled"]}),
-        (
-            f"{label} settings",
-            {"fields": [SETTING_PREFIX + key for key in schema.setting_keys()] + ["mapping_set"]},
-        ),
+        (f"{label} settings", settings),
     ]
     if schema.secret_names:
         fieldsets.append(

@@ -72,7 +72,8 @@ class DestinationAdmin(admin.ModelAdmin[Destination]):
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Destination | None = None) -> Any:
-        return form_fieldsets(self.kind_of(request, obj))
+        stored = obj.settings if obj is not None and isinstance(obj.settings, dict) else {}
+        return form_fieldsets(self.kind_of(request, obj), stored=stored)
 
     @admin.display(description="kind")
     def kind_shown(self, obj: Destination) -> str:

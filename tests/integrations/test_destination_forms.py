@@ -184,3 +184,22 @@ def test_the_api_refuses_a_secret_the_kind_does_not_take(api_client: APIClient, 
     assert response.json()["errors"]["secrets"] == [
         "secrets: 'api_key' is not a secret of this kind (it takes: write_key)."
     ]
+
+
+def test_stored_settings_the_kind_does_not_take_are_named_and_dropped_on_save(
+    admin_client: Client, source: Source
+) -> None:
+    segment = Destination(source=source, kind="segment", name="Segment", call_types=["identify"])
+    segment.settings = {"base_url": "http://127.0.0.1:8100"}  # saved before the hub refused it
+    segment.secrets_update({"write_key": "wk-0123456789"})
+    segment.save()
+    url = f"/admin/integrations/destination/{segment.pk}/change/"
+
+    page = form_page(admin_client, url)
+    assert "Stored settings this kind does not take, dropped when saved: base_url." in page
+
+    # The host moves from the default to api_host: its key is entered again with it.
+    data = base_data(source, setting_api_host="http://127.0.0.1:8100", secret_write_key="wk-0123456789")
+    assert admin_client.post(url, data).status_code == 302
+    segment.refresh_from_db()
+    assert segment.settings == {"api_host": "http://127.0.0.1:8100"}
