@@ -121,3 +121,19 @@ def test_create_a_survey_preview_it_and_explain_who_is_surveyed(
     page.reload()
     expect(page.locator("#eligibility-verdict")).to_contain_text("Not eligible")
     expect(reasons).to_have_text(["automation is off for this survey"])
+
+
+def test_a_mistake_in_another_tab_opens_that_tab(admin_page: Page, source: Source) -> None:
+    page = admin_page
+    page.goto("/admin/surveys/survey/add/")
+    page.get_by_label("Name:", exact=True).press_sequentially("Renewal NPS")
+    page.get_by_role("tab", name="When to ask").click()
+    page.get_by_label("Min delay days:").fill("20")
+    page.get_by_label("Max delay days:").fill("10")
+    page.get_by_role("tab", name="Triggers").click()
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    expect(page.locator(".errornote")).to_be_visible()
+    expect(page.get_by_role("tab", name="When to ask")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("The minimum delay is larger than the maximum delay.")).to_be_visible()
+    assert not Survey.objects.filter(name="Renewal NPS").exists()

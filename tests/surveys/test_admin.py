@@ -417,3 +417,5 @@ def test_the_survey_form_puts_triggers_first_and_its_parts_in_tabs(admin_client:
     assert triggers < texts < page.index('id="translations-group"')
     for part in ("texts", "branding", "when"):
         assert f"hub-tab-{part}" in page
+    # Without the script the tabs stay hidden and every part shows, one after another.
+    assert '<nav class="hub-tabs" aria-label="Parts of the survey" hidden>' in page
