@@ -18,6 +18,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("surveys", "collector"),
             ("surveys", "invitation"),
             ("surveys", "response"),
+            ("testimonials", "testimonial"),
             ("insights", "commentanalysis"),
             ("insights", "theme"),
         ],
@@ -40,6 +41,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         "Settings",
         [
             ("surveys", "surveypolicy"),
+            ("testimonials", "testimonialsettings"),
             ("authtoken", "tokenproxy"),
             ("django_celery_beat", "periodictask"),
             ("auth", "user"),

@@ -60,6 +60,8 @@ def test_the_home_page_is_branded_and_lists_sections_in_the_order_staff_use_them
     assert positions == sorted(positions)
     # Plain names, and each model in its section (Answers under Surveys, before People).
     assert page.find(">Answers</a>") < positions[1] < page.find(">Do-not-contact list</a>") < positions[2]
+    assert page.find(">Answers</a>") < page.find(">Testimonials</a>") < positions[1]
+    assert positions[4] < page.find(">Testimonial settings</a>")
     assert positions[4] < page.find(">Periodic tasks</a>")
     assert positions[4] < page.find(">Tokens</a>")
 
