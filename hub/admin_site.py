@@ -71,7 +71,8 @@ def sections_arrange(app_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "app_label": f"section-{index}",
                 "app_url": "",  # a section has no page (templates/admin/app_list.html)
                 "has_module_perms": True,
-                "models": [model for _, model in found],
+                # Each row keeps its app's label, so its id stays "<app>-<model>" (app_list.html).
+                "models": [{**model, "app_label": app["app_label"]} for app, model in found],
             }
         )
     return sections
