@@ -192,6 +192,7 @@ def test_condition_rows_keep_numbers_true_false_quoted_text_and_lists(
         ("traits.code", "equals", '"42"'),
         ("traits.country", "in", 'BE, NL, "Bonaire, Sint Eustatius"'),
         ("traits.email", "exists", ""),
+        ("traits.seats", "at_least", "5"),
     )
 
     response = admin_client.post("/admin/surveys/survey/add/", survey_form(source, **rows))
@@ -204,12 +205,14 @@ def test_condition_rows_keep_numbers_true_false_quoted_text_and_lists(
         {"path": "traits.code", "op": "equals", "value": "42"},
         {"path": "traits.country", "op": "in", "value": ["BE", "NL", "Bonaire, Sint Eustatius"]},
         {"path": "traits.email", "op": "exists"},
+        {"path": "traits.seats", "op": "at_least", "value": 5},
     ]
     # Shown again as typed, one row each, with a spare empty row to add another.
     page = admin_client.get(f"/admin/surveys/survey/{trigger.survey_id}/change/").content.decode()
-    for index, shown in enumerate(["10", "true", '"42"', 'BE, NL, "Bonaire, Sint Eustatius"', ""]):
+    for index, shown in enumerate(["10", "true", '"42"', 'BE, NL, "Bonaire, Sint Eustatius"', "", "5"]):
         assert f'name="triggers-0-conditions-{index}-value" value="{html.escape(shown)}"' in page
-    assert 'name="triggers-0-conditions-5-path" value=""' in page
+    assert 'name="triggers-0-conditions-6-path" value=""' in page
+    assert '<option value="at_least" selected>is at least</option>' in page
     assert '<textarea name="triggers-0-conditions"' not in page  # no JSON box
 
 
