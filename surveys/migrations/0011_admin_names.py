@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0009_collector_kind_settings_secrets'),
+        ('surveys', '0010_report_indexes'),
     ]
 
     operations = [
