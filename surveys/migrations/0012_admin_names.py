@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0010_report_indexes'),
+        ('surveys', '0011_text_placeholders_response_comment_band'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0002_suppression_keyed_hub_wide'),
+        ('customers', '0003_first_seen_not_after_last_seen'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0009_inbound_event_pending'),
+        ('integrations', '0010_refused_calls'),
     ]
 
     operations = [
