@@ -27,6 +27,16 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Acting on answers",
+        [
+            ("actions", "case"),
+            ("actions", "alertrule"),
+            ("actions", "autoreply"),
+            ("actions", "alertfiring"),
+            ("actions", "autoreplysend"),
+        ],
+    ),
+    (
         "People",
         [
             ("customers", "person"),

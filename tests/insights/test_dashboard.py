@@ -54,16 +54,25 @@ def test_the_home_page_is_branded_and_lists_sections_in_the_order_staff_use_them
 
     assert "<title>Dashboard | Feedback Hub</title>" in page
     assert ">Feedback Hub</a>" in page  # the header
-    sections = ["Surveys", "People", "Sources & events", "Destinations & deliveries", "Settings"]
+    sections = [
+        "Surveys",
+        "Acting on answers",
+        "People",
+        "Sources & events",
+        "Destinations & deliveries",
+        "Settings",
+    ]
     positions = [page.find(f'<span class="section">{name}</span>') for name in sections]
     assert -1 not in positions
     assert positions == sorted(positions)
     # Plain names, and each model in its section (Answers under Surveys, before People).
-    assert page.find(">Answers</a>") < positions[1] < page.find(">Do-not-contact list</a>") < positions[2]
+    assert page.find(">Answers</a>") < positions[1] < page.find(">Cases</a>") < positions[2]
+    assert positions[1] < page.find(">Alert rules</a>") < positions[2]
+    assert positions[2] < page.find(">Do-not-contact list</a>") < positions[3]
     assert page.find(">Answers</a>") < page.find(">Testimonials</a>") < positions[1]
-    assert positions[4] < page.find(">Testimonial settings</a>")
-    assert positions[4] < page.find(">Periodic tasks</a>")
-    assert positions[4] < page.find(">Tokens</a>")
+    assert positions[5] < page.find(">Testimonial settings</a>")
+    assert positions[5] < page.find(">Periodic tasks</a>")
+    assert positions[5] < page.find(">Tokens</a>")
 
 
 def test_a_new_hub_shows_every_step_to_do(admin_client: Client) -> None:
