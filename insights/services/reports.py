@@ -6,13 +6,17 @@ answer in the period (matching the filters); `count="answers"` counts every answ
 person's answers have no person any more: each counts as one person.
 """
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from django.db import connections, transaction
 from django.db.models import Count, F, FloatField, Q, QuerySet, Sum, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, RowNumber, Trunc
 from django.utils import timezone
@@ -161,6 +165,29 @@ def _counted(
         )
     ).filter(latest=1)
     return Response.objects.filter(pk__in=latest.values("pk"))
+
+
+@contextmanager
+def _counted_once(answers: QuerySet[Response], count: Counting) -> Iterator[QuerySet[Response]]:
+    """The counted answers for a report's several queries (score, distribution, drivers, breakdowns),
+    the per-person step done once: on PostgreSQL their ids go into a temporary table, dropped at the
+    end (or with the transaction's savepoint on an error); elsewhere each query repeats the step."""
+    counted = _counted(answers, count)
+    connection = connections[answers.db]
+    if count == "answers" or connection.vendor != "postgresql":
+        yield counted
+        return
+    table = f"report_counted_{uuid.uuid4().hex}"
+    select, params = counted.values("pk").query.sql_with_params()
+    with transaction.atomic(using=answers.db):
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMPORARY TABLE {table} (id bigint PRIMARY KEY) ON COMMIT DROP")
+            cursor.execute(f"INSERT INTO {table} {select}", params)
+            cursor.execute(f"ANALYZE {table}")
+        ids = RawSQL(f"SELECT id FROM {table}", ())  # noqa: S608, S611 (our own name, no input in it)
+        yield Response.objects.using(answers.db).filter(pk__in=ids)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {table}")
 
 
 def _score(answers: QuerySet[Response]) -> tuple[Score, list[int]]:
@@ -362,8 +389,9 @@ def report_build(
     dimensions = [dimension_parse(name) for name in breakdowns]
     span = Span(start=period.start, end=period.end)
     answers = answers_in(survey=survey, period=span, filters=filters)
-    counted = _counted(answers, count)
-    score, distribution, drivers = _summary(counted, survey_tags(survey))
+    with _counted_once(answers, count) as counted:
+        score, distribution, drivers = _summary(counted, survey_tags(survey))
+        cells = [_breakdown(counted, dimension=dimension) for dimension in dimensions]
     previous = change = None
     if compare:
         previous, _ = _score(
@@ -390,7 +418,7 @@ def report_build(
             if rolling_days
             else []
         ),
-        breakdowns=[_breakdown(counted, dimension=dimension) for dimension in dimensions],
+        breakdowns=cells,
         drivers=drivers,
         # Every recent comment, not only each person's latest answer's: one query less per band.
         comments=_comments(answers, comments_per_band) if comments_per_band else {},
