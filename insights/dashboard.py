@@ -9,7 +9,6 @@ today by `inbound_event_received`, invitations due by the partial `invitation_du
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +16,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from insights.stats import Score
 from integrations.models import Delivery, Destination, InboundEvent, Source, WriteKey
 from surveys.models import SCORE_BANDS, Invitation, Response, Survey
 
@@ -146,15 +146,15 @@ def nps_of(*, since: datetime) -> Nps | None:
 
 
 def nps_from_counts(*, answers: int, promoters: int, detractors: int) -> Nps | None:
-    """NPS = promoters % - detractors %; its 95% margin from the variance of a per-answer +1/0/-1."""
+    """The score and its 95 % margin by `insights/stats.py` (the reports' rules), rounded to points;
+    no margin below 2 answers."""
     if not answers:
         return None
-    p, d = promoters / answers, detractors / answers
-    margin = None
-    if answers >= 2:
-        variance = p + d - (p - d) ** 2
-        margin = round(100 * 1.96 * math.sqrt(variance / answers))
-    return Nps(score=round(100 * (p - d)), answers=answers, margin=margin)
+    score = Score(promoters=promoters, passives=answers - promoters - detractors, detractors=detractors)
+    nps, margin = score.nps, score.margin
+    if nps is None or margin is None:
+        return None
+    return Nps(score=round(nps), answers=answers, margin=round(margin) if answers >= 2 else None)
 
 
 def figures(*, now: datetime | None = None) -> Figures:
