@@ -18,11 +18,9 @@ from hub.permissions import staff_with_permissions
 from insights.dimensions import ReportQueryInvalid
 from insights.exports import answers_export, export_filename, export_response, report_tables
 from insights.report_query import export_format_parse, report_query_parse, traits_parse
-from insights.services.reports import Report, report_build
+from insights.services.reports import READ_ANSWERS, Report, report_build
 from insights.stats import BANDS, Score
 from surveys.models import Survey
-
-READ_ANSWERS = ("surveys.view_survey", "surveys.view_response")
 
 QUERY_PARAMETERS = [
     OpenApiParameter("since", OpenApiTypes.STR, description="Start of the period (ISO 8601 date or time)."),

@@ -28,10 +28,9 @@ from insights.report_query import (
     traits_parse,
 )
 from insights.selectors import themes_for
-from insights.services.reports import Report, report_build, surveys_scores
+from insights.services.reports import READ_ANSWERS, Report, report_build, surveys_scores
 from surveys.models import Survey
 
-READ_ANSWERS = ("surveys.view_survey", "surveys.view_response")
 # Query parameters that are the page's settings, not filters (kept when a filter is added or removed).
 SETTINGS = ("since", "until", "days", "count", "trend", "rolling", "by")
 

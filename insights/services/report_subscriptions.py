@@ -35,13 +35,14 @@ from insights.models import ReportSending, ReportSubscription
 from insights.periods import ReportPeriod, period_parse
 from insights.selectors import report_period_due, report_sent
 from insights.services.report_emails import ReportCache, report_email
+from insights.services.reports import READ_ANSWERS
 from surveys.models import Survey
 
 logger = logging.getLogger(__name__)
 
 # What a staff member needs to receive reports (and to subscribe): what the admin's report pages need
 # (insights/admin/reports.py), as a report quotes answers' comments and links to its page.
-REPORT_PERMISSIONS = ("surveys.view_survey", "surveys.view_response")
+REPORT_PERMISSIONS = READ_ANSWERS
 
 # The server or the network, not this message: the run stops and the claim does not count as an attempt.
 SERVER_TROUBLE = (

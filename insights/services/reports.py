@@ -45,6 +45,8 @@ from surveys.models import Invitation, Response, Survey
 Counting = Literal["people", "answers"]
 Granularity = Literal["day", "week", "month"]
 GRANULARITIES: tuple[Granularity, ...] = ("day", "week", "month")
+# Who may read reports, their exports and report emails: staff who may see surveys and their answers.
+READ_ANSWERS = ("surveys.view_survey", "surveys.view_response")
 ROLLING_WINDOWS = (30, 90)
 MAX_ROLLING_POINTS = 60
 MAX_CELLS = 100
