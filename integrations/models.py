@@ -44,6 +44,12 @@ def write_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def write_key_lookup_hash(key: str | None) -> str | None:
+    """The hash to look a presented write key up by, or None for one no source can have (none, or
+    longer than any key the hub stores)."""
+    return write_key_hash(key) if key and len(key) <= 200 else None
+
+
 def write_key_generate() -> str:
     return secrets.token_urlsafe(24)
 

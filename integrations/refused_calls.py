@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from integrations.models import RefusedCalls, WriteKey, write_key_hash
+from integrations.models import RefusedCalls, WriteKey, write_key_lookup_hash
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,10 @@ def _keys(source_id: int | None, address: str) -> tuple[str, str, str]:
 def write_key_source_id(*, write_key: str | None) -> int | None:
     """The source of a write key the hub knows (refused because it or its source is disabled), or None
     for an unknown key or none. Asked only for refused calls: the accepted ones never pay for it."""
-    if not write_key or len(write_key) > 200:
+    key_hash = write_key_lookup_hash(write_key)
+    if key_hash is None:
         return None
-    found = WriteKey.objects.filter(key_hash=write_key_hash(write_key)).values_list("source_id", flat=True)
+    found = WriteKey.objects.filter(key_hash=key_hash).values_list("source_id", flat=True)
     return next(iter(found), None)
 
 
@@ -88,10 +89,8 @@ def _write(source_id: int | None, address: str) -> None:
     now = timezone.now()
     scope = Q(source_id=source_id) if source_id is not None else Q(source__isnull=True)
     rows = RefusedCalls.objects.filter(scope, address=address)
-    updated = rows.update(
-        count=F("count") + taken, last_seen_at=Greatest("last_seen_at", seen), written_at=now
-    )
-    if updated:
+    changes = {"count": F("count") + taken, "last_seen_at": Greatest("last_seen_at", seen), "written_at": now}
+    if rows.update(**changes):
         return
     try:
         with transaction.atomic():
@@ -99,7 +98,7 @@ def _write(source_id: int | None, address: str) -> None:
                 source_id=source_id, address=address, count=taken, first_seen_at=seen, last_seen_at=seen
             )
     except IntegrityError:  # another process made the row meanwhile
-        rows.update(count=F("count") + taken, last_seen_at=Greatest("last_seen_at", seen), written_at=now)
+        rows.update(**changes)
 
 
 def refused_calls_flush() -> int:

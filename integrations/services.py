@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from hub.db import bulk_update
 from hub.pipeline import PIPELINE, pipeline_functions
-from integrations.models import InboundEvent, Source, WriteKey, write_key_generate, write_key_hash
+from integrations.models import InboundEvent, Source, WriteKey, write_key_generate, write_key_lookup_hash
 from integrations.segment.handler import ParsedEvent
 
 logger = logging.getLogger(__name__)
@@ -49,9 +49,9 @@ _RECENT_KEYS_MAX = 1000  # live keys: a handful per source
 
 def source_authenticate(*, write_key: str | None) -> Source | None:
     """The enabled source owning an enabled write key, or None (unknown, disabled, or no key)."""
-    if not write_key or len(write_key) > 200:
+    key_hash = write_key_lookup_hash(write_key)
+    if key_hash is None:
         return None
-    key_hash = write_key_hash(write_key)
     now = time.time()
     recent = _recent_keys.get(key_hash)
     if recent is not None and 0 <= now - recent[0] < settings.INTAKE_WRITE_KEY_CACHE_SECONDS:
