@@ -381,6 +381,11 @@ class Response(models.Model):
             # A survey's answers in a period (reports, themes); person and rating in the index too, so
             # a report's counts read the index alone (insights/services/reports.py).
             models.Index(fields=["survey", "answered_at", "person", "rating"], name="response_survey_report"),
+            # Each person's latest answer in a period (reports: DISTINCT ON, LAG over a person's answers
+            # newest first) read in that order from the index alone, without a sort.
+            models.Index(
+                fields=["survey", "person", "-answered_at", "-id", "rating"], name="response_survey_person"
+            ),
             # The sync-back cursor pages through answers by (updated_at, id).
             models.Index(fields=["updated_at", "id"], name="response_updated"),
         ]

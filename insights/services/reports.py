@@ -7,20 +7,35 @@ person's answers have no person any more: each counts as one person.
 """
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.db import connections, transaction
-from django.db.models import Count, F, FloatField, Q, QuerySet, Sum, Window
+from django.db.backends.utils import CursorWrapper
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    Expression,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, RowNumber, Trunc
+from django.db.models.functions import Cast, Coalesce, Lag, RowNumber
+from django.db.models.lookups import Regex
 from django.utils import timezone
 
+from customers.models import Membership
 from insights.dimensions import (
     Dimension,
     dimension_parse,
@@ -153,50 +168,18 @@ def answers_in(*, survey: Survey | None, period: Period, filters: Mapping[str, s
     return filters_apply(answers, filters)
 
 
-def _counted(
-    answers: QuerySet[Response], count: Counting, *, per: Sequence[Trunc] = ()
-) -> QuerySet[Response]:
-    """The answers that count: all of them, or each person's latest (per bucket, when `per` names one)."""
+def _counted(answers: QuerySet[Response], count: Counting) -> QuerySet[Response]:
+    """The answers that count: all of them, or each person's latest."""
     if count == "answers":
         return answers
     latest = answers.annotate(
         latest=Window(
             RowNumber(),
-            partition_by=[Coalesce(F("person_id"), -F("id")), *per],
+            partition_by=[Coalesce(F("person_id"), -F("id"))],
             order_by=[F("answered_at").desc(), F("id").desc()],
         )
     ).filter(latest=1)
     return Response.objects.filter(pk__in=latest.values("pk"))
-
-
-@contextmanager
-def _counted_once(answers: QuerySet[Response], count: Counting) -> Iterator[QuerySet[Response]]:
-    """The counted answers for a report's several queries (score, distribution, drivers, breakdowns),
-    the per-person step done once: on PostgreSQL their ids go into a temporary table, dropped at the
-    end (or with the transaction's savepoint on an error); elsewhere each query repeats the step."""
-    counted = _counted(answers, count)
-    connection = connections[answers.db]
-    if count == "answers" or connection.vendor != "postgresql":
-        yield counted
-        return
-    table = f"report_counted_{uuid.uuid4().hex}"
-    select, params = counted.values("pk").query.sql_with_params()
-    with transaction.atomic(using=answers.db):
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE TEMPORARY TABLE {table} (id bigint PRIMARY KEY) ON COMMIT DROP")
-            cursor.execute(f"INSERT INTO {table} {select}", params)
-            cursor.execute(f"ANALYZE {table}")
-        ids = RawSQL(f"SELECT id FROM {table}", ())  # noqa: S608, S611 (our own name, no input in it)
-        yield Response.objects.using(answers.db).filter(pk__in=ids)
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {table}")
-
-
-def _score(answers: QuerySet[Response]) -> tuple[Score, list[int]]:
-    distribution = [0] * 11
-    for rating, number in answers.values_list("rating").annotate(number=Count("pk")).order_by():
-        distribution[min(max(rating, 0), 10)] += number
-    return score_from_distribution(dict(enumerate(distribution))), distribution
 
 
 def _scores_by(answers: QuerySet[Response], group: object) -> dict[object, Score]:
@@ -210,21 +193,6 @@ def _scores_by(answers: QuerySet[Response], group: object) -> dict[object, Score
     return {value: score_from_distribution(distribution) for value, distribution in counts.items()}
 
 
-def _trend(
-    answers: QuerySet[Response], *, count: Counting, period: Period, granularity: Granularity, tz: tzinfo
-) -> list[TrendPoint]:
-    bucket = Trunc("answered_at", granularity, tzinfo=tz)
-    scores = _scores_by(_counted(answers, count, per=[bucket]), bucket)
-    points = []
-    for start in sorted(scores, key=lambda moment: moment):  # type: ignore[arg-type, return-value]
-        assert isinstance(start, datetime)
-        end = _bucket_end(start, granularity)
-        points.append(
-            TrendPoint(start=max(start, period.start), end=min(end, period.end), score=scores[start])
-        )
-    return points
-
-
 def _bucket_end(start: datetime, granularity: Granularity) -> datetime:
     """The start of the next day, week or month, by the wall clock of `start`'s time zone."""
     wall = start.replace(tzinfo=None)
@@ -235,93 +203,321 @@ def _bucket_end(start: datetime, granularity: Granularity) -> datetime:
     return following.replace(tzinfo=start.tzinfo)
 
 
-def _rolling(
-    *, survey: Survey | None, filters: Mapping[str, str], count: Counting, period: Period, days: int
-) -> list[TrendPoint]:
-    """A point per day (per week past two months), each the score of the `days` up to it."""
+# --- One pass over the answers: who counts where ----------------------------------------------------
+#
+# A person's latest answer in a span is the answer with no newer answer of theirs in that span. Over the
+# answers in [first, end) sorted per person newest first, `newer` is the time of the person's next newer
+# answer (LAG; None for their latest, and for an erased person's answers, which each count as one
+# person). An answer at t with its next newer answer at u is then the latest of its person
+#   - in the period [start, end) when t >= start and u is None (every answer read is before `end`),
+#   - in the period before [before, start) when before <= t < start and (u is None or u >= start),
+#   - in its trend bucket when u is None or u is in a later bucket,
+#   - in the rolling window [e - days, e) when e - days <= t < e <= u (or u is None).
+# So one scan counts the score, the period before, the trend and the rolling windows, grouped by
+# numbers SQL computes with comparisons only (`_rank`: how many of a sorted list of moments are <= t,
+# as a tree of CASEs), which every database does the same way; Python adds up the few groups. Counting
+# every answer is the same with u always None.
+
+
+def _rank(column: str, moments: Sequence[Any]) -> tuple[str, list[Any]]:
+    """SQL for how many of `moments` (ascending, adapted for the database) are <= `column`, in
+    log2(len) comparisons; for a NULL column, len(moments)."""
+
+    def node(low: int, high: int) -> tuple[str, list[Any]]:
+        if low == high:
+            return str(low), []
+        middle = (low + high + 1) // 2
+        below, below_params = node(low, middle - 1)
+        above, above_params = node(middle, high)
+        return (
+            f"CASE WHEN {column} < %s THEN {below} ELSE {above} END",
+            [moments[middle - 1], *below_params, *above_params],
+        )
+
+    return node(0, len(moments))
+
+
+def _bucket_starts(period: Period, granularity: Granularity, tz: tzinfo) -> list[datetime]:
+    """The starts of the days, weeks (Monday) or months of `tz`'s wall clock that `period` touches, as
+    `Trunc(..., tzinfo=tz)` gives them (the wall time made aware in `tz`)."""
+    wall = period.start.astimezone(tz).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    if granularity == "week":
+        wall -= timedelta(days=wall.weekday())
+    elif granularity == "month":
+        wall = wall.replace(day=1)
+    starts = [wall.replace(tzinfo=tz)]
+    while (following := _bucket_end(starts[-1], granularity)) < period.end:
+        starts.append(following)
+    return starts
+
+
+def _rolling_ends(period: Period) -> list[datetime]:
+    """The ends of the rolling windows, latest first: a point per day (per week past two months, and
+    coarser past 60 points), at most MAX_ROLLING_POINTS, back to the period's start."""
     length = period.end - period.start
     step = timedelta(days=1) if length <= timedelta(days=62) else timedelta(days=7)
     while length / step > MAX_ROLLING_POINTS:
         step *= 2
-    points: list[TrendPoint] = []
+    ends: list[datetime] = []
     end = period.end
-    while end > period.start and len(points) < MAX_ROLLING_POINTS:
-        window = Span(start=end - timedelta(days=days), end=end)
-        score, _ = _score(_counted(answers_in(survey=survey, period=window, filters=filters), count))
-        points.append(TrendPoint(start=window.start, end=window.end, score=score))
+    while end > period.start and len(ends) < MAX_ROLLING_POINTS:
+        ends.append(end)
         end -= step
-    return points[::-1]
+    return ends
 
 
-def _breakdown(answers: QuerySet[Response], *, dimension: Dimension) -> Breakdown:
-    scores = _scores_by(answers, expression(dimension))
+@dataclass
+class _Counts:
+    """What the pass counted: per rating 0..10."""
+
+    buckets: dict[int, list[int]] = field(default_factory=dict)  # bucket index: counts
+    rolling: list[list[int]] = field(default_factory=list)  # window index (latest first): counts
+
+
+def _count_pass(
+    answers_of: Callable[[Span], QuerySet[Response]],
+    *,
+    count: Counting,
+    period: Span,
+    buckets: Sequence[datetime],
+    rolling_ends: Sequence[datetime],
+    rolling_days: int | None,
+) -> _Counts:
+    """The trend's and the rolling windows' counts in one query."""
+    windows = [(end - timedelta(days=rolling_days or 0), end) for end in rolling_ends]
+    answers = answers_of(Span(start=min([period.start] + [start for start, _ in windows]), end=period.end))
+    connection = connections[answers.db]
+    adapt = connection.ops.adapt_datetimefield_value
+    newer: Window | Cast
+    if count == "people":
+        newer = Window(
+            Lag("answered_at"),
+            partition_by=[F("person_id")],
+            order_by=[F("answered_at").desc(), F("id").desc()],
+        )
+    else:
+        newer = Cast(Value(None), DateTimeField())
+    inner, inner_params = (
+        answers.annotate(newer=newer).values_list("rating", "answered_at", "person_id", "newer").query
+    ).sql_with_params()
+    # Each tree once per answer, in a subquery PostgreSQL may not pull up (OFFSET 0), and only for the
+    # answers it concerns.
+    ranks: list[str] = []
+    params: list[Any] = []
+    start = adapt(period.start)
+    if buckets:
+        moments = [adapt(moment) for moment in buckets]
+        for column, guard in (("t", "t >= %s"), ("u", "t >= %s AND u IS NOT NULL")):
+            tree, tree_params = _rank(column, moments)
+            ranks.append(f"CASE WHEN {guard} THEN {tree} END AS bucket_{column}")
+            params += [start, *tree_params]
+    if windows:
+        # Window k is [ends[k] - days, ends[k]); ends descend with k. An answer counts in windows
+        # k = low..high: ends[k] > t (k <= high), ends[k] - days <= t and ends[k] <= u (k >= low).
+        ends = [adapt(end) for _, end in reversed(windows)]
+        starts = [adapt(begin) for begin, _ in reversed(windows)]
+        for name, column, moments in (
+            ("ends_t", "t", ends),
+            ("starts_t", "t", starts),
+            ("ends_u", "u", ends),
+        ):
+            tree, tree_params = _rank(column, moments)
+            ranks.append(f"{tree} AS {name}")
+            params += tree_params
+    if not ranks:
+        return _Counts()
+    total = len(windows)
+    low_u = f"CASE WHEN u IS NULL THEN 0 ELSE {total} - ends_u END"
+    low_t = f"{total} - starts_t"
+    keys = [
+        "CASE WHEN bucket_t IS NOT NULL AND (u IS NULL OR bucket_u > bucket_t) THEN bucket_t END"
+        if buckets
+        else "NULL",
+        f"{total} - 1 - ends_t" if windows else "NULL",
+        f"CASE WHEN {low_u} > {low_t} THEN {low_u} ELSE {low_t} END" if windows else "NULL",
+    ]
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    sql = (
+        "SELECT bucket, high, low, rating, COUNT(*) FROM ("  # noqa: S608 (no input in the SQL text)
+        f"SELECT {keys[0]} AS bucket, {keys[1]} AS high, {keys[2]} AS low, rating FROM ("
+        f"SELECT rating, t, u, {', '.join(ranks)} FROM ("
+        "SELECT rating, answered_at AS t, CASE WHEN person_id IS NULL THEN NULL ELSE newer END AS u"
+        f" FROM ({inner}) AS answers) AS moments{fence}) AS ranked) AS keyed"
+        " GROUP BY bucket, high, low, rating"
+    )
+    counts = _Counts(rolling=[[0] * 11 for _ in windows])
+    changes = [[0] * 11 for _ in range(len(windows) + 1)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *inner_params])
+        for bucket, high, low, rating, number in cursor.fetchall():
+            rating = min(max(rating, 0), 10)
+            if bucket is not None:
+                counts.buckets.setdefault(bucket - 1, [0] * 11)[rating] += number
+            if high is not None and low <= high:  # windows low..high, as differences
+                changes[low][rating] += number
+                changes[high + 1][rating] -= number
+    running = [0] * 11
+    for window, change in enumerate(changes[: len(windows)]):
+        running = [total + step for total, step in zip(running, change, strict=True)]
+        counts.rolling[window] = running
+    return counts
+
+
+def _distribution(answers: QuerySet[Response], count: Counting) -> list[int]:
+    """Answers (or people) per rating 0..10 among `answers`; on PostgreSQL each person's latest answer
+    by DISTINCT ON (`_latest`)."""
+    connection = connections[answers.db]
+    if count == "people" and connection.vendor == "postgresql":
+        latest, params = _latest(answers, "rating")
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT rating, COUNT(*) FROM ({latest}) AS latest GROUP BY rating", params)  # noqa: S608
+            rows = cursor.fetchall()
+    else:
+        rows = list(_counted(answers, count).values_list("rating").annotate(number=Count("pk")).order_by())
+    distribution = [0] * 11
+    for rating, number in rows:
+        distribution[min(max(rating, 0), 10)] += number
+    return distribution
+
+
+# --- The period's counted answers with what the breakdowns and drivers read -------------------------
+
+
+def _latest(answers: QuerySet[Response], *columns: str) -> tuple[str, list[Any]]:
+    """PostgreSQL: `columns` of each person's latest answer among `answers` (DISTINCT ON, which reads
+    the index response_survey_person in order, without a sort), and of every answer whose person was
+    erased."""
+    needed = [name for name in ("person_id", "answered_at", "id") if name not in columns]
+    select, params = answers.values_list(*columns, *needed).query.sql_with_params()
+    names = ", ".join(columns)
+    sql = (
+        f"(SELECT DISTINCT ON (person_id) {names} FROM ({select}) AS answers"  # noqa: S608
+        " WHERE person_id IS NOT NULL ORDER BY person_id, answered_at DESC, id DESC)"
+        f" UNION ALL SELECT {names} FROM ({select}) AS answers WHERE person_id IS NULL"
+    )
+    return sql, [*params, *params]
+
+
+@contextmanager
+def _counted_table(
+    answers: QuerySet[Response], count: Counting, *, columns: Mapping[str, Expression | F]
+) -> Iterator[str]:
+    """A temporary table of the answers that count in the period (id, person_id, rating and `columns`,
+    each an expression on the answer), for the score, the drivers and the breakdowns to read without
+    joins; dropped at the end (or with the transaction's savepoint on an error)."""
+    connection = connections[answers.db]
+    table = f"report_counted_{uuid.uuid4().hex}"
+    temporary = []
+    with transaction.atomic(using=answers.db), connection.cursor() as cursor:
+        if count == "answers":
+            counted = answers
+        elif connection.vendor == "postgresql":
+            ids = f"{table}_ids"
+            sql, ids_params = _latest(answers, "id")
+            cursor.execute(f"CREATE TEMPORARY TABLE {ids} ON COMMIT DROP AS {sql}", ids_params)
+            cursor.execute(f"ANALYZE {ids}")
+            temporary.append(ids)
+            # our own name, no input in it
+            counted = Response.objects.using(answers.db).filter(pk__in=RawSQL(f"SELECT id FROM {ids}", ()))  # noqa: S608, S611
+        else:
+            counted = _counted(answers, count)
+        rows = counted.annotate(**columns).values_list("id", "person_id", "rating", *columns)
+        select, params = rows.query.sql_with_params()
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {select}", params)
+        temporary.append(table)
+        yield table
+        for name in reversed(temporary):
+            cursor.execute(f"DROP TABLE {name}")
+
+
+def _tag_number(tag: str) -> Case:
+    """The answer's rating of `tag` as a number; None when it is not one (a tag rating is stored as a
+    number, surveys/services/responses.py, but a value typed into the admin's JSON box must not break
+    the report)."""
+    value = KeyTextTransform(tag, "tag_ratings")
+    return Case(
+        When(Regex(value, r"^[0-9]+(\.[0-9]+)?$"), then=Cast(value, FloatField())),
+        default=Value(None, output_field=FloatField()),
+    )
+
+
+def _summary(cursor: CursorWrapper, table: str, tags: Sequence[str]) -> tuple[list[int], list[Driver]]:
+    """The distribution and each tag's average and correlation with the score, from the counted table:
+    per rating, how many answers rated each tag and the sums of those ratings and their squares."""
+    sums = ", ".join(
+        f"COUNT(x{index}), SUM(x{index}), SUM(x{index} * x{index})" for index in range(len(tags))
+    )
+    cursor.execute(f"SELECT rating, COUNT(*){', ' if tags else ''}{sums} FROM {table} GROUP BY rating")  # noqa: S608
+    distribution = [0] * 11
+    per_tag = [dict.fromkeys(("n", "x", "xx", "y", "yy", "xy"), 0.0) for _ in tags]
+    for rating, number, *tag_sums in cursor.fetchall():
+        distribution[min(max(rating, 0), 10)] += number
+        for index, sum_of in enumerate(per_tag):
+            n, x, xx = tag_sums[3 * index : 3 * index + 3]
+            sum_of["n"] += n
+            sum_of["x"] += x or 0.0
+            sum_of["xx"] += xx or 0.0
+            sum_of["y"] += rating * n
+            sum_of["yy"] += rating * rating * n
+            sum_of["xy"] += rating * (x or 0.0)
+    drivers = [
+        Driver(
+            tag=tag,
+            answers=int(sum_of["n"]),
+            average=sum_of["x"] / sum_of["n"] if sum_of["n"] else None,
+            correlation=correlation(
+                n=int(sum_of["n"]),
+                sum_x=sum_of["x"],
+                sum_y=sum_of["y"],
+                sum_xx=sum_of["xx"],
+                sum_yy=sum_of["yy"],
+                sum_xy=sum_of["xy"],
+            ),
+        )
+        for tag, sum_of in zip(tags, per_tag, strict=True)
+    ]
+    return distribution, drivers
+
+
+def _breakdown_counts(
+    cursor: CursorWrapper, table: str, dimensions: Sequence[Dimension]
+) -> list[dict[str | None, dict[int, int]]]:
+    """Per dimension {value: {rating: people}} in one query: a column of the counted table each, and
+    the accounts (a person in two accounts counts in both) through their memberships."""
+    if not dimensions:
+        return []
+    parts = []
+    for index, dimension in enumerate(dimensions):
+        if dimension.name == "account":
+            parts.append(
+                f"SELECT {index}, CAST(memberships.account_id AS TEXT), rating, COUNT(*) FROM {table}"  # noqa: S608
+                f" LEFT JOIN {Membership._meta.db_table} AS memberships"
+                f" ON memberships.person_id = {table}.person_id"
+                f" GROUP BY memberships.account_id, rating"
+            )
+        else:
+            parts.append(f"SELECT {index}, d{index}, rating, COUNT(*) FROM {table} GROUP BY d{index}, rating")  # noqa: S608
+    cursor.execute(" UNION ALL ".join(parts))
+    counts: list[dict[str | None, dict[int, int]]] = [{} for _ in dimensions]
+    for index, value, rating, number in cursor.fetchall():
+        counts[index].setdefault(None if value is None else str(value), {})[rating] = number
+    return counts
+
+
+def _breakdown(counts: Mapping[str | None, Mapping[int, int]], *, dimension: Dimension) -> Breakdown:
+    scores = {value: score_from_distribution(ratings) for value, ratings in counts.items()}
     shown = [(value, score) for value, score in scores.items() if not cell_hidden(score.n)]
     hidden = [score.n for score in scores.values() if cell_hidden(score.n)]
     shown.sort(key=lambda item: (-item[1].n, str(item[0])))
     shown = shown[:MAX_CELLS]
-    names = labels(dimension, [None if value is None else str(value) for value, _ in shown])
-    cells = [
-        Cell(
-            value=None if value is None else str(value),
-            label=names[None if value is None else str(value)],
-            score=score,
-        )
-        for value, score in shown
-    ]
+    names = labels(dimension, [value for value, _ in shown])
     return Breakdown(
         dimension=dimension.name,
         title=dimension.title,
-        cells=cells,
+        cells=[Cell(value=value, label=names[value], score=score) for value, score in shown],
         hidden_cells=len(hidden),
         hidden_people=sum(hidden),
     )
-
-
-def _summary(answers: QuerySet[Response], tags: Sequence[str]) -> tuple[Score, list[int], list[Driver]]:
-    """The score, the distribution and each tag's average and correlation with the score, from counts
-    and sums in one query (each query over counted people repeats the per-person step)."""
-    aggregates: dict[str, Count | Sum] = {
-        f"r{rating}": Count("pk", filter=Q(rating=rating)) for rating in range(11)
-    }
-    y = Cast("rating", FloatField())
-    for index in range(len(tags)):
-        # Only numbers: a tag rating is stored as one (surveys/services/responses.py), but a value typed
-        # into the admin's JSON box must not break the report.
-        number = Q(**{f"tag_{index}__regex": r"^[0-9]+(\.[0-9]+)?$"})
-        x = Cast(f"tag_{index}", FloatField())
-        aggregates |= {
-            f"n{index}": Count("pk", filter=number),
-            f"x{index}": Sum(x, filter=number),
-            f"xx{index}": Sum(x * x, filter=number),
-            f"y{index}": Sum(y, filter=number),
-            f"yy{index}": Sum(y * y, filter=number),
-            f"xy{index}": Sum(x * y, filter=number),
-        }
-    annotated = answers.annotate(
-        **{f"tag_{index}": KeyTextTransform(tag, "tag_ratings") for index, tag in enumerate(tags)}
-    )
-    sums = annotated.aggregate(**aggregates)
-    distribution = [sums[f"r{rating}"] or 0 for rating in range(11)]
-    score = score_from_distribution(dict(enumerate(distribution)))
-    drivers = []
-    for index, tag in enumerate(tags):
-        n = sums[f"n{index}"] or 0
-        drivers.append(
-            Driver(
-                tag=tag,
-                answers=n,
-                average=(sums[f"x{index}"] / n) if n else None,
-                correlation=correlation(
-                    n=n,
-                    sum_x=sums[f"x{index}"] or 0.0,
-                    sum_y=sums[f"y{index}"] or 0.0,
-                    sum_xx=sums[f"xx{index}"] or 0.0,
-                    sum_yy=sums[f"yy{index}"] or 0.0,
-                    sum_xy=sums[f"xy{index}"] or 0.0,
-                ),
-            )
-        )
-    return score, distribution, drivers
 
 
 def _response_rate(
@@ -390,17 +586,61 @@ def report_build(
     filters = dict(filters or {})
     dimensions = [dimension_parse(name) for name in breakdowns]
     span = Span(start=period.start, end=period.end)
-    answers = answers_in(survey=survey, period=span, filters=filters)
-    with _counted_once(answers, count) as counted:
-        score, distribution, drivers = _summary(counted, survey_tags(survey))
-        cells = [_breakdown(counted, dimension=dimension) for dimension in dimensions]
+    granularity = granularity or granularity_for(span)
+    buckets = _bucket_starts(span, granularity, tz)
+    ends = _rolling_ends(span) if rolling_days else []
+
+    def answers_of(window: Span) -> QuerySet[Response]:
+        return answers_in(survey=survey, period=window, filters=filters)
+
+    counts = _count_pass(
+        answers_of,
+        count=count,
+        period=span,
+        buckets=buckets,
+        rolling_ends=ends,
+        rolling_days=rolling_days,
+    )
+    tags = survey_tags(survey)
+    columns: dict[str, Expression | F] = {
+        f"d{index}": expression(dimension)
+        for index, dimension in enumerate(dimensions)
+        if dimension.name != "account"
+    }
+    columns |= {f"x{index}": _tag_number(tag) for index, tag in enumerate(tags)}
+    answers = answers_of(span)
+    with (
+        _counted_table(answers, count, columns=columns) as table,
+        connections[answers.db].cursor() as cursor,
+    ):
+        distribution, drivers = _summary(cursor, table, tags)
+        cells = [
+            _breakdown(counted, dimension=dimension)
+            for counted, dimension in zip(
+                _breakdown_counts(cursor, table, dimensions), dimensions, strict=True
+            )
+        ]
+    score = score_from_distribution(dict(enumerate(distribution)))
     previous = change = None
     if compare:
-        previous, _ = _score(
-            _counted(answers_in(survey=survey, period=span.before(), filters=filters), count)
-        )
+        previous = score_from_distribution(dict(enumerate(_distribution(answers_of(span.before()), count))))
         change = change_between(now=score, before=previous)
-    granularity = granularity or granularity_for(span)
+    trend = [
+        TrendPoint(
+            start=max(buckets[index], span.start),
+            end=min(_bucket_end(buckets[index], granularity), span.end),
+            score=score_from_distribution(dict(enumerate(counted))),
+        )
+        for index, counted in sorted(counts.buckets.items())
+    ]
+    rolling = [
+        TrendPoint(
+            start=end - timedelta(days=rolling_days or 0),
+            end=end,
+            score=score_from_distribution(dict(enumerate(counted))),
+        )
+        for end, counted in reversed(list(zip(ends, counts.rolling, strict=True)))
+    ]
     return Report(
         survey=survey,
         period=span,
@@ -413,13 +653,9 @@ def report_build(
         previous=previous,
         change=change,
         granularity=granularity,
-        trend=_trend(answers, count=count, period=span, granularity=granularity, tz=tz),
+        trend=trend,
         rolling_days=rolling_days,
-        rolling=(
-            _rolling(survey=survey, filters=filters, count=count, period=span, days=rolling_days)
-            if rolling_days
-            else []
-        ),
+        rolling=rolling,
         breakdowns=cells,
         drivers=drivers,
         # Every recent comment, not only each person's latest answer's: one query less per band.
