@@ -22,7 +22,8 @@ Its line (bench/run.py divides the target's 2 s by the page's time, and the bare
 the report's):
 
     report answers=<n> people=<n> page_seconds=<s> report_seconds=<s> answers_seconds=<s>
-        rolling30_seconds=<s> rolling90_seconds=<s> filtered_seconds=<s> bare_seconds=<s> ratio=<report ÷ bare>
+        rolling30_seconds=<s> rolling90_seconds=<s> filtered_seconds=<s> bare_seconds=<s>
+        ratio=<report ÷ bare>
 """
 
 from __future__ import annotations
@@ -131,10 +132,13 @@ def best_of(runs: int, function: Any) -> float:
 
 
 def page_client() -> Any:
-    """Django's test client logged in as a superuser, asking as the bench's allowed host."""
+    """Django's test client logged in as a superuser, asking as the bench's allowed host (the admin's
+    static files collected first, as production serves them)."""
     from django.contrib.auth import get_user_model
+    from django.core.management import call_command
     from django.test import Client
 
+    call_command("collectstatic", "--no-input", verbosity=0)
     user = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-password")
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
@@ -171,7 +175,7 @@ def measure(options: Options) -> PartResult:
             )
 
         def page(query: str = "") -> None:
-            response = client.get(url + query)
+            response = client.get(url + query, secure=True)
             if response.status_code != 200 or b"<svg" not in response.content:
                 raise SystemExit(f"the report page answered {response.status_code} without its chart")
 
@@ -209,7 +213,8 @@ def measure(options: Options) -> PartResult:
             f"| the admin's report page (people; weekly trend, 3 breakdowns, drivers, comments, themes, "
             f"charts, HTML) | {page_seconds:.3f} | {page_seconds / bare_seconds:.1f} |",
             f"| `report_build`, people (what the page asks for) | {report_seconds:.3f} | {ratio:.1f} |",
-            f"| `report_build`, every answer | {answers_seconds:.3f} | {answers_seconds / bare_seconds:.1f} |",
+            f"| `report_build`, every answer | {answers_seconds:.3f} | "
+            f"{answers_seconds / bare_seconds:.1f} |",
             f"| the page with a rolling 30-day trend | {rolling30_seconds:.3f} | "
             f"{rolling30_seconds / bare_seconds:.1f} |",
             f"| the page with a rolling 90-day trend | {rolling90_seconds:.3f} | "

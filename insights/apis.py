@@ -27,6 +27,12 @@ QUERY_PARAMETERS = [
     OpenApiParameter("until", OpenApiTypes.STR, description="End of the period; a date includes that day."),
     OpenApiParameter("days", OpenApiTypes.INT, description="Without `since`: the days up to `until` (90)."),
     OpenApiParameter(
+        "tz",
+        OpenApiTypes.STR,
+        description="IANA time zone (default UTC) of the dates in `since`/`until` and of the trend's days, "
+        "weeks and months, e.g. Europe/Berlin.",
+    ),
+    OpenApiParameter(
         "count",
         OpenApiTypes.STR,
         enum=["people", "answers"],

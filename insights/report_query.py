@@ -2,6 +2,9 @@
 one total parser, so every caller refuses the same things with the same words.
 
     ?since=2026-03-01&until=2026-03-31     the period (dates: `until` includes that day); or ?days=90
+    &tz=Europe/Berlin                      dates are that zone's days, and so are the trend's days,
+                                           weeks and months (default UTC; times with an offset stay
+                                           as given)
     &count=people|answers                  each person's latest answer (default) or every answer
     &trend=day|week|month                  the trend's buckets (by the period's length when absent)
     &rolling=30|90                         a rolling-window trend too
@@ -11,14 +14,16 @@ one total parser, so every caller refuses the same things with the same words.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from hub.cleaning import clean_text, parse_id, text_unstorable
 from hub.timeparse import parse_datetime
 from insights.dimensions import ReportQueryInvalid, dimension_parse, filters_parse
+from insights.periods import PeriodError, local_midnight, zone_check
 from insights.selectors import Window
 from insights.services.reports import GRANULARITIES, ROLLING_WINDOWS, Counting, Granularity
 
@@ -39,6 +44,7 @@ class ReportQuery:
     rolling_days: int | None = None
     breakdowns: tuple[str, ...] = DEFAULT_BREAKDOWNS
     filters: dict[str, str] = field(default_factory=dict)
+    tz: tzinfo = UTC
 
     def build_arguments(self) -> dict[str, Any]:
         """Keyword arguments of `report_build` (besides the survey)."""
@@ -49,10 +55,23 @@ class ReportQuery:
             "rolling_days": self.rolling_days,
             "breakdowns": self.breakdowns,
             "filters": self.filters,
+            "tz": self.tz,
         }
 
 
-def _moment(query: Mapping[str, Any], name: str, *, end_of_day: bool = False) -> datetime | None:
+def _zone(query: Mapping[str, Any]) -> str:
+    value = query.get("tz")
+    if value in (None, ""):
+        return "UTC"
+    if not isinstance(value, str) or len(value) > 64 or text_unstorable(value):
+        raise ReportQueryInvalid("'tz' is a time zone name such as Europe/Berlin.")
+    try:
+        return zone_check(value)
+    except PeriodError as error:
+        raise ReportQueryInvalid(f"'tz': {error}.") from error
+
+
+def _moment(query: Mapping[str, Any], name: str, *, zone: str, end_of_day: bool = False) -> datetime | None:
     text = query.get(name)
     if text in (None, ""):
         return None
@@ -61,8 +80,11 @@ def _moment(query: Mapping[str, Any], name: str, *, end_of_day: bool = False) ->
     moment = parse_datetime(text, allow_numbers=False)
     if moment is None or moment < EARLIEST:
         raise ReportQueryInvalid(f"'{name}' is a date or a time (ISO 8601), e.g. 2026-03-01.")
-    if end_of_day and len(text) <= 10:  # a date: up to the end of that day
-        moment += timedelta(days=1)
+    if len(text) <= 10:  # a date: that day of the time zone (`until`: up to the end of it)
+        try:
+            moment = local_midnight(moment.date() + timedelta(days=1 if end_of_day else 0), zone)
+        except OverflowError as error:
+            raise ReportQueryInvalid(f"'{name}' is too far in the future.") from error
     return moment
 
 
@@ -79,8 +101,9 @@ def report_query_parse(query: Mapping[str, Any], *, now: datetime | None = None)
     """The report asked for by `query` (a QueryDict or a dict of strings); ReportQueryInvalid says what
     is wrong with it."""
     now = now or timezone.now()
-    until = _moment(query, "until", end_of_day=True) or now
-    since = _moment(query, "since")
+    zone = _zone(query)
+    until = _moment(query, "until", zone=zone, end_of_day=True) or now
+    since = _moment(query, "since", zone=zone)
     if since is None:
         days = parse_id(query.get("days") or str(DEFAULT_DAYS))
         if days is None or not 1 <= days <= MAX_DAYS:
@@ -112,6 +135,7 @@ def report_query_parse(query: Mapping[str, Any], *, now: datetime | None = None)
         rolling_days=int(rolling) if rolling else None,
         breakdowns=breakdowns,
         filters=filters_parse(_single_values(query)),
+        tz=ZoneInfo(zone),
     )
 
 

@@ -32,7 +32,7 @@ from insights.services.reports import READ_ANSWERS, Report, report_build, survey
 from surveys.models import Survey
 
 # Query parameters that are the page's settings, not filters (kept when a filter is added or removed).
-SETTINGS = ("since", "until", "days", "count", "trend", "rolling", "by")
+SETTINGS = ("since", "until", "days", "tz", "count", "trend", "rolling", "by")
 
 
 def chart_title(report: Report, what: str) -> str:

@@ -146,6 +146,7 @@ class Report:
     breakdowns: list[Breakdown]
     drivers: list[Driver]
     comments: dict[str, list[RecentComment]] = field(default_factory=dict)  # by band, newest first
+    tz: tzinfo = UTC  # of the trend's days, weeks and months
 
 
 def report_period(*, days: int = 90, end: datetime | None = None) -> Span:
@@ -194,12 +195,16 @@ def _scores_by(answers: QuerySet[Response], group: object) -> dict[object, Score
 
 
 def _bucket_end(start: datetime, granularity: Granularity) -> datetime:
-    """The start of the next day, week or month, by the wall clock of `start`'s time zone."""
+    """The start of the next day, week or month, by the wall clock of `start`'s time zone (the last
+    moment a datetime holds when that is past the year 9999)."""
     wall = start.replace(tzinfo=None)
-    if granularity == "month":
-        following = (wall.replace(day=1) + timedelta(days=32)).replace(day=1)
-    else:
-        following = wall + timedelta(days=1 if granularity == "day" else 7)
+    try:
+        if granularity == "month":
+            following = (wall.replace(day=1) + timedelta(days=32)).replace(day=1)
+        else:
+            following = wall + timedelta(days=1 if granularity == "day" else 7)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
     return following.replace(tzinfo=start.tzinfo)
 
 
@@ -418,7 +423,7 @@ def _counted_table(
             cursor.execute(f"ANALYZE {ids}")
             temporary.append(ids)
             # our own name, no input in it
-            counted = Response.objects.using(answers.db).filter(pk__in=RawSQL(f"SELECT id FROM {ids}", ()))  # noqa: S608, S611
+            counted = answers.filter(pk__in=RawSQL(f"SELECT id FROM {ids}", ()))  # noqa: S608, S611
         else:
             counted = _counted(answers, count)
         rows = counted.annotate(**columns).values_list("id", "person_id", "rating", *columns)
@@ -660,6 +665,7 @@ def report_build(
         drivers=drivers,
         # Every recent comment, not only each person's latest answer's: one query less per band.
         comments=_comments(answers, comments_per_band) if comments_per_band else {},
+        tz=tz,
     )
 
 

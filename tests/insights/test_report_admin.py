@@ -79,6 +79,21 @@ def test_bad_settings_are_a_message_and_the_default_report(admin_client: Client,
     assert "Showing the last 90 days instead." in text
 
 
+def test_an_unknown_time_zone_is_a_message_and_a_known_one_shows_its_days(
+    admin_client: Client, survey: object
+) -> None:
+    url = f"/admin/insights/surveyreport/{survey.pk}/change/"  # type: ignore[attr-defined]
+
+    unknown = page_text(admin_client, f"{url}?tz=Europe/Atlantis")
+    berlin = page_text(admin_client, f"{url}?tz=Europe/Berlin&since=2026-03-01&until=2026-03-31")
+
+    assert "'tz': unknown time zone 'Europe/Atlantis'" in unknown
+    assert "Showing the last 90 days instead." in unknown
+    assert 'name="tz" value="Europe/Berlin"' in berlin
+    assert 'name="since" value="2026-03-01"' in berlin  # Berlin's March 1st, 23:00 UTC the day before
+    assert "Net Promoter Score, 1 Mar 2026 \N{EN DASH} 1 Apr 2026" in berlin
+
+
 def test_staff_who_may_not_read_answers_do_not_see_reports(
     client: Client, django_user_model: object, survey: object
 ) -> None:

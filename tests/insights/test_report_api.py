@@ -49,6 +49,29 @@ def test_the_report_takes_the_same_filters(api_client: APIClient) -> None:
     assert (body["score"]["n"], body["score"]["nps"], body["filters"]) == (2, -100, {"trait:plan": "free"})
 
 
+def test_dates_and_the_trend_follow_the_time_zone_asked_for(api_client: APIClient) -> None:
+    survey = survey_make()
+    answers_make(
+        survey=survey, ratings={10: 2}, at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    )  # Mar 2 in Berlin
+    answers_make(
+        survey=survey, ratings={0: 1}, at=datetime(2026, 3, 31, 22, 30, tzinfo=UTC)
+    )  # Apr 1 in Berlin
+    query = f"/api/surveys/{survey.pk}/report/?{MARCH}&trend=day"
+
+    utc = api_client.get(query).json()
+    berlin = api_client.get(f"{query}&tz=Europe/Berlin").json()
+
+    assert utc["period"] == {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
+    assert [point["start"][:10] for point in utc["trend"]] == ["2026-03-01", "2026-03-31"]
+    # March 1 to 31 of Berlin: one hour ahead of UTC, two from March 29; April 1 is not counted.
+    assert berlin["period"] == {"start": "2026-02-28T23:00:00Z", "end": "2026-03-31T22:00:00Z"}
+    assert [(point["start"], point["score"]["n"]) for point in berlin["trend"]] == [
+        ("2026-03-02T00:00:00+01:00", 2)
+    ]
+    assert berlin["score"]["n"] == 2
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -62,6 +85,8 @@ def test_the_report_takes_the_same_filters(api_client: APIClient) -> None:
         ("trait:plan=" + "x" * 201, "short text value"),
         ("trend=day&days=3000", "daily trend"),
         ("export=pdf", "csv or xlsx"),
+        ("tz=Mars/Olympus", "unknown time zone"),
+        ("tz=+05:00", "unknown time zone"),
     ],
 )
 def test_bad_parameters_are_a_clear_400(api_client: APIClient, query: str, message: str) -> None:
@@ -72,6 +97,20 @@ def test_bad_parameters_are_a_clear_400(api_client: APIClient, query: str, messa
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert message in response.json()["message"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "America/Adak"])
+@pytest.mark.parametrize("trend", ["day", "week", "month"])
+def test_the_last_days_the_hub_can_hold_are_a_report_in_any_time_zone(
+    api_client: APIClient, zone: str, trend: str
+) -> None:
+    survey = survey_make()
+
+    response = api_client.get(
+        f"/api/surveys/{survey.pk}/report/?since=9999-12-01&until=9999-12-30&tz={zone}&trend={trend}&rolling=30"
+    )
+
+    assert response.status_code == 200
 
 
 def test_a_nul_byte_in_a_filter_or_dimension_is_no_error(api_client: APIClient) -> None:
