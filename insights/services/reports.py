@@ -1,7 +1,8 @@
 """The NPS report: one service for the admin's pages, the API, the report emails and the exports.
 
-`report_build` aggregates in SQL (counts per rating, grouped by a bucket or a dimension); Python only
-turns those few rows into scores (insights/stats.py). By default n counts people: each person's latest
+`report_build` aggregates in SQL (counts per rating, grouped by a bucket, a window or a dimension);
+Python only turns those few rows into scores (insights/stats.py). docs/benchmarks.md ("NPS report")
+has the measurements behind the queries' shape. By default n counts people: each person's latest
 answer in the period (matching the filters); `count="answers"` counts every answer. An erased
 person's answers have no person any more: each counts as one person.
 """
@@ -208,20 +209,18 @@ def _bucket_end(start: datetime, granularity: Granularity) -> datetime:
     return following.replace(tzinfo=start.tzinfo)
 
 
-# --- One pass over the answers: who counts where ----------------------------------------------------
+# --- One pass over the answers for the trend and the rolling windows ---------------------------------
 #
 # A person's latest answer in a span is the answer with no newer answer of theirs in that span. Over the
 # answers in [first, end) sorted per person newest first, `newer` is the time of the person's next newer
 # answer (LAG; None for their latest, and for an erased person's answers, which each count as one
 # person). An answer at t with its next newer answer at u is then the latest of its person
-#   - in the period [start, end) when t >= start and u is None (every answer read is before `end`),
-#   - in the period before [before, start) when before <= t < start and (u is None or u >= start),
-#   - in its trend bucket when u is None or u is in a later bucket,
+#   - in its trend bucket when t is in the period and u is None or in a later bucket,
 #   - in the rolling window [e - days, e) when e - days <= t < e <= u (or u is None).
-# So one scan counts the score, the period before, the trend and the rolling windows, grouped by
-# numbers SQL computes with comparisons only (`_rank`: how many of a sorted list of moments are <= t,
-# as a tree of CASEs), which every database does the same way; Python adds up the few groups. Counting
-# every answer is the same with u always None.
+# So one scan counts the trend and every rolling window, grouped by numbers SQL computes with
+# comparisons only (`_rank`: how many of a sorted list of moments are <= t, as a tree of CASEs), which
+# every database does the same way; Python adds up the few groups. Counting every answer is the same
+# with u always None. The period and the period before are one person's latest answer each: DISTINCT ON.
 
 
 def _rank(column: str, moments: Sequence[Any]) -> tuple[str, list[Any]]:
@@ -363,7 +362,7 @@ def _count_pass(
                 changes[high + 1][rating] -= number
     running = [0] * 11
     for window, change in enumerate(changes[: len(windows)]):
-        running = [total + step for total, step in zip(running, change, strict=True)]
+        running = [so_far + step for so_far, step in zip(running, change, strict=True)]
         counts.rolling[window] = running
     return counts
 
