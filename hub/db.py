@@ -3,7 +3,7 @@ locks, the erasure's JSON search."""
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -11,6 +11,7 @@ from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Cast
 from django.db.models.lookups import IContains
+from django.utils import timezone
 
 M = TypeVar("M", bound=models.Model)
 
@@ -182,3 +183,66 @@ def _exists_sql(
     quote = connection.ops.quote_name
     where = " AND ".join(f"{quote(field.column)} = %s" for field in fields)
     return f"SELECT 1 FROM {quote(meta.db_table)} WHERE {where} LIMIT 1", fields  # noqa: S608 - model names
+
+
+def bulk_insert(
+    model: type[models.Model], columns: Mapping[str, Sequence[Any]], *, ignore_conflicts: bool = False
+) -> None:
+    """Insert rows given as columns of plain values, `{"survey_id": [...], "due_at": [...]}` (by
+    attribute name, one list per field, all of one length); every other field takes its default
+    (one value for the whole statement: `created_at` defaulting to `timezone.now` is the same moment
+    for every row).
+
+    For rows that are only written, never read back: `bulk_create` needs a model object per row and
+    prepares every field of every one of them (`get_db_prep_save`), which was most of the trigger
+    handler's insert of invitations (docs/benchmarks.md). Here the given columns travel as they are,
+    one binary array each, so their values must be what the database takes (ids, aware datetimes,
+    text); no `pre_save` beyond `auto_now`/`auto_now_add`, no signal. Elsewhere than PostgreSQL it is
+    Django's bulk_create of the same rows.
+    """
+    count = len(next(iter(columns.values()), ()))
+    if not count:
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
+    given = {f.attname: f for f in fields if f.attname in columns}
+    unknown = set(columns) - set(given)
+    if unknown:
+        raise ValueError(f"{meta.label} has no column {', '.join(sorted(unknown))}")
+    defaults = {}
+    for field in fields:
+        if field.attname not in given:
+            now = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+            defaults[field.attname] = timezone.now() if now else field.get_default()
+    if connection.vendor != "postgresql":
+        objs = [
+            model(**defaults, **{name: values[i] for name, values in columns.items()}) for i in range(count)
+        ]
+        model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return
+    import psycopg
+
+    quote = connection.ops.quote_name
+    selected, defaulted, arrays, columns_given = [], [], [], []
+    for field in fields:
+        db_type = field.db_type(connection)
+        if field.attname in given:
+            arrays.append(f"%b::{db_type}[]")
+            columns_given.append(list(columns[field.attname]))
+            selected.append(f"x.c{len(arrays)}")
+        else:
+            selected.append(f"%b::{db_type}")
+            defaulted.append(field.get_db_prep_save(defaults[field.attname], connection))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) "
+        f"AS x({', '.join(f'c{n}' for n in range(1, len(arrays) + 1))})"
+        f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''}"
+    )
+    params = [*defaulted, *columns_given]  # in the statement's order: the select list, then FROM
+    connection.ensure_connection()
+    started = time.monotonic()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from customers.models import Person, Suppression
 from customers.selectors import person_suppression_keys, suppressions_for
@@ -165,19 +165,26 @@ def histories_load(
     histories: dict[tuple[int, int], History] = {(s, p): History() for s in survey_ids for p in person_ids}
     if not person_ids:
         return histories
-    surveyed = Invitation.objects.filter(person_id__in=person_ids, status__in=counted)
-    last_any = dict(surveyed.values("person_id").annotate(at=Max("due_at")).values_list("person_id", "at"))
-    for person_id, survey_id, at in (
-        surveyed.filter(survey_id__in=survey_ids)
+    # One query: per person and survey (every survey, for the global cap), the latest counted
+    # invitation and the open one (the partial unique index allows one per survey and person).
+    surveyed = Q(status__in=counted)
+    rows = (
+        Invitation.objects.filter(person_id__in=person_ids, status__in={*counted, *Invitation.OPEN})
+        .order_by()
         .values("person_id", "survey_id")
-        .annotate(at=Max("due_at"))
-        .values_list("person_id", "survey_id", "at")
-    ):
-        histories[(survey_id, person_id)].last_for_survey = at
-    for person_id, survey_id, due in Invitation.objects.filter(
-        person_id__in=person_ids, survey_id__in=survey_ids, status__in=Invitation.OPEN
-    ).values_list("person_id", "survey_id", "due_at"):
-        histories[(survey_id, person_id)].open_due_at = due
+        .annotate(
+            last=Max("due_at", filter=surveyed), open=Max("due_at", filter=Q(status__in=Invitation.OPEN))
+        )
+        .values_list("person_id", "survey_id", "last", "open")
+    )
+    last_any: dict[int, datetime] = {}
+    for person_id, survey_id, last, open_due_at in rows:
+        if last is not None and (person_id not in last_any or last > last_any[person_id]):
+            last_any[person_id] = last
+        history = histories.get((survey_id, person_id))
+        if history is not None:
+            history.last_for_survey = last
+            history.open_due_at = open_due_at
     found = suppressions_for(key for person in people for key in person_suppression_keys(person))
     suppressed = {person.pk: found.first(person_suppression_keys(person)) for person in people}
     for (_, person_id), history in histories.items():

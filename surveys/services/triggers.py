@@ -3,21 +3,22 @@
 `surveys_process_events` is the second handler of the pipeline (hub/pipeline.py), after the customer
 records one, so the person it reads is up to date. Per batch it loads triggers, people (unless the
 records handler left them: `InboundEvent.people_found`) and their survey history in a few queries,
-decides with `eligibility_decide` and bulk-creates invitations.
+decides with `eligibility_decide` and inserts the invitations in one statement.
 """
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.utils import timezone
 
 from customers.models import Person
 from customers.selectors import people_of_calls
-from hub.db import bulk_create
+from hub.db import bulk_insert
 from integrations.models import InboundEvent
 from surveys.conditions import conditions_match
 from surveys.models import Invitation, SurveyPolicy, Trigger
-from surveys.services.eligibility import eligibility_decide, histories_load
+from surveys.services.eligibility import History, eligibility_decide, histories_load
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,11 @@ def surveys_process_events(*, events: Sequence[InboundEvent]) -> None:
         surveys=surveys.values(), people={p.pk: p for _, _, p in considered.values()}.values()
     )
     cap = SurveyPolicy.current().global_cap_days
+    histories_of: dict[int, list[History]] = {}
+    for (_, person_id), history in histories.items():
+        histories_of.setdefault(person_id, []).append(history)
     now = timezone.now()
-    invitations = []
+    invitations: list[tuple[int, int, datetime, int]] = []  # survey, person, due at, trigger event
     for (survey_id, person_id), (_, event, person) in considered.items():
         history = histories[(survey_id, person_id)]
         try:
@@ -79,13 +83,18 @@ def surveys_process_events(*, events: Sequence[InboundEvent]) -> None:
             logger.exception("survey %s: deciding for person %s failed", survey_id, person_id)
             continue
         if decision.eligible and decision.send_at is not None:
-            invitations.append(
-                Invitation(survey_id=survey_id, person=person, due_at=decision.send_at, trigger_event=event)
-            )
+            invitations.append((survey_id, person_id, decision.send_at, event.pk))
             # The global cap also binds the other surveys of this batch.
-            for (_, other_person), other in histories.items():
-                if other_person == person_id:
-                    other.last_any = max(filter(None, [other.last_any, decision.send_at]))
+            for other in histories_of[person_id]:
+                other.last_any = max(filter(None, [other.last_any, decision.send_at]))
     # The partial unique index keeps one open invitation per survey and person, even when two
-    # workers decide at once.
-    bulk_create(Invitation, invitations, ignore_conflicts=True)
+    # workers decide at once. The rows are only written: no model objects (hub.db.bulk_insert).
+    if invitations:
+        survey_ids, person_ids, due_ats, event_ids = zip(*invitations, strict=True)
+        columns = {
+            "survey_id": survey_ids,
+            "person_id": person_ids,
+            "due_at": due_ats,
+            "trigger_event_id": event_ids,
+        }
+        bulk_insert(Invitation, columns, ignore_conflicts=True)
