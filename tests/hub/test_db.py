@@ -1,13 +1,17 @@
 """hub/db.py: `row_exists` answers as the ORM's `filter(...).exists()` does, without building a query;
-`bulk_create` stores what the ORM's does."""
+`bulk_create` stores what the ORM's does; `bulk_insert` stores plain columns with the other fields'
+defaults."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import Person
-from hub.db import bulk_create, row_exists
+from hub.db import bulk_create, bulk_insert, row_exists
 from surveys.models import Invitation
 from tests.sources import source_default
 from tests.surveys.factories import invitation_make, person_make, survey_make
@@ -82,3 +86,40 @@ def test_bulk_create_with_ignore_conflicts_skips_rows_already_there() -> None:
 
     assert Invitation.objects.filter(survey=survey).count() == 2
     assert Invitation.objects.filter(person=other.person).exists()
+
+
+def test_bulk_insert_stores_the_given_columns_and_every_other_fields_default_in_one_statement() -> None:
+    survey, people = survey_make(), [person_make(), person_make()]
+    due = [timezone.now() + timedelta(days=n) for n in (1, 2)]
+    before = timezone.now()
+
+    with CaptureQueriesContext(connection) as queries:
+        bulk_insert(
+            Invitation, {"survey_id": [survey.pk] * 2, "person_id": [p.pk for p in people], "due_at": due}
+        )
+
+    assert len(queries) == 1
+    rows = list(Invitation.objects.filter(survey=survey).order_by("due_at"))
+    assert [(i.person_id, i.due_at) for i in rows] == [(p.pk, d) for p, d in zip(people, due, strict=True)]
+    for row in rows:  # the model's defaults, as Invitation(...).save() would store them
+        assert (row.status, row.error, row.attempts, row.language) == (Invitation.Status.SCHEDULED, "", 0, "")
+        assert (row.claimed_at, row.sent_at, row.trigger_event_id) == (None, None, None)
+        assert before <= row.created_at <= timezone.now()
+
+
+def test_bulk_insert_with_ignore_conflicts_skips_rows_already_there() -> None:
+    person, newcomer = person_make(), person_make()
+    survey = survey_make()
+    kept = invitation_make(survey=survey, person=person)  # one open invitation per survey and person
+
+    columns = {"survey_id": [survey.pk, survey.pk], "person_id": [person.pk, newcomer.pk]}
+    bulk_insert(Invitation, {**columns, "due_at": [timezone.now()] * 2}, ignore_conflicts=True)
+
+    rows = Invitation.objects.filter(survey=survey)
+    assert sorted(rows.values_list("person_id", flat=True)) == sorted([person.pk, newcomer.pk])
+    assert rows.get(person=person).pk == kept.pk
+
+
+def test_bulk_insert_refuses_a_column_the_model_does_not_have() -> None:
+    with pytest.raises(ValueError, match=r"surveys\.Invitation has no column person"):
+        bulk_insert(Invitation, {"person": [1], "due_at": [timezone.now()]})

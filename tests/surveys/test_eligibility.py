@@ -175,6 +175,22 @@ def test_global_cap_across_surveys(client: Client, source: Source, write_key: st
     assert sorted(i.survey.slug for i in invitations()) == ["a", "b"]
 
 
+def test_global_cap_binds_the_other_surveys_deciding_in_the_same_batch(
+    client: Client, source: Source, write_key: str
+) -> None:
+    SurveyPolicy.objects.update_or_create(pk=1, defaults={"global_cap_days": 30})
+    make_survey(source, name="A", slug="a")
+    make_survey(source, name="B", slug="b")
+    calls = [{"type": "identify", "userId": u, "traits": {"email": f"{u}@example.com"}} for u in ("u1", "u2")]
+    with time_machine.travel(T0, tick=False):
+        body = {"batch": calls, "writeKey": write_key}
+        assert client.post("/v1/batch", json.dumps(body), content_type="application/json").status_code == 200
+        inbound_events_process(ids=list(InboundEvent.objects.values_list("pk", flat=True)))
+
+    # Each person gets one survey of the two, whichever decided first.
+    assert [len(invitations(user_id)) for user_id in ("u1", "u2")] == [1, 1]
+
+
 def test_global_cap_off_by_default_lets_two_surveys_ask(
     client: Client, source: Source, write_key: str
 ) -> None:
