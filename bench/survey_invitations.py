@@ -412,7 +412,7 @@ SURVEY_STEPS: list[tuple[str, str]] = [
     ("eligibility_decide (", "eligibility_decide (the rules)"),
     ("histories_load (", "survey history (invitations, suppressions)"),
     ("people_of_calls (", "loading the people again"),
-    ("bulk_create (", "INSERT of the invitations (bulk_create)"),
+    ("bulk_insert (", "INSERT of the invitations (bulk_insert)"),
     ("current (surveys", "survey policy (get_or_create)"),
     ("conditions_match (", "trigger conditions"),
 ]
