@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0004_admin_names"),
-        ("surveys", "0012_admin_names"),
+        ("surveys", "0013_response_survey_person"),
     ]
 
     operations = [
