@@ -442,11 +442,14 @@ def _decision_profile(raw: str | None) -> str:
 
 # The email run: a sample is charged to the innermost step below that matches.
 EMAIL_STEPS: list[tuple[str, str]] = [
-    ("invitation_mark_sent (", "mark it sent and check the next claim (one statement)"),
+    ("invitation_mark_sent_start (", "mark the previous one sent and check the claim: send the statement"),
+    ("answer (surveys/services/claims", "mark and check: wait for PostgreSQL's answer"),
     ("invitation_claim_stands (", "check the claim (one primary-key query)"),
-    ("render_to_string (", "render the HTML and text templates"),
-    ("invitation_email (", "build the message (links, tokens, headers)"),
-    ("send_messages (", "SMTP: send (Django's backend, smtplib)"),
+    ("render_to_string (", "render the HTML and text templates (once per survey and language)"),
+    ("MessageMold.of (", "build the mold (once per survey and language)"),
+    ("MessageMold.fill (", "fill the mold (headers, token)"),
+    ("invitation_envelope (", "the message's links, token, Message-ID"),
+    ("smtp_send (", "SMTP exchange (smtplib, in steps)"),
     ("invitations_claim (", "claim the batch"),
     ("_histories (", "re-decide: survey history"),
     ("eligibility_decide (", "re-decide: the rules"),
@@ -556,8 +559,11 @@ def measure(options: Options) -> PartResult:
             f"`invitations_dispatch_due()` until it claims nothing ({hub.runs} runs of up to {hub.batch}, "
             "one SMTP connection each); "
             "aiosmtpd in a child process on 127.0.0.1 accepts and discards (plain SMTP, no TLS, no auth). "
-            "Each message is rendered (HTML + text) and sent; then one statement marks its row sent "
-            "(without waiting for the WAL flush) and checks the next message's claim. The ceiling sends "
+            "Each survey's HTML and text are rendered once per batch and language into a mold of the "
+            "message's bytes; each message fills it (To, Date, Message-ID, List-Unsubscribe, token) and "
+            "goes over smtplib in steps: one statement marks the previous row sent (without waiting for "
+            "the WAL flush) and checks this message's claim while the server answers MAIL FROM and RCPT "
+            "TO; DATA only once the claim stands. The ceiling sends "
             "the very messages the server received (same envelopes, same bytes) with plain "
             "`smtplib.SMTP.sendmail` over one connection.",
             "",

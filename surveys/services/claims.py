@@ -6,8 +6,12 @@ Exactly once rests on these three (docs/architecture.md, "Exactly one email per 
 dispatcher that died, and the mark only turns a `sending` row into `sent`.
 """
 
+import select
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -83,6 +87,67 @@ def invitation_mark_sent(
         row = cursor.fetchone()
     assert row is not None
     return bool(row[1]), then_check is not None and bool(row[2])
+
+
+def invitation_mark_sent_start(
+    *, invitation_id: int, sent_at: datetime, language: str, then_check: tuple[int, int] | None
+) -> Callable[[], tuple[bool, bool]]:
+    """`invitation_mark_sent`, sent off without waiting for PostgreSQL's answer: returns the function
+    that waits for it (call it before anything else uses the database connection). The dispatcher
+    talks to the email server meanwhile.
+
+    On PostgreSQL outside a transaction only: the statement goes through psycopg's libpq connection
+    (`pgconn.send_query_params`, the documented non-blocking call), as the one statement
+    `invitation_mark_sent` runs, so it commits on its own. Elsewhere (SQLite; inside `atomic`, where
+    the statement must wait for the transaction's other work) it runs at once."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        result = invitation_mark_sent(
+            invitation_id=invitation_id, sent_at=sent_at, language=language, then_check=then_check
+        )
+        return lambda: result
+    next_id, next_person = then_check or (None, None)
+    sending, sent = Invitation.Status.SENDING.value, Invitation.Status.SENT.value
+    values = [sent, sent_at.isoformat(), language, invitation_id, sending, next_id, sending, next_person]
+    params = [None if v is None else str(v).encode() for v in values]
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    sql = _mark_sql() % tuple(f"${n}" for n in range(1, len(params) + 1))
+    started = time.perf_counter()
+    with connection.wrap_database_errors:
+        pgconn.send_query_params(sql.encode(), params)
+        while pgconn.flush():  # nonblocking: the rest of the statement once the socket takes it
+            select.select([], [pgconn.socket], [])
+
+    def answer() -> tuple[bool, bool]:
+        with connection.wrap_database_errors:
+            row = _row_of(pgconn)
+        if connection.queries_logged:  # as Django's debug cursor: assertNumQueries counts it
+            connection.queries_log.append({"sql": sql, "time": f"{time.perf_counter() - started:.3f}"})
+        return row[1] == b"1", then_check is not None and row[2] == b"t"
+
+    return answer
+
+
+def _row_of(pgconn: Any) -> list[bytes | None]:
+    """Wait for the one-row answer to the statement sent on `pgconn` and take all of it."""
+    import psycopg
+
+    rows: list[bytes | None] | None = None
+    error = None
+    while True:
+        pgconn.consume_input()
+        while not pgconn.is_busy():
+            result = pgconn.get_result()
+            if result is None:
+                if error is not None:
+                    raise psycopg.DatabaseError(error)
+                assert rows is not None
+                return rows
+            if result.status == psycopg.pq.ExecStatus.TUPLES_OK:
+                rows = [result.get_value(0, column) for column in range(result.nfields)]
+            else:
+                error = result.error_message.decode(errors="replace") or "the mark failed"
+        select.select([pgconn.socket], [], [])
 
 
 @cache

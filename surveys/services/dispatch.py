@@ -14,6 +14,10 @@
    runs cancels the person's open invitations, so it stops that email; each row is marked sent right
    after the server accepted its message, and that statement checks the next message's claim too
    (surveys/services/claims.py: one round trip per message, the mark without waiting for its flush).
+   Each survey's templates are rendered once per batch and language (`InvitationBodies`). Over
+   Django's own SMTP backend the messages are bytes filled into a mold of that rendering, and the
+   statement runs while the server answers MAIL FROM and RCPT TO (surveys/services/smtp.py); any
+   other backend (anymail's ESPs, locmem, ...) gets Django's messages through send_messages.
 
 One message's trouble stays with it: a message that cannot be built (a header with a line break)
 fails with the reason; a refused recipient (5xx, or the ESP's refusal) fails and suppresses the
@@ -30,6 +34,7 @@ Everything else is either marked sent (never claimed again) or still claimable.
 
 import logging
 import re
+import secrets
 import smtplib
 import time
 from collections.abc import Callable
@@ -37,12 +42,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
+from functools import partial
 from typing import TypedDict
 from urllib.parse import urlsplit
 
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -54,12 +61,13 @@ from surveys.services.bounces import email_bounced
 from surveys.services.claims import (
     MAX_ATTEMPTS,
     invitation_claim_stands,
-    invitation_mark_sent,
+    invitation_mark_sent_start,
     invitations_claim,
 )
 from surveys.services.content import Texts, survey_texts
 from surveys.services.eligibility import DELIVERED, History, eligibility_decide, histories_load
 from surveys.services.events import hub_event_subscribed, invitation_sent_emit
+from surveys.services.smtp import Envelope, MessageMold, envelope_of, smtp_send
 from surveys.services.tokens import invitation_token_make
 
 logger = logging.getLogger(__name__)
@@ -74,7 +82,10 @@ class InvitationLinks(TypedDict):
 
 def invitation_links(*, invitation: Invitation) -> InvitationLinks:
     """The public links of one invitation (served by `surveys:respond` and `surveys:unsubscribe`)."""
-    token = invitation_token_make(invitation=invitation) if invitation.pk else "preview"
+    return _links(invitation_token_make(invitation=invitation) if invitation.pk else "preview")
+
+
+def _links(token: str) -> InvitationLinks:
     respond = f"{settings.HUB_BASE_URL}/s/{token}/"
     return {
         "respond": respond,
@@ -103,41 +114,129 @@ def survey_sender(survey: Survey) -> str:
     return formataddr((survey.sender_name or default_name, survey.sender_email or default_address))
 
 
-def invitation_email(*, invitation: Invitation) -> EmailMultiAlternatives:
+# Where an invitation's token goes in a body rendered once for many invitations: letters and digits
+# (no escaping changes them), random (no survey text holds it), and longer than any token (pk, time,
+# signature: at most 71 characters), so putting the token in never lengthens a line of a mold.
+_TOKEN_SLOT = f"token{secrets.token_hex(35)}"
+
+
+@dataclass(frozen=True)
+class InvitationBody:
+    """A survey's email in one language, rendered once for every invitation it goes to: the plain
+    text and the HTML with `_TOKEN_SLOT` where each invitation's token goes. The templates see the
+    survey, its texts and the links, nothing of the person (their name and address are headers)."""
+
+    survey: Survey
+    texts: Texts
+    text: str
+    html: str
+
+    @classmethod
+    def render(cls, *, survey: Survey, language: str) -> "InvitationBody":
+        texts = survey_texts(survey=survey, language=language)
+        links = _links(_TOKEN_SLOT)
+        context = {
+            "survey": survey,
+            "texts": texts,
+            "links": links,
+            "scores": [
+                {"score": n, "url": url, "label": _score_label(n, texts)}
+                for n, url in enumerate(links["scores"])
+            ],
+        }
+        return cls(
+            survey=survey,
+            texts=texts,
+            text=render_to_string("surveys/email/invitation.txt", context),
+            html=render_to_string("surveys/email/invitation.html", context),
+        )
+
+    def email(self, *, token: str, to: str, message_id: str) -> EmailMultiAlternatives:
+        """The email to `to` (a formatted address) with `token` in its links."""
+        survey, texts = self.survey, self.texts
+        message = EmailMultiAlternatives(
+            subject=texts.subject,
+            body=self.text.replace(_TOKEN_SLOT, token),
+            from_email=survey_sender(survey),
+            to=[to],
+            reply_to=[survey.reply_to] if survey.reply_to else None,
+            headers={
+                "Message-ID": message_id,
+                "List-Unsubscribe": f"<{_links(token)['unsubscribe']}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058 one-click
+                "Content-Language": texts.language,
+            },
+        )
+        message.attach_alternative(self.html.replace(_TOKEN_SLOT, token), "text/html")
+        return message
+
+    def mold(self) -> MessageMold | None:
+        """This body as bytes for Django's SMTP backend, open where each message differs (None when
+        it needs quoted-printable: surveys/services/smtp.py)."""
+        sample = self.email(token=_TOKEN_SLOT, to="mold@example.invalid", message_id="<mold@example.invalid>")
+        return MessageMold.of(sample, token=_TOKEN_SLOT)
+
+
+class InvitationBodies:
+    """One batch's bodies and molds, rendered on first use per survey and person's language."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[tuple[int | None, str], InvitationBody] = {}
+        self._molds: dict[tuple[int | None, str], MessageMold | None] = {}
+
+    def body(self, survey: Survey, language: str) -> InvitationBody:
+        key = (survey.pk, language)
+        if key not in self._bodies:
+            self._bodies[key] = InvitationBody.render(survey=survey, language=language)
+        return self._bodies[key]
+
+    def mold(self, survey: Survey, language: str) -> MessageMold | None:
+        key = (survey.pk, language)
+        if key not in self._molds:
+            self._molds[key] = self.body(survey, language).mold()
+        return self._molds[key]
+
+
+def _person_of(invitation: Invitation) -> Person:
+    if invitation.person is None:
+        raise ValueError("the person of this invitation was erased")
+    return invitation.person
+
+
+def invitation_email(
+    *, invitation: Invitation, bodies: InvitationBodies | None = None
+) -> EmailMultiAlternatives:
     """The survey email of one invitation (HTML and plain text), ready for any connection.
 
-    Also used by the admin's preview and "send test". Texts follow the person's language.
+    Also used by the admin's preview and "send test". Texts follow the person's language; a batch
+    passes its `bodies`, so each survey's templates are rendered once per language.
     """
-    person = invitation.person
-    if person is None:
-        raise ValueError("the person of this invitation was erased")
-    survey = invitation.survey
-    texts = survey_texts(survey=survey, language=person.language)
-    links = invitation_links(invitation=invitation)
-    context = {
-        "survey": survey,
-        "person": person,
-        "texts": texts,
-        "links": links,
-        "scores": [
-            {"score": n, "url": url, "label": _score_label(n, texts)} for n, url in enumerate(links["scores"])
-        ],
-    }
-    message = EmailMultiAlternatives(
-        subject=texts.subject,
-        body=render_to_string("surveys/email/invitation.txt", context),
-        from_email=survey_sender(survey),
-        to=[formataddr((person.name, person.email))],
-        reply_to=[survey.reply_to] if survey.reply_to else None,
-        headers={
-            "Message-ID": invitation_message_id(invitation=invitation),
-            "List-Unsubscribe": f"<{links['unsubscribe']}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",  # RFC 8058 one-click
-            "Content-Language": texts.language,
-        },
+    person = _person_of(invitation)
+    body = (bodies or InvitationBodies()).body(invitation.survey, person.language)
+    return body.email(
+        token=invitation_token_make(invitation=invitation) if invitation.pk else "preview",
+        to=formataddr((person.name, person.email)),
+        message_id=invitation_message_id(invitation=invitation),
     )
-    message.attach_alternative(render_to_string("surveys/email/invitation.html", context), "text/html")
-    return message
+
+
+def invitation_envelope(*, invitation: Invitation, bodies: InvitationBodies) -> tuple[Envelope, str]:
+    """The bytes Django's SMTP backend would send for `invitation_email` (but for the MIME boundary and
+    the Date), filled into the batch's mold, and the texts' language."""
+    person = _person_of(invitation)
+    mold = bodies.mold(invitation.survey, person.language)
+    body = bodies.body(invitation.survey, person.language)
+    if mold is None:
+        return envelope_of(invitation_email(invitation=invitation, bodies=bodies)), body.texts.language
+    token = invitation_token_make(invitation=invitation)
+    envelope = mold.fill(
+        name=person.name,
+        address=person.email,
+        message_id=invitation_message_id(invitation=invitation),
+        list_unsubscribe=f"<{_links(token)['unsubscribe']}>",
+        token=token,
+    )
+    return envelope, body.texts.language
 
 
 @dataclass
@@ -287,54 +386,78 @@ def _send(
         logger.warning("%s; %d invitations wait", error, len(batch))
         _release([i.pk for i, _ in batch], error, report)
         return
+    # Django's own SMTP backend: the messages as bytes from the batch's molds, each exchange in steps
+    # (surveys/services/smtp.py). Any other backend (anymail's ESPs, locmem, a subclass) gets
+    # Django's messages through its send_messages.
+    client = connection.connection if type(connection) is SmtpEmailBackend else None
     # Stop well before another dispatcher could take our claims for abandoned ones.
     budget = settings.SURVEY_CLAIM_TIMEOUT_SECONDS / 2
     announce = hub_event_subscribed(event_type="invitation.sent")  # once per batch, not per message
-    stands: bool | None = None  # the claim of batch[index], checked along with the previous mark
+    bodies = InvitationBodies()
+    pending: tuple[Invitation, str] | None = None  # accepted by the server, not yet marked sent
+
+    def claim_statement(then_check: tuple[int, int] | None) -> Callable[[], bool]:
+        """Mark the pending invitation sent, if there is one, and check the claim of `then_check`
+        (invitation id, person id) in the same round trip; returns the function that waits for the
+        answer (whether that claim stands), so the email server can be talked to meanwhile."""
+        nonlocal pending
+        if pending is None:
+            stands = then_check is not None and invitation_claim_stands(
+                invitation_id=then_check[0], person_id=then_check[1]
+            )
+            return lambda: stands
+        (invitation, language), pending = pending, None
+        with transaction.atomic() if announce else nullcontext():  # the event commits with the row
+            answer = invitation_mark_sent_start(
+                invitation_id=invitation.pk, sent_at=now, language=language, then_check=then_check
+            )
+            if announce:
+                marked, stands = answer()
+                if marked:
+                    invitation_sent_emit(invitation=invitation, sent_at=now, language=language)
+        report.sent.append(invitation.pk)
+        logger.info("sent invitation %s", invitation.pk)
+        return lambda: answer()[1]
+
     try:
         for index, (invitation, person) in enumerate(batch):
             if index and time.monotonic() - claimed_clock > budget:
+                claim_statement(None)()
                 _release([i.pk for i, _ in batch[index:]], "", report)
                 return
-            wanted = (
-                stands
-                if stands is not None
-                else invitation_claim_stands(invitation_id=invitation.pk, person_id=person.pk)
-            )
-            stands = None
-            if not wanted:
-                _cancelled_meanwhile(invitation, report)
-                continue
+            check = partial(claim_statement, (invitation.pk, person.pk))
             try:
-                message = invitation_email(invitation=invitation)
-            except Exception as exc:  # a broken template or text: this invitation only
+                if client is not None:
+                    envelope, language = invitation_envelope(invitation=invitation, bodies=bodies)
+                else:
+                    message = invitation_email(invitation=invitation, bodies=bodies)
+                    language = message.extra_headers["Content-Language"]
+            except Exception as exc:  # a broken template, text or header: this invitation only
                 _fail(invitation, f"the message could not be built: {_described(exc)}", report)
                 continue
             try:
-                connection.send_messages([message])
+                # The claim is checked right before the message goes (an erase, unsubscribe or
+                # bounce since the claim stops it), in the statement that marks the previous one
+                # sent: the server has accepted that one, and has not yet been given this one.
+                if client is not None:
+                    wanted = smtp_send(client, envelope, check=check)  # while MAIL and RCPT are answered
+                elif wanted := check()():
+                    connection.send_messages([message])
             except Exception as exc:
+                claim_statement(None)()  # the previous message is sent whatever happened to this one
                 if _refused_alone(invitation, person, exc, report):
                     continue
                 error = _described(exc)
                 logger.warning("email server trouble, the rest of the batch waits: %s", error)
                 _release([i.pk for i, _ in batch[index:]], error, report)
                 return
-            # Marked right after the server took it (a crash later never resends it), in the same
-            # round trip as the next message's check.
-            following = batch[index + 1] if index + 1 < len(batch) else None
-            language = message.extra_headers["Content-Language"]
-            with transaction.atomic() if announce else nullcontext():  # the event commits with the row
-                marked, next_stands = invitation_mark_sent(
-                    invitation_id=invitation.pk,
-                    sent_at=now,
-                    language=language,
-                    then_check=None if following is None else (following[0].pk, following[1].pk),
-                )
-                if marked and announce:
-                    invitation_sent_emit(invitation=invitation, sent_at=now, language=language)
-            stands = next_stands if following is not None else None
-            report.sent.append(invitation.pk)
-            logger.info("sent invitation %s", invitation.pk)
+            if not wanted:
+                _cancelled_meanwhile(invitation, report)
+                continue
+            # Marked by the next message's statement, or right below after the last one: a crash in
+            # between resends at most this message, with the same Message-ID.
+            pending = (invitation, language)
+        claim_statement(None)()
     finally:
         try:
             connection.close()

@@ -5,7 +5,7 @@ import email
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
@@ -24,6 +24,9 @@ class SmtpRecorder:
         self.delay = 0.0  # seconds to wait before acknowledging each message (after recording it)
         self.refuse: set[str] = set()  # recipients answered with 550 (permanent)
         self.defer: set[str] = set()  # recipients answered with 450 (temporary)
+        self.on_message: Callable[[], None] | None = (
+            None  # run once, before the first message is acknowledged
+        )
         self.lock = threading.Lock()
 
     async def handle_RCPT(
@@ -41,6 +44,9 @@ class SmtpRecorder:
         with self.lock:
             self.messages.append(message)
             self.peers.append(session.peer)  # type: ignore[arg-type]
+        if self.on_message is not None:
+            action, self.on_message = self.on_message, None
+            await asyncio.to_thread(action)  # a thread of its own: Django refuses the database in async code
         if self.delay:
             await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"

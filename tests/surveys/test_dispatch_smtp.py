@@ -1,0 +1,164 @@
+"""Django's SMTP backend gets the dispatcher's fast path (surveys/services/smtp.py): each message's
+bytes filled into a mold rendered once per survey and language, and the claim check and the previous
+message's mark running while the server answers MAIL FROM and RCPT TO. What a person receives and the
+rules of sending stay those of the general path (any other backend: Django builds every message)."""
+
+import re
+import smtplib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.core.mail.message import sanitize_address
+from django.db import connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from customers.services.erasure import person_erase
+from surveys.models import Invitation, SurveyTranslation
+from surveys.services.dispatch import (
+    InvitationBodies,
+    invitation_email,
+    invitation_envelope,
+    invitations_dispatch_due,
+    survey_sender,
+)
+from surveys.services.smtp import envelope_recipient
+from tests.surveys.conftest import SmtpRecorder
+from tests.surveys.factories import due_invitations_make, invitation_make, person_make, survey_make
+
+NAMES = [
+    "Ann Smith",
+    "José Müller",  # an encoded word in To
+    "O'Brien, Jr.",  # quoted
+    'Ann "The Boss" Lee',
+    "",
+    "Maximiliane Alexandra Konstantinopoulou-Vanderbilt de la Fontaine y Ñúñez III",  # folded
+]
+
+
+def normalised(content: bytes) -> bytes:
+    """A message without what differs between two builds of it: the MIME boundary and the Date."""
+    boundary = re.search(rb'boundary="([^"]+)"', content)
+    assert boundary is not None
+    content = content.replace(boundary.group(1), b"BOUNDARY")
+    return re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: -\r\n", content)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "nl-BE"])
+@pytest.mark.parametrize("name", NAMES)
+def test_a_filled_mold_is_the_message_django_builds_byte_for_byte(name: str, language: str) -> None:
+    survey = survey_make(footer="Acme Ltd · Grote Markt 1 · Gent")
+    SurveyTranslation.objects.create(
+        survey=survey, language="nl", subject="Zou je {{ company }} aanraden?", low_label="Helemaal niet"
+    )
+    person = person_make(name=name, email="ann.lee+nps@example.com", language=language)
+    invitation = invitation_make(survey=survey, person=person)
+    bodies = InvitationBodies()
+
+    with time_machine.travel(datetime(2026, 12, 5, 9, 30, tzinfo=UTC), tick=False):  # the token's time
+        envelope, texts_language = invitation_envelope(invitation=invitation, bodies=bodies)
+        django = invitation_email(invitation=invitation)
+
+    assert bodies.mold(survey, person.language) is not None  # the fast path itself, not its fallback
+    assert normalised(envelope.content) == normalised(django.message().as_bytes(linesep="\r\n"))
+    assert envelope.sender == sanitize_address(survey_sender(survey), "utf-8")
+    assert smtplib.quoteaddr(envelope.recipient) == smtplib.quoteaddr(sanitize_address(django.to[0], "utf-8"))
+    assert texts_language == ("nl" if language == "nl-BE" else "en")
+
+
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("Ann", "a.b+tag@example.com"),
+        ("", "x@example.com"),
+        ("José", "jose@sub.example.co.uk"),
+        ("Lee, Ann", "ann@example.com"),
+        ("Ann", '"quoted local"@example.com'),
+    ],
+)
+def test_the_envelope_recipient_is_the_one_djangos_backend_would_give(name: str, address: str) -> None:
+    from email.utils import formataddr
+
+    to = formataddr((name, address))
+
+    ours = envelope_recipient(to, address, "utf-8")
+
+    assert smtplib.quoteaddr(ours) == smtplib.quoteaddr(sanitize_address(to, "utf-8"))
+
+
+@pytest.mark.django_db
+def test_a_survey_text_with_a_line_too_long_for_8bit_is_sent_as_django_builds_it(smtp: SmtpRecorder) -> None:
+    """Over 998 bytes a line needs quoted-printable, which a mold does not take."""
+    footer = "Acme " * 250
+    survey = survey_make(footer=footer)
+    invitation = invitation_make(survey=survey, person=person_make(email="ann@example.com"))
+
+    report = invitations_dispatch_due()
+
+    assert InvitationBodies().mold(survey, "en") is None
+    assert report.sent == [invitation.pk]
+    [message] = smtp.messages
+    text = message.get_body(("plain",))
+    assert text is not None
+    assert text["Content-Transfer-Encoding"] == "quoted-printable"
+    assert footer.strip() in text.get_content()
+    assert message["Message-ID"] == f"<invitation-{invitation.pk}.onboarding@feedback.acme.example>"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_message_is_marked_sent_by_one_statement_sent_while_the_server_answers(
+    smtp: SmtpRecorder,
+) -> None:
+    """Outside a transaction the mark goes to PostgreSQL without waiting (claims.py
+    invitation_mark_sent_start); it still counts as a query, and every row ends up sent."""
+    invitations = due_invitations_make(25)
+    connection = connections["default"]
+
+    with CaptureQueriesContext(connection) as queries:
+        report = invitations_dispatch_due()
+
+    assert len(report.sent) == 25
+    assert sorted(smtp.message_ids()) == sorted(
+        f"<invitation-{i.pk}.onboarding@feedback.acme.example>" for i in invitations
+    )
+    assert smtp.connections == 1
+    rows = Invitation.objects.filter(pk__in=[i.pk for i in invitations])
+    assert {(i.status, i.language, i.error) for i in rows} == {("sent", "en", "")}
+    per_message = 1 if connection.vendor == "postgresql" else 2
+    assert len(queries) <= 20 + per_message * 25
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_person_erased_while_the_server_takes_the_message_before_theirs_gets_no_email(
+    smtp: SmtpRecorder, client: Client
+) -> None:
+    survey = survey_make()
+    first = invitation_make(survey=survey, person=person_make(email="first@example.com"))
+    second = invitation_make(survey=survey, person=person_make(email="second@example.com", user_id="u-2"))
+    third = invitation_make(survey=survey, person=person_make(email="third@example.com"))
+    assert second.person is not None
+    person = second.person
+
+    def erase() -> None:  # in the SMTP server's thread, on a connection of its own
+        try:
+            person_erase(source=person.source, user_id="u-2", requested_by="staff admin")
+        finally:
+            connections.close_all()
+
+    smtp.on_message = erase
+
+    report = invitations_dispatch_due()
+
+    assert [str(m["To"]) for m in smtp.messages] == ["first@example.com", "third@example.com"]
+    assert report.sent == [first.pk, third.pk]
+    assert report.cancelled == {second.pk: "person erased on request"}
+    second.refresh_from_db()
+    assert second.status == Invitation.Status.CANCELLED
+
+
+def test_smtp_fixture_is_djangos_backend(settings: Any, smtp: SmtpRecorder) -> None:
+    """The tests above are about the fast path: they run on Django's own SMTP backend."""
+    assert settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
