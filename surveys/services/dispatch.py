@@ -322,6 +322,9 @@ def invitations_dispatch_due(*, now: datetime | None = None, limit: int | None =
         .order_by("due_at", "pk")
     )
     histories = _histories(invitations)
+    histories_of_person: dict[int, list[History]] = {}
+    for (_, person_id), history in histories.items():
+        histories_of_person.setdefault(person_id, []).append(history)
     cap = SurveyPolicy.current().global_cap_days
 
     to_send: list[tuple[Invitation, Person]] = []
@@ -358,9 +361,8 @@ def invitations_dispatch_due(*, now: datetime | None = None, limit: int | None =
             deferred.append(invitation)
         else:
             to_send.append((invitation, person))
-            for (_, person_id), other in histories.items():
-                if person_id == person.pk:
-                    other.last_any = now
+            for other in histories_of_person.get(person.pk, ()):
+                other.last_any = now
             history.last_for_survey = now
 
     for reason, reason_ids in cancelled.items():
