@@ -100,7 +100,7 @@ def invitation_mark_sent_start(
     (`pgconn.send_query_params`, the documented non-blocking call), as the one statement
     `invitation_mark_sent` runs, so it commits on its own. Elsewhere (SQLite; inside `atomic`, where
     the statement must wait for the transaction's other work) it runs at once."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.vendor != "postgresql" or connection.in_atomic_block or not connection.get_autocommit():
         result = invitation_mark_sent(
             invitation_id=invitation_id, sent_at=sent_at, language=language, then_check=then_check
         )
@@ -111,7 +111,7 @@ def invitation_mark_sent_start(
     params = [None if v is None else str(v).encode() for v in values]
     connection.ensure_connection()
     pgconn = connection.connection.pgconn
-    sql = _mark_sql() % tuple(f"${n}" for n in range(1, len(params) + 1))
+    sql = _mark_sql_numbered()
     started = time.perf_counter()
     with connection.wrap_database_errors:
         pgconn.send_query_params(sql.encode(), params)
@@ -148,6 +148,12 @@ def _row_of(pgconn: Any) -> list[bytes | None]:
             else:
                 error = result.error_message.decode(errors="replace") or "the mark failed"
         select.select([pgconn.socket], [], [])
+
+
+@cache
+def _mark_sql_numbered() -> str:
+    """_mark_sql with libpq's numbered parameters ($1 ...) instead of psycopg's %s."""
+    return _mark_sql() % tuple(f"${n}" for n in range(1, 9))
 
 
 @cache
