@@ -144,12 +144,11 @@ class InvitationBody:
                 for n, url in enumerate(links["scores"])
             ],
         }
-        return cls(
-            survey=survey,
-            texts=texts,
-            text=render_to_string("surveys/email/invitation.txt", context),
-            html=render_to_string("surveys/email/invitation.html", context),
-        )
+        text = render_to_string("surveys/email/invitation.txt", context)
+        html = render_to_string("surveys/email/invitation.html", context)
+        if _TOKEN_SLOT not in text or _TOKEN_SLOT not in html:  # a filter changed the links
+            raise ValueError("the email templates must show the invitation's links as they are")
+        return cls(survey=survey, texts=texts, text=text, html=html)
 
     def email(self, *, token: str, to: str, message_id: str) -> EmailMultiAlternatives:
         """The email to `to` (a formatted address) with `token` in its links."""

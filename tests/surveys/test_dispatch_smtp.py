@@ -181,3 +181,23 @@ def test_a_person_erased_while_the_server_takes_the_message_before_theirs_gets_n
 def test_smtp_fixture_is_djangos_backend(settings: Any, smtp: SmtpRecorder) -> None:
     """The tests above are about the fast path: they run on Django's own SMTP backend."""
     assert settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+
+
+@pytest.mark.django_db
+def test_templates_that_alter_the_links_fail_the_message_rather_than_send_it_with_wrong_links(
+    smtp: SmtpRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body is rendered once with a stand-in token: a template filter that changes the links would
+    leave every message without its own."""
+    from surveys.services import dispatch
+
+    monkeypatch.setattr(dispatch, "render_to_string", lambda name, context: "Tell us: https://feedback/s/…")
+    invitation = invitation_make(survey=survey_make(), person=person_make())
+
+    report = invitations_dispatch_due()
+
+    assert smtp.messages == []
+    assert report.failed[invitation.pk] == (
+        "the message could not be built: ValueError: the email templates must show the invitation's "
+        "links as they are"
+    )
