@@ -3,11 +3,15 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 
-from customers.models import Identity, Person, Suppression, suppression_text
+from customers.models import Account, Identity, Person, Suppression, suppression_text
 from hub.crypto import keyed_hash_candidates
+from hub.db import binary_rows, model_columns, model_from_row
 from integrations.models import InboundEvent
 
 
@@ -77,19 +81,67 @@ def people_find(
     identities) and of these emails (the oldest record with a userId), each within its source."""
     found = PeopleFound()
     by_pk: dict[int, Person] = {}
-    if (query := _in_sources("user_id", user_ids)) is not None:
-        for person in Person.objects.filter(query):
-            found.by_user_id[(person.source_id, person.user_id or "")] = by_pk.setdefault(person.pk, person)
-    if (query := _in_sources("value", other_ids)) is not None:
-        for identity in Identity.objects.filter(query).select_related("person"):
-            found.by_other_id[(identity.source_id, identity.value)] = by_pk.setdefault(
-                identity.person_id, identity.person
-            )
+    if connection.vendor == "postgresql":
+        _people_by_ids(found, by_pk, _per_source(user_ids), _per_source(other_ids))
+    else:
+        if (query := _in_sources("user_id", user_ids)) is not None:
+            for person in Person.objects.filter(query):
+                found.by_user_id[(person.source_id, person.user_id or "")] = by_pk.setdefault(
+                    person.pk, person
+                )
+        if (query := _in_sources("value", other_ids)) is not None:
+            for identity in Identity.objects.filter(query).select_related("person"):
+                found.by_other_id[(identity.source_id, identity.value)] = by_pk.setdefault(
+                    identity.person_id, identity.person
+                )
     if (query := _in_sources("email", emails)) is not None:
         for person in Person.objects.filter(query, user_id__isnull=False).order_by("pk"):
             person = by_pk.setdefault(person.pk, person)
             found.by_email.setdefault((person.source_id, person.email), person)
     return found
+
+
+def _keys_arrays(keys: dict[int, set[str]]) -> list[list[Any]]:
+    pairs = [(source_id, value) for source_id, values in keys.items() for value in values]
+    return [[source_id for source_id, _ in pairs], [value for _, value in pairs]]
+
+
+@cache
+def _people_sql() -> str:
+    """The statement that finds people by userId and by identity at once. Each id is looked up in its
+    unique index, joined from the arrays: written as `source_id = %s AND user_id IN (...)`, PostgreSQL
+    scanned the source's whole list of people whenever the statistics predated the rows (a fresh
+    import, the bench), the more people the slower (docs/benchmarks.md)."""
+    quote = connection.ops.quote_name
+    columns = model_columns(Person, "p")
+    table = quote(Person._meta.db_table)
+    return (
+        f"SELECT NULL::text, {columns} FROM unnest(%b::bigint[], %b::text[]) AS k(source_id, value)"  # noqa: S608
+        f" JOIN {table} AS p ON p.source_id = k.source_id AND p.user_id = k.value"
+        f" UNION ALL SELECT k.value, {columns} FROM unnest(%b::bigint[], %b::text[]) AS k(source_id, value)"
+        f" JOIN {quote(Identity._meta.db_table)} AS i ON i.source_id = k.source_id AND i.value = k.value"
+        f" JOIN {table} AS p ON p.id = i.person_id"
+    )
+
+
+def _people_by_ids(
+    found: PeopleFound,
+    by_pk: dict[int, Person],
+    user_ids: dict[int, set[str]],
+    other_ids: dict[int, set[str]],
+) -> None:
+    """PostgreSQL: the people of these userIds and other ids in one statement (a person found by both
+    is built once)."""
+    if not user_ids and not other_ids:
+        return
+    for other_id, *row in binary_rows(_people_sql(), [*_keys_arrays(user_ids), *_keys_arrays(other_ids)]):
+        person = by_pk.get(row[0])
+        if person is None:
+            person = by_pk[row[0]] = model_from_row(Person, row)
+        if other_id is None:
+            found.by_user_id[(person.source_id, person.user_id or "")] = person
+        else:
+            found.by_other_id[(person.source_id, other_id)] = person
 
 
 def people_of_calls(*, calls: Iterable[InboundEvent]) -> PeopleFound:
@@ -99,6 +151,26 @@ def people_of_calls(*, calls: Iterable[InboundEvent]) -> PeopleFound:
         user_ids=[(call.source_id, call.user_id) for call in calls],
         other_ids=[(call.source_id, value) for call in calls for value in (call.user_id, call.anonymous_id)],
     )
+
+
+def accounts_of_groups(*, group_ids: dict[int, set[str]]) -> dict[PersonKey, Account]:
+    """The accounts of these groupIds (per source), by (source id, groupId): one statement, each id
+    looked up in the unique index (see `_people_sql`)."""
+    if not any(group_ids.values()):
+        return {}
+    if connection.vendor != "postgresql":
+        query = Q()
+        for source_id, values in group_ids.items():
+            query |= Q(source_id=source_id, group_id__in=sorted(values))
+        return {(a.source_id, a.group_id): a for a in Account.objects.filter(query)}
+    sql = (
+        f"SELECT {model_columns(Account, 'a')}"  # noqa: S608 - our own names; values are bound
+        " FROM unnest(%b::bigint[], %b::text[]) AS k(source_id, group_id)"
+        f" JOIN {connection.ops.quote_name(Account._meta.db_table)} AS a"
+        " ON a.source_id = k.source_id AND a.group_id = k.group_id"
+    )
+    accounts = [model_from_row(Account, row) for row in binary_rows(sql, _keys_arrays(group_ids))]
+    return {(account.source_id, account.group_id): account for account in accounts}
 
 
 def person_find(*, source_id: int, user_id: str) -> Person | None:
@@ -182,6 +254,8 @@ def suppressions_for(keys: Iterable[SuppressionKey], *, erased_only: bool = Fals
                 sources.add(source_id)
     if not hashes:
         return Suppressions(())
+    if connection.vendor == "postgresql":
+        return Suppressions(_suppressions_by_hash(hashes, sources, erased_only=erased_only))
     query = Q()
     for kind, values in hashes.items():
         query |= Q(kind=kind, value_hash__in=sorted(values))
@@ -190,6 +264,29 @@ def suppressions_for(keys: Iterable[SuppressionKey], *, erased_only: bool = Fals
     else:
         query &= Q(source_id__in=sources) | Q(source__isnull=True)
     return Suppressions(Suppression.objects.filter(query))
+
+
+def _suppressions_by_hash(
+    hashes: dict[str, set[str]], sources: set[int], *, erased_only: bool
+) -> list[Suppression]:
+    """PostgreSQL: the rows of these (kind, hash) pairs in one statement, the pairs as binary arrays
+    (a batch of calls has a few hundred hashes: as an `IN` list each was a quoted literal)."""
+    scope = (
+        "s.source_id = ANY(%b::bigint[]) AND s.reason = %b"
+        if erased_only
+        else "(s.source_id = ANY(%b::bigint[]) OR s.source_id IS NULL)"
+    )
+    sql = (
+        f"SELECT {model_columns(Suppression, 's')} FROM unnest(%b::text[], %b::text[]) AS k(kind, value_hash)"  # noqa: S608
+        f" JOIN {connection.ops.quote_name(Suppression._meta.db_table)} AS s"
+        f" ON s.kind = k.kind AND s.value_hash = k.value_hash WHERE {scope}"
+    )
+    pairs = [(kind, value_hash) for kind, values in hashes.items() for value_hash in values]
+    params: list[Any] = [[kind for kind, _ in pairs], [value_hash for _, value_hash in pairs]]
+    params.append(sorted(sources))
+    if erased_only:
+        params.append(str(Suppression.Reason.DELETED))
+    return [model_from_row(Suppression, row) for row in binary_rows(sql, params)]
 
 
 def person_suppression_keys(person: Person) -> list[SuppressionKey]:

@@ -3,10 +3,11 @@ locks, the erasure's JSON search."""
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
+import orjson
 from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Cast
@@ -106,6 +107,179 @@ def bulk_create(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = F
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def binary_rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one statement on Django's connection (in its transaction) with every parameter and result in
+    binary (`%b`: arrays travel as such, no text escaping); its rows ([] for a statement without).
+
+    Logged as Django's own cursor does (CaptureQueriesContext, DEBUG), and psycopg's errors become
+    Django's (`django.db.IntegrityError` for a unique violation, as the ORM raises it). PostgreSQL only.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        rows = cursor.fetchall() if cursor.description is not None else []
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
+
+
+# Fields whose Python value is what PostgreSQL stores (exact classes: a subclass such as an encrypted
+# field prepares its values), and JSON written by orjson: `rows_insert` and `rows_update` send their
+# values as they are instead of through each field's get_db_prep_save.
+_PLAIN_FIELDS = frozenset(
+    {
+        models.AutoField,
+        models.BigAutoField,
+        models.BigIntegerField,
+        models.BooleanField,
+        models.CharField,
+        models.DateTimeField,
+        models.ForeignKey,
+        models.IntegerField,
+        models.PositiveIntegerField,
+        models.TextField,
+    }
+)
+
+
+def json_text(value: Any) -> str | None:
+    """A JSON field's value as the text PostgreSQL parses into jsonb (None: SQL NULL, as Django stores
+    it). orjson, ~10 times json.dumps; what orjson cannot write (an integer beyond 64 bits, a key that
+    is not a string) goes through json.dumps, as Django would write it."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_value(text: str | None) -> Any:
+    """A JSON column read as text (`col::text`), decoded by orjson (json.loads for what orjson refuses:
+    an integer beyond 64 bits)."""
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+@cache
+def model_columns(model: type[models.Model], alias: str) -> str:
+    """The select list that `model_from_row` builds a `model` from: every column of the table `alias`,
+    in model order, JSON as text (decoded by orjson, not by Django's JSONField). PostgreSQL."""
+    quote = connection.ops.quote_name
+    return ", ".join(
+        f"{alias}.{quote(f.column)}{'::text' if isinstance(f, models.JSONField) else ''}"
+        for f in model._meta.concrete_fields
+    )
+
+
+@cache
+def _json_positions(model: type[models.Model]) -> tuple[list[str], list[int]]:
+    fields = model._meta.concrete_fields
+    return [f.attname for f in fields], [n for n, f in enumerate(fields) if isinstance(f, models.JSONField)]
+
+
+def model_from_row(model: type[M], row: Sequence[Any]) -> M:
+    """A `model` from a row of `model_columns`, as the ORM would load it but without its query building
+    and per-value conversion (a third of the time of loading a hundred people, docs/benchmarks.md)."""
+    attnames, json_columns = _json_positions(model)
+    values = list(row)
+    for n in json_columns:
+        values[n] = json_value(values[n])
+    return model.from_db(connection.alias, attnames, values)
+
+
+def _column_of(field: models.Field[Any, Any]) -> tuple[str, str, Callable[[Any], Any] | None]:
+    """How a field's values travel: (array type, cast of an element, converter of a Python value;
+    None: get_db_prep_save)."""
+    if type(field) is models.JSONField and field.encoder is None:
+        return "text", "::jsonb", json_text
+    if type(field) in _PLAIN_FIELDS:
+        return field.db_type(connection) or "text", "", None
+    return field.db_type(connection) or "text", "", lambda value: field.get_db_prep_save(value, connection)
+
+
+def _arrays(
+    fields: Sequence[models.Field[Any, Any]], values: Callable[[models.Field[Any, Any]], list[Any]]
+) -> tuple[list[str], list[str], list[list[Any]]]:
+    types, casts, arrays = [], [], []
+    for field in fields:
+        array_type, cast, convert = _column_of(field)
+        column = values(field)
+        types.append(f"%b::{array_type}[]")
+        casts.append(cast)
+        arrays.append(column if convert is None else [convert(value) for value in column])
+    return types, casts, arrays
+
+
+def rows_insert(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = False) -> None:
+    """`bulk_create` (above) for models whose fields are plain (`_PLAIN_FIELDS`, JSON): the values go
+    as they are, without Django preparing each one (~1 µs a value, a tenth of the processor's write-back,
+    docs/benchmarks.md), JSON by orjson. Same rows: `pre_save` runs (auto_now, auto_now_add), the new
+    primary keys are set (not with `ignore_conflicts`), no signal is sent. A field of another kind is
+    prepared by Django; SQLite, a given primary key: Django's bulk_create."""
+    if not objs:
+        return
+    meta = model._meta
+    if (
+        connection.vendor != "postgresql"
+        or not isinstance(meta.pk, models.AutoField | models.BigAutoField)
+        or any(obj.pk is not None for obj in objs)
+    ):
+        model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return
+    fields = [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
+    for obj in objs:  # foreign keys to objects saved since they were set, as bulk_create does first
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+    types, casts, arrays = _arrays(fields, lambda field: [field.pre_save(obj, True) for obj in objs])
+    quote = connection.ops.quote_name
+    names = [quote(f.column) for f in fields]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(names)}) "  # noqa: S608 - our names, bound values
+        f"SELECT {', '.join(f'x.{n}{c}' for n, c in zip(names, casts, strict=True))} "
+        f"FROM unnest({', '.join(types)}) AS x({', '.join(names)})"
+        f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} RETURNING {quote(meta.pk.column)}"
+    )
+    ids = [row[0] for row in binary_rows(sql, arrays)]
+    if not ignore_conflicts:
+        for obj, pk in zip(objs, ids, strict=True):  # RETURNING gives the rows in the order inserted
+            obj.pk = pk
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def rows_update(model: type[M], objs: Sequence[M], fields: Sequence[str]) -> None:
+    """`bulk_update` (above) with the values sent as `rows_insert` sends them: one UPDATE ... FROM
+    unnest(arrays) joined on the primary key. Like bulk_update, no `pre_save` (auto_now)."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, list(fields))
+        return
+    meta = model._meta
+    columns: list[models.Field[Any, Any]] = []
+    for name in ["pk", *fields]:
+        column = meta.pk if name == "pk" else meta.get_field(name)
+        assert isinstance(column, models.Field)
+        columns.append(column)
+    types, casts, arrays = _arrays(columns, lambda field: [getattr(obj, field.attname) for obj in objs])
+    quote = connection.ops.quote_name
+    names = [quote(column.column) for column in columns]
+    sets = ", ".join(f"{n} = x.{n}{c}" for n, c in zip(names[1:], casts[1:], strict=True))
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {sets} "  # noqa: S608 - our own names; values are bound
+        f"FROM unnest({', '.join(types)}) AS x({', '.join(names)}) WHERE t.{names[0]} = x.{names[0]}"
+    )
+    binary_rows(sql, arrays)
 
 
 def advisory_locks(keys: Sequence[str]) -> None:

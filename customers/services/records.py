@@ -21,6 +21,7 @@ from customers.selectors import (
     PeopleFound,
     SuppressionKey,
     Suppressions,
+    accounts_of_groups,
     people_of_calls,
     suppressions_for,
 )
@@ -32,7 +33,7 @@ from customers.services.people import (
     person_refresh_fields,
 )
 from customers.traits import time_key, traits_combine, traits_merge, traits_normalise, valid_timezone
-from hub.db import advisory_locks, bulk_create, bulk_update
+from hub.db import advisory_locks, rows_insert, rows_update
 from integrations.models import Erasure, InboundEvent
 from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall
 
@@ -86,7 +87,7 @@ class _Run:
     by_other_id: dict[tuple[int, str], Person] = field(default_factory=dict)
     accounts: dict[tuple[int, str], Account] = field(default_factory=dict)
     erased: Suppressions = field(default_factory=lambda: Suppressions(()))
-    members: set[tuple[int, int]] = field(default_factory=set)
+    members: set[tuple[int, int]] = field(default_factory=set)  # (person pk, account pk) written
     new_people: list[Person] = field(default_factory=list)
     dirty_people: dict[int, Person] = field(default_factory=dict)
     new_identities: list[tuple[Person, str]] = field(default_factory=list)
@@ -114,19 +115,7 @@ class _Run:
             (key for event in events for key in _suppression_keys(event)), erased_only=True
         )
         if group_ids:
-            query = Q()
-            for src, ids in group_ids.items():
-                query |= Q(source_id=src, group_id__in=ids)
-            for account in Account.objects.filter(query):
-                run.accounts[(account.source_id, account.group_id)] = account
-            person_pks = {p.pk for p in (*run.by_user.values(), *run.by_other_id.values())}
-            account_pks = {a.pk for a in run.accounts.values()}
-            if person_pks and account_pks:
-                run.members = set(
-                    Membership.objects.filter(
-                        person_id__in=person_pks, account_id__in=account_pks
-                    ).values_list("person_id", "account_id")
-                )
+            run.accounts = accounts_of_groups(group_ids=group_ids)
         return run
 
     # -- resolving who a call is about --
@@ -265,6 +254,8 @@ class _Run:
         return account
 
     def _join(self, person: Person, account: Account) -> None:
+        # Memberships are not loaded: each one a run names is inserted unless it exists (ON CONFLICT DO
+        # NOTHING), once per run.
         if person.pk is not None and account.pk is not None and (person.pk, account.pk) in self.members:
             return
         if (id(person), id(account)) in self.pending_members:
@@ -277,14 +268,14 @@ class _Run:
     def flush(self) -> None:
         """Write what this run changed: a few bulk statements, whatever the number of events."""
         if self.new_people:
-            bulk_create(Person, self.new_people)
+            rows_insert(Person, self.new_people)
             self.new_people = []
         if self.dirty_people:
             _touch_all(self.dirty_people.values())
-            bulk_update(Person, list(self.dirty_people.values()), _PERSON_FIELDS)
+            rows_update(Person, list(self.dirty_people.values()), _PERSON_FIELDS)
             self.dirty_people = {}
         if self.new_identities:
-            bulk_create(
+            rows_insert(
                 Identity,
                 [
                     Identity(source_id=p.source_id, person=p, kind=Identity.Kind.ANONYMOUS, value=v)
@@ -294,14 +285,14 @@ class _Run:
             )
             self.new_identities = []
         if self.new_accounts:
-            bulk_create(Account, self.new_accounts)
+            rows_insert(Account, self.new_accounts)
             self.new_accounts = []
         if self.dirty_accounts:
             _touch_all(self.dirty_accounts.values())
-            bulk_update(Account, list(self.dirty_accounts.values()), _ACCOUNT_FIELDS)
+            rows_update(Account, list(self.dirty_accounts.values()), _ACCOUNT_FIELDS)
             self.dirty_accounts = {}
         if self.new_members:
-            bulk_create(
+            rows_insert(
                 Membership,
                 [Membership(person=p, account=a) for p, a in self.new_members],
                 ignore_conflicts=True,
@@ -377,6 +368,7 @@ def _account_ids(event: InboundEvent) -> list[str]:
 
 
 def _process_run(events: Sequence[InboundEvent], *, again: bool = True) -> _Run:
+    notes = [event.reason for event in events]
     try:
         with transaction.atomic():
             run = _Run.load(events)
@@ -387,7 +379,10 @@ def _process_run(events: Sequence[InboundEvent], *, again: bool = True) -> _Run:
     except IntegrityError:
         if not again:
             raise
-        # Another worker created the same person or account meanwhile: reload and apply again.
+        # Another writer without our person locks (an alias call, person_alias) created the same person
+        # or account meanwhile: reload and apply again, noting what the first attempt noted once.
+        for event, note in zip(events, notes, strict=True):
+            event.reason = note
         return _process_run(events, again=False)
 
 

@@ -1,18 +1,29 @@
 """hub/db.py: `row_exists` answers as the ORM's `filter(...).exists()` does, without building a query;
-`bulk_create` stores what the ORM's does; `bulk_insert` stores plain columns with the other fields'
-defaults."""
+`bulk_create`, `rows_insert` and `rows_update` store what the ORM's does, and `model_from_row` builds
+what it loads; `bulk_insert` stores plain columns with the other fields' defaults."""
 
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import Person
-from hub.db import bulk_create, bulk_insert, row_exists
+from hub.db import (
+    binary_rows,
+    bulk_create,
+    bulk_insert,
+    model_columns,
+    model_from_row,
+    row_exists,
+    rows_insert,
+    rows_update,
+)
 from surveys.models import Invitation
+from tests.conftest import service_missing
 from tests.sources import source_default
 from tests.surveys.factories import invitation_make, person_make, survey_make
 
@@ -36,9 +47,13 @@ def test_row_exists_answers_like_filter_exists() -> None:
     assert [Invitation.objects.filter(**case).exists() for case in cases] == [True, True, False, False, False]
 
 
-def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_keys() -> None:
-    """hub.db.bulk_create (binary arrays on PostgreSQL) against the ORM's, on people with JSON traits,
-    quotes, commas, braces, backslashes, None and non-ASCII (what a text array had to escape)."""
+@pytest.mark.parametrize("insert", [bulk_create, rows_insert])
+def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_keys(
+    insert: Callable[[type[Person], Sequence[Person]], None],
+) -> None:
+    """hub.db.bulk_create and rows_insert (binary arrays on PostgreSQL) against the ORM's, on people
+    with JSON traits, quotes, commas, braces, backslashes, None and non-ASCII (what a text array had
+    to escape)."""
     source = source_default()
     tricky = ['O\'Brien, "Jr." {x}', "back\\slash", "naïve 日本", "", None]
 
@@ -56,7 +71,7 @@ def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_key
         ]
 
     ours, djangos = people("ours-"), people("orm-")
-    bulk_create(Person, ours)
+    insert(Person, ours)
     Person.objects.bulk_create(djangos)
 
     assert all(person.pk is not None and not person._state.adding for person in ours)
@@ -75,14 +90,15 @@ def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_key
         assert row.updated_at is not None  # auto_now: pre_save ran
 
 
-def test_bulk_create_with_ignore_conflicts_skips_rows_already_there() -> None:
+@pytest.mark.parametrize("insert", [bulk_create, rows_insert])
+def test_bulk_create_with_ignore_conflicts_skips_rows_already_there(insert: Callable[..., None]) -> None:
     person = person_make()
     survey = survey_make()
     invitation_make(survey=survey, person=person)  # one open invitation per survey and person
 
     again = Invitation(survey=survey, person=person, due_at=timezone.now())
     other = Invitation(survey=survey, person=person_make(), due_at=timezone.now())
-    bulk_create(Invitation, [again, other], ignore_conflicts=True)
+    insert(Invitation, [again, other], ignore_conflicts=True)
 
     assert Invitation.objects.filter(survey=survey).count() == 2
     assert Invitation.objects.filter(person=other.person).exists()
@@ -123,3 +139,87 @@ def test_bulk_insert_with_ignore_conflicts_skips_rows_already_there() -> None:
 def test_bulk_insert_refuses_a_column_the_model_does_not_have() -> None:
     with pytest.raises(ValueError, match=r"surveys\.Invitation has no column person"):
         bulk_insert(Invitation, {"person": [1], "due_at": [timezone.now()]})
+
+
+# Values a fast path could get wrong: an integer beyond 64 bits (orjson refuses it), escapes, nesting,
+# None in a nullable column and a JSON null inside traits.
+AWKWARD_TRAITS: dict[str, Any] = {
+    "big": 2**70,
+    "quote": 'a "b" \\ c',
+    "nested": {"list": [1, 2.5, None, True], "naïve": "日本"},
+    "cleared": None,
+}
+
+
+def test_rows_update_stores_what_djangos_bulk_update_stores() -> None:
+    source = source_default()
+    ours = [Person.objects.create(source=source, user_id=f"ours-{n}") for n in range(3)]
+    djangos = [Person.objects.create(source=source, user_id=f"orm-{n}") for n in range(3)]
+    seen = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+    fields = ["user_id", "traits", "trait_times", "email", "name", "created_at", "last_seen_at"]
+    for group in (ours, djangos):
+        for n, person in enumerate(group):
+            person.user_id = None if n == 2 else f"{person.user_id}-renamed"
+            person.traits = {**AWKWARD_TRAITS, "n": n}
+            person.trait_times = {"big": "2026-03-02T09:00:00.000000Z"}
+            person.email, person.name = f"p{n}@example.com", 'O\'Brien, "Jr." {x}'
+            person.created_at, person.last_seen_at = (None if n % 2 else seen), seen
+
+    rows_update(Person, ours, fields)
+    Person.objects.bulk_update(djangos, fields)
+
+    stored = {p.pk: p for p in Person.objects.filter(pk__in=[p.pk for p in ours + djangos])}
+    for mine, theirs in zip(ours, djangos, strict=True):
+        row, reference = stored[mine.pk], stored[theirs.pk]
+        assert (row.user_id or "").replace("ours-", "orm-") == (reference.user_id or "")
+        assert row.traits == reference.traits
+        assert row.traits["big"] == 2**70
+        assert (row.trait_times, row.email, row.name, row.created_at, row.last_seen_at) == (
+            reference.trait_times,
+            reference.email,
+            reference.name,
+            reference.created_at,
+            reference.last_seen_at,
+        )
+
+
+def test_model_from_row_builds_what_the_orm_loads() -> None:
+    if connection.vendor != "postgresql":
+        service_missing("PostgreSQL (model_columns reads JSON as text, the processor's selects)")
+    source = source_default()
+    person = Person.objects.create(
+        source=source,
+        user_id="u-1",
+        email="ann@example.com",
+        traits=AWKWARD_TRAITS,
+        trait_times={"big": "2026-03-02T09:00:00.000000Z"},
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    loaded = Person.objects.get(pk=person.pk)
+
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(Person._meta.db_table)
+        cursor.execute(f"SELECT {model_columns(Person, 'p')} FROM {table} AS p WHERE p.id = %s", [person.pk])  # noqa: S608
+        built = model_from_row(Person, cursor.fetchone() or ())
+
+    assert not built._state.adding
+    for field in Person._meta.concrete_fields:
+        assert getattr(built, field.attname) == getattr(loaded, field.attname), field.name
+
+
+def test_a_unique_violation_through_the_binary_helpers_is_djangos_integrity_error() -> None:
+    """The customer-records step retries a run on django.db.IntegrityError (another writer created the
+    same person meanwhile): psycopg's own error class would escape that retry."""
+    source = source_default()
+    Person.objects.create(source=source, user_id="taken")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_insert(Person, [Person(source=source, user_id="taken")])
+    if connection.vendor == "postgresql":
+        with pytest.raises(IntegrityError), transaction.atomic():
+            binary_rows(
+                f"INSERT INTO {Person._meta.db_table} (source_id, user_id, traits, trait_times, email,"  # noqa: S608
+                " first_name, last_name, name, gender, language, timezone, first_seen_at, updated_at)"
+                " VALUES (%b, %b, '{}', '{}', '', '', '', '', '', '', '', now(), now())",
+                [source.pk, "taken"],
+            )

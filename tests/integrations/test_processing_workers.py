@@ -14,6 +14,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from customers.models import Identity, Person, person_delete_allowed
+from customers.services.people import person_alias
 from integrations.models import InboundEvent, Source
 from integrations.services import inbound_events_process
 from surveys.models import Invitation, Trigger
@@ -145,6 +146,38 @@ def test_two_workers_creating_the_same_people_in_opposite_orders_do_not_deadlock
     assert "processing them one by one" not in caplog.text
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
     assert set(Person.objects.values_list("user_id", flat=True)) == {"u1", "u2", "u3"}
+
+
+def test_a_person_another_writer_created_meanwhile_is_updated_in_the_same_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An alias call (person_alias, which takes no person lock) creates u2 while a worker applies a
+    batch that creates u1, u2 and u3: the worker's insert meets u2, and the run is applied again over
+    the records as they are now, in the same batch (not one event at a time), each note said once."""
+    source = Source.objects.create(name="Shop", slug="shop")
+    ids = [
+        identify_store(source, user, n, plan="pro", email="not an email")
+        for n, user in enumerate(["u1", "u2", "u3"])
+    ]
+    worker = Worker(lambda: inbound_events_process(ids=ids))
+    caplog.set_level(logging.INFO, logger="integrations.services")
+
+    with transaction.atomic():
+        person_alias(source_id=source.pk, previous_id="visitor-2", user_id="u2")
+        worker.start()
+        waiters_reach(1, worker)  # its insert of u2 waits for this transaction
+
+    assert worker.outcome() == 3
+    assert "processing them one by one" not in caplog.text
+    assert list(InboundEvent.objects.values_list("status", "reason").distinct()) == [
+        ("processed", "email not valid: 'not an email'")
+    ]
+    assert sorted(Person.objects.values_list("user_id", "traits__plan")) == [
+        ("u1", "pro"),
+        ("u2", "pro"),
+        ("u3", "pro"),
+    ]
+    assert Identity.objects.get(value="visitor-2").person.user_id == "u2"
 
 
 # --- the same backlog, one worker or two --------------------------------------------------------------
