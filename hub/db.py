@@ -197,6 +197,7 @@ def model_from_row(model: type[M], row: Sequence[Any]) -> M:
     return model.from_db(connection.alias, attnames, values)
 
 
+@cache
 def _column_of(field: models.Field[Any, Any]) -> tuple[str, str, Callable[[Any], Any] | None]:
     """How a field's values travel: (array type, cast of an element, converter of a Python value;
     None: get_db_prep_save)."""

@@ -18,7 +18,7 @@ from hub.timeparse import parse_datetime
 
 def person_refresh_fields(*, person: Person, locale: str = "") -> list[str]:
     """Recompute the typed columns from traits; returns notes about values that were not usable."""
-    fields = person_fields(person.traits, locale)
+    fields = person_fields(person.traits, locale, valid_email=person.email)
     person.email = fields.email
     person.first_name, person.last_name, person.name = fields.first_name, fields.last_name, fields.name
     person.gender = fields.gender

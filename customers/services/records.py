@@ -32,7 +32,7 @@ from customers.services.people import (
     person_merge,
     person_refresh_fields,
 )
-from customers.traits import time_key, traits_combine, traits_merge, traits_normalise, valid_timezone
+from customers.traits import traits_combine, traits_merge, traits_normalise, valid_timezone
 from hub.db import advisory_locks, rows_insert, rows_update
 from integrations.models import Erasure, InboundEvent
 from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall
@@ -192,7 +192,7 @@ class _Run:
     # -- applying one call --
 
     def apply(self, event: InboundEvent) -> None:
-        event.erasure = _erasure_of(event, self.erased)
+        event.erasure = _erasure_of(event, self.erased) if self.erased else Erasure.NONE
         payload = event.payload
         context = payload.get("context") if isinstance(payload.get("context"), dict) else {}
         incoming: dict[str, Any] = {}
@@ -447,4 +447,4 @@ def people_process_events(*, events: Sequence[InboundEvent]) -> None:
 
 
 def _in_order(events: Iterable[InboundEvent]) -> list[InboundEvent]:
-    return sorted(events, key=lambda e: (time_key(_event_time(e)), e.pk or 0))
+    return sorted(events, key=lambda e: (_event_time(e), e.pk or 0))  # aware: compared as moments

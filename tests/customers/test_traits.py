@@ -104,3 +104,21 @@ def test_trait_times_before_the_year_1000_still_compare_as_moments() -> None:
     early, late = datetime(999, 1, 1, tzinfo=UTC), datetime(1000, 1, 1, tzinfo=UTC)
     assert time_key(early) < time_key(late)
     assert len(time_key(early)) == len(time_key(late))
+
+
+def test_a_time_key_is_the_moment_in_utc_to_the_microsecond() -> None:
+    """The format trait_times already hold: a new way of writing it must write the same text."""
+    from datetime import timezone
+
+    paris = timezone(timedelta(hours=2))
+    assert time_key(datetime(2026, 3, 2, 11, 0, tzinfo=paris)) == "2026-03-02T09:00:00.000000Z"
+    assert time_key(datetime(2026, 3, 2, 9, 0, 0, 1500, tzinfo=UTC)) == "2026-03-02T09:00:00.001500Z"
+    assert time_key(datetime(999, 1, 1, tzinfo=UTC)) == "0999-01-01T00:00:00.000000Z"
+
+
+def test_an_email_the_record_holds_already_is_not_validated_again_and_a_new_one_is() -> None:
+    assert (
+        person_fields({"email": "Ann@Example.com"}, valid_email="ann@example.com").email == "ann@example.com"
+    )
+    changed = person_fields({"email": "not an email"}, valid_email="ann@example.com")
+    assert (changed.email, changed.notes) == ("", ["email not valid: 'not an email'"])
