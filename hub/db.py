@@ -4,6 +4,7 @@ locks, the erasure's JSON search."""
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
@@ -200,7 +201,7 @@ def model_from_row(model: type[M], row: Sequence[Any]) -> M:
 @cache
 def _column_of(field: models.Field[Any, Any]) -> tuple[str, str, Callable[[Any], Any] | None]:
     """How a field's values travel: (array type, cast of an element, converter of a Python value;
-    None: get_db_prep_save)."""
+    None: as it is)."""
     if type(field) is models.JSONField and field.encoder is None:
         return "text", "::jsonb", json_text
     if type(field) in _PLAIN_FIELDS:
@@ -208,25 +209,68 @@ def _column_of(field: models.Field[Any, Any]) -> tuple[str, str, Callable[[Any],
     return field.db_type(connection) or "text", "", lambda value: field.get_db_prep_save(value, connection)
 
 
-def _arrays(
-    fields: Sequence[models.Field[Any, Any]], values: Callable[[models.Field[Any, Any]], list[Any]]
-) -> tuple[list[str], list[str], list[list[Any]]]:
-    types, casts, arrays = [], [], []
-    for field in fields:
-        array_type, cast, convert = _column_of(field)
-        column = values(field)
+@dataclass(frozen=True)
+class Unnested:
+    """Rows as one binary array per column, to select from: `source` is `unnest(%b::type[], ...) AS
+    alias(col, ...)` (`WITH ORDINALITY`: a last column `n`, the row's position from 1), `columns` the
+    quoted column names, `values` what to select for each (`alias.col`, JSON cast to jsonb), `params`
+    the arrays, in the order of `source`'s placeholders."""
+
+    source: str
+    columns: list[str]
+    values: list[str]
+    params: list[list[Any]]
+
+
+def rows_unnest(
+    model: type[M],
+    objs: Sequence[M],
+    fields: Sequence[str] | None = None,
+    *,
+    alias: str = "x",
+    adding: bool = False,
+    ordinality: bool = False,
+) -> Unnested:
+    """`objs` as `Unnested` rows of `fields` ("pk" may be one; None: every concrete field but the
+    primary key, as an insert writes). Plain fields (`_PLAIN_FIELDS`) go as they are, JSON by orjson,
+    others through Django's get_db_prep_save; `adding`: through `pre_save` first (auto_now,
+    auto_now_add), as an insert does. PostgreSQL."""
+    meta = model._meta
+    columns: list[models.Field[Any, Any]] = []
+    if fields is None:
+        columns = [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
+    for name in fields or ():
+        column = meta.pk if name == "pk" else meta.get_field(name)
+        assert isinstance(column, models.Field)
+        columns.append(column)
+    quote = connection.ops.quote_name
+    names = [quote(column.column) for column in columns]
+    types, values, params = [], [], []
+    for column, name in zip(columns, names, strict=True):
+        array_type, cast, convert = _column_of(column)
+        if adding and (
+            type(column) not in _PLAIN_FIELDS
+            or getattr(column, "auto_now", False)
+            or getattr(column, "auto_now_add", False)
+        ):
+            raw = [column.pre_save(obj, True) for obj in objs]
+        else:
+            raw = [getattr(obj, column.attname) for obj in objs]
         types.append(f"%b::{array_type}[]")
-        casts.append(cast)
-        arrays.append(column if convert is None else [convert(value) for value in column])
-    return types, casts, arrays
+        values.append(f"{alias}.{name}{cast}")
+        params.append(raw if convert is None else [convert(value) for value in raw])
+    numbered = " WITH ORDINALITY" if ordinality else ""
+    source = (
+        f"unnest({', '.join(types)}){numbered} AS {alias}({', '.join(names + (['n'] if ordinality else []))})"
+    )
+    return Unnested(source, names, values, params)
 
 
 def rows_insert(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = False) -> None:
-    """`bulk_create` (above) for models whose fields are plain (`_PLAIN_FIELDS`, JSON): the values go
-    as they are, without Django preparing each one (~1 µs a value, a tenth of the processor's write-back,
-    docs/benchmarks.md), JSON by orjson. Same rows: `pre_save` runs (auto_now, auto_now_add), the new
-    primary keys are set (not with `ignore_conflicts`), no signal is sent. A field of another kind is
-    prepared by Django; SQLite, a given primary key: Django's bulk_create."""
+    """`bulk_create` (above) sending plain values as they are (`rows_unnest`): Django preparing each
+    value cost ~1 µs, a tenth of the processor's write-back (docs/benchmarks.md). Same rows: `pre_save`
+    runs (auto_now, auto_now_add), the new primary keys are set (not with `ignore_conflicts`), no
+    signal is sent. SQLite, or a primary key given: Django's bulk_create."""
     if not objs:
         return
     meta = model._meta
@@ -237,22 +281,24 @@ def rows_insert(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = F
     ):
         model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
         return
-    fields = [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
     for obj in objs:  # foreign keys to objects saved since they were set, as bulk_create does first
         obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-    types, casts, arrays = _arrays(fields, lambda field: [field.pre_save(obj, True) for obj in objs])
+    rows = rows_unnest(model, objs, adding=True)
     quote = connection.ops.quote_name
-    names = [quote(f.column) for f in fields]
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(names)}) "  # noqa: S608 - our names, bound values
-        f"SELECT {', '.join(f'x.{n}{c}' for n, c in zip(names, casts, strict=True))} "
-        f"FROM unnest({', '.join(types)}) AS x({', '.join(names)})"
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(rows.columns)}) "  # noqa: S608 - our names, bound values
+        f"SELECT {', '.join(rows.values)} FROM {rows.source}"
         f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} RETURNING {quote(meta.pk.column)}"
     )
-    ids = [row[0] for row in binary_rows(sql, arrays)]
+    ids = [row[0] for row in binary_rows(sql, rows.params)]
     if not ignore_conflicts:
         for obj, pk in zip(objs, ids, strict=True):  # RETURNING gives the rows in the order inserted
             obj.pk = pk
+    rows_saved(objs)
+
+
+def rows_saved(objs: Iterable[models.Model]) -> None:
+    """Mark model instances as stored (as the ORM does after an insert)."""
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -266,21 +312,22 @@ def rows_update(model: type[M], objs: Sequence[M], fields: Sequence[str]) -> Non
     if connection.vendor != "postgresql":
         model._default_manager.bulk_update(objs, list(fields))
         return
-    meta = model._meta
-    columns: list[models.Field[Any, Any]] = []
-    for name in ["pk", *fields]:
-        column = meta.pk if name == "pk" else meta.get_field(name)
-        assert isinstance(column, models.Field)
-        columns.append(column)
-    types, casts, arrays = _arrays(columns, lambda field: [getattr(obj, field.attname) for obj in objs])
-    quote = connection.ops.quote_name
-    names = [quote(column.column) for column in columns]
-    sets = ", ".join(f"{n} = x.{n}{c}" for n, c in zip(names[1:], casts[1:], strict=True))
-    sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET {sets} "  # noqa: S608 - our own names; values are bound
-        f"FROM unnest({', '.join(types)}) AS x({', '.join(names)}) WHERE t.{names[0]} = x.{names[0]}"
+    rows = rows_unnest(model, objs, ["pk", *fields])
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = f"UPDATE {table} AS t SET {rows_update_sets(rows)} FROM {rows.source}"  # noqa: S608 - our names
+    binary_rows(f"{sql} WHERE {rows_update_match(rows)}", rows.params)
+
+
+def rows_update_sets(rows: Unnested) -> str:
+    """`SET` of an update from `rows_unnest(model, objs, ["pk", ...])`: every column but the first."""
+    return ", ".join(
+        f"{name} = {value}" for name, value in zip(rows.columns[1:], rows.values[1:], strict=True)
     )
-    binary_rows(sql, arrays)
+
+
+def rows_update_match(rows: Unnested, table: str = "t") -> str:
+    """`WHERE` of that update: the table's primary key (aliased `table`) is the rows' first column."""
+    return f"{table}.{rows.columns[0]} = {rows.values[0]}"
 
 
 def advisory_locks(keys: Sequence[str]) -> None:

@@ -266,6 +266,58 @@ def test_group_creates_the_account_and_membership(client: Client, write_key: str
     assert list(Person.objects.get(user_id="u-camel").accounts.all()) == [account]
 
 
+def test_one_batch_links_new_and_known_people_to_new_and_known_accounts(
+    client: Client, write_key: str
+) -> None:
+    """The write-back makes new people and accounts and links them in the same statement: every
+    identity and membership must reach the record it names, new or stored, whatever their order."""
+    send(
+        client,
+        write_key,
+        {"type": "group", "userId": "known", "groupId": "old-acct", "traits": {"name": "Old"}},
+        {"type": "identify", "userId": "other", "anonymousId": "anon-other"},
+    )
+    group = {"type": "group", "traits": {"plan": "pro"}}
+    send(
+        client,
+        write_key,
+        {"type": "track", "anonymousId": "anon-1", "event": "Visited"},
+        {**group, "userId": "new-a", "anonymousId": "anon-a", "groupId": "new-acct"},
+        {**group, "userId": "known", "groupId": "new-acct"},
+        {**group, "userId": "new-b", "anonymousId": "anon-b", "groupId": "old-acct"},
+        {**group, "userId": "known", "groupId": "old-acct"},  # a membership already there
+        {**group, "userId": "other", "groupId": "second-acct"},
+        {**group, "userId": "new-a", "groupId": "second-acct"},
+        {"type": "track", "anonymousId": "anon-2", "event": "Visited"},
+    )
+
+    identities = {i.value: i.person.user_id for i in Identity.objects.select_related("person")}
+    assert identities == {
+        "anon-other": "other",
+        "anon-1": None,
+        "anon-a": "new-a",
+        "anon-b": "new-b",
+        "anon-2": None,
+    }
+    assert Identity.objects.get(value="anon-1").person != Identity.objects.get(value="anon-2").person
+    members = {(m.person.user_id, m.account.group_id) for m in Membership.objects.select_related()}
+    assert members == {
+        ("known", "old-acct"),
+        ("new-a", "new-acct"),
+        ("known", "new-acct"),
+        ("new-b", "old-acct"),
+        ("other", "second-acct"),
+        ("new-a", "second-acct"),
+    }
+    assert Account.objects.count() == 3
+    assert Account.objects.get(group_id="new-acct").plan == "pro"
+    assert (Account.objects.get(group_id="old-acct").name, Account.objects.get(group_id="old-acct").plan) == (
+        "Old",
+        "pro",
+    )
+    assert Person.objects.count() == 6
+
+
 def test_customersuccessbox_account_id_links_person_and_account_without_group(
     client: Client, write_key: str
 ) -> None:
