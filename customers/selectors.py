@@ -108,19 +108,21 @@ def _keys_arrays(keys: dict[int, set[str]]) -> list[list[Any]]:
 
 @cache
 def _people_sql() -> str:
-    """The statement that finds people by userId and by identity at once. Each id is looked up in its
-    unique index, joined from the arrays: written as `source_id = %s AND user_id IN (...)`, PostgreSQL
-    scanned the source's whole list of people whenever the statistics predated the rows (a fresh
-    import, the bench), the more people the slower (docs/benchmarks.md)."""
+    """The statement that finds people by userId and by identity at once. Each id is looked up on its
+    own in its unique index (LATERAL ... LIMIT 1: the plan cannot be anything else). Written as
+    `source_id = %s AND user_id IN (...)`, or as a join PostgreSQL may plan as a hash join, it scanned
+    the source's whole list of people (or identities) whenever the statistics predated the rows (a
+    fresh import, the bench), the more people the slower (docs/benchmarks.md)."""
     quote = connection.ops.quote_name
     columns = model_columns(Person, "p")
-    table = quote(Person._meta.db_table)
+    people, identities = quote(Person._meta.db_table), quote(Identity._meta.db_table)
     return (
         f"SELECT NULL::text, {columns} FROM unnest(%b::bigint[], %b::text[]) AS k(source_id, value)"  # noqa: S608
-        f" JOIN {table} AS p ON p.source_id = k.source_id AND p.user_id = k.value"
+        f" CROSS JOIN LATERAL (SELECT * FROM {people} AS p"
+        " WHERE p.source_id = k.source_id AND p.user_id = k.value LIMIT 1) AS p"
         f" UNION ALL SELECT k.value, {columns} FROM unnest(%b::bigint[], %b::text[]) AS k(source_id, value)"
-        f" JOIN {quote(Identity._meta.db_table)} AS i ON i.source_id = k.source_id AND i.value = k.value"
-        f" JOIN {table} AS p ON p.id = i.person_id"
+        f" CROSS JOIN LATERAL (SELECT p.* FROM {identities} AS i JOIN {people} AS p ON p.id = i.person_id"
+        " WHERE i.source_id = k.source_id AND i.value = k.value LIMIT 1) AS p"
     )
 
 
@@ -166,8 +168,8 @@ def accounts_of_groups(*, group_ids: dict[int, set[str]]) -> dict[PersonKey, Acc
     sql = (
         f"SELECT {model_columns(Account, 'a')}"  # noqa: S608 - our own names; values are bound
         " FROM unnest(%b::bigint[], %b::text[]) AS k(source_id, group_id)"
-        f" JOIN {connection.ops.quote_name(Account._meta.db_table)} AS a"
-        " ON a.source_id = k.source_id AND a.group_id = k.group_id"
+        f" CROSS JOIN LATERAL (SELECT * FROM {connection.ops.quote_name(Account._meta.db_table)} AS a"
+        " WHERE a.source_id = k.source_id AND a.group_id = k.group_id LIMIT 1) AS a"
     )
     accounts = [model_from_row(Account, row) for row in binary_rows(sql, _keys_arrays(group_ids))]
     return {(account.source_id, account.group_id): account for account in accounts}
