@@ -302,6 +302,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless this is
+# set: a new PostgreSQL connection per task (5 % of a worker's time in the backlog's profile, and
+# each new backend starts with cold caches; docs/benchmarks.md). With it, it closes them every 1,000
+# tasks, and between those CONN_MAX_AGE and the health checks decide after each task, as after a web
+# request (hub/celery.py).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Publishing happens inside a web request: give up fast when the broker is down (the sweeper
 # picks the events up later) instead of holding the client.
@@ -388,6 +394,9 @@ INTAKE_MAX_BATCH_BYTES = env.int("INTAKE_MAX_BATCH_BYTES", default=512 * 1024 + 
 INTAKE_MAX_BATCH_EVENTS = env.int("INTAKE_MAX_BATCH_EVENTS", default=2500)
 # Accepted events that no worker processed within this many seconds are picked up by the sweeper.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
+# Seconds a processing task goes on with the other events waiting in its request's source, once its
+# own are done (0: only its own). Tasks of other kinds in the queue wait at most about this long.
+INTAKE_PROCESS_WAITING_SECONDS = env.float("INTAKE_PROCESS_WAITING_SECONDS", default=5.0)
 # Seconds a process trusts a write key it recognised (0-5; 0: ask the database on every request).
 # Disabling or deleting a key, or disabling its source, takes effect within this time.
 INTAKE_WRITE_KEY_CACHE_SECONDS = env.float("INTAKE_WRITE_KEY_CACHE_SECONDS", default=5.0)

@@ -9,7 +9,8 @@ from integrations.refused_calls import refused_calls_flush
 
 @shared_task(name="integrations.process_inbound_events")
 def process_inbound_events(event_ids: list[int]) -> int:
-    return services.inbound_events_process(ids=event_ids)
+    """After an intake request's commit: its events, then its source's others that wait."""
+    return services.inbound_events_process_waiting(ids=event_ids)
 
 
 @shared_task(name="integrations.sweep_inbound_events")

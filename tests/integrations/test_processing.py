@@ -12,10 +12,13 @@ import pytest
 import requests
 from celery import Celery
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from integrations import services, tasks
 from integrations.models import InboundEvent, Source
+from tests.conftest import service_missing
 
 
 def basic(key: str) -> dict[str, str]:
@@ -40,6 +43,48 @@ def test_a_real_worker_processes_accepted_events(
         assert time.monotonic() < deadline, list(InboundEvent.objects.values_list("user_id", "status"))
         time.sleep(0.2)
     assert all(e.processed_at and e.attempts == 1 for e in InboundEvent.objects.all())
+
+
+def other_connections() -> list[tuple[int, Any]]:
+    """(pid, backend start) of the connections to this database other than the test's own."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return list(cursor.fetchall())
+
+
+@pytest.mark.worker
+def test_a_real_worker_keeps_its_database_connection_from_one_task_to_the_next(
+    celery_worker: subprocess.Popen[bytes], client: Client, write_key: str
+) -> None:
+    if connection.vendor != "postgresql":
+        service_missing("PostgreSQL (pg_stat_activity)")
+
+    def post_and_wait(*users: str, processed: int) -> None:
+        response = client.post(
+            "/v1/batch",
+            json.dumps(batch(*users)),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=basic(write_key)["Authorization"],
+        )
+        assert response.status_code == 200
+        deadline = time.monotonic() + 30
+        while InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED).count() < processed:
+            assert time.monotonic() < deadline, list(InboundEvent.objects.values_list("user_id", "status"))
+            time.sleep(0.1)
+
+    post_and_wait("c1", "c2", processed=2)
+    second_posted = timezone.now()
+    post_and_wait("c3", processed=3)
+    time.sleep(1)  # the task has returned: Celery's fixup closed every connection here, before
+
+    # The one the first task opened: a task reconnects only when CONN_MAX_AGE has passed.
+    kept = other_connections()
+    assert len(kept) == 1, kept
+    assert kept[0][1] < second_posted
 
 
 @pytest.fixture
@@ -110,6 +155,95 @@ def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_proces
     assert services.inbound_events_reprocess(ids=[bad.pk]) == 1
     bad.refresh_from_db()
     assert (bad.status, bad.reason, bad.attempts) == ("processed", "", 2)
+
+
+def event_store(
+    source: Source, user_id: str, received_at: Any, status: str = InboundEvent.Status.ACCEPTED
+) -> int:
+    """An identify call in the event log as the intake leaves it, received at `received_at`."""
+    return InboundEvent.objects.create(
+        source=source,
+        message_id=f"m-{user_id}",
+        type="identify",
+        user_id=user_id,
+        received_at=received_at,
+        timestamp=received_at,
+        payload={"type": "identify", "userId": user_id, "traits": {"plan": "pro"}},
+        status=status,
+    ).pk
+
+
+@pytest.mark.django_db
+def test_a_processing_task_goes_on_with_the_events_waiting_in_its_source_oldest_first(
+    source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = timezone.now()
+    own = [event_store(source, "own", now)]
+    waiting = [event_store(source, f"w{n}", now - timedelta(minutes=10 - n)) for n in range(5)]
+    elsewhere = event_store(Source.objects.create(name="Other", slug="other"), "elsewhere", now)
+    # A collector's add-contact call: its own task runs the pipeline on it, then decides.
+    pending = event_store(source, "contact", now - timedelta(hours=1), status=InboundEvent.Status.PENDING)
+    batches: list[list[str]] = []
+    monkeypatch.setattr(
+        services, "event_handlers", lambda: [lambda *, events: batches.append([e.user_id for e in events])]
+    )
+    monkeypatch.setattr(services, "WAITING_CHUNK", 2)
+
+    assert tasks.process_inbound_events(own) == 6
+
+    assert batches == [["own"], ["w0", "w1"], ["w2", "w3"], ["w4"]]
+    events = {e.pk: e for e in InboundEvent.objects.all()}
+    assert all(events[pk].status == "processed" and events[pk].attempts == 1 for pk in [*own, *waiting])
+    assert (events[elsewhere].status, events[elsewhere].attempts) == ("accepted", 0)
+    assert (events[pending].status, events[pending].attempts, events[pending].processed_at) == (
+        "pending",
+        0,
+        None,
+    )
+    # The tasks of the requests whose events were taken find nothing left.
+    assert tasks.process_inbound_events(waiting[:2]) == 0
+    assert batches[4:] == []
+
+
+@pytest.mark.django_db
+def test_a_processing_task_goes_on_only_within_its_time_bound(
+    source: Source, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.INTAKE_PROCESS_WAITING_SECONDS = 0
+    monkeypatch.setattr(services, "event_handlers", lambda: [])
+    now = timezone.now()
+    own = [event_store(source, "own", now)]
+    waiting = event_store(source, "waiting", now - timedelta(minutes=1))
+
+    assert tasks.process_inbound_events(own) == 1
+    assert InboundEvent.objects.get(pk=waiting).status == InboundEvent.Status.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_a_failing_event_among_the_waiting_ones_is_failed_alone_with_its_error(
+    source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode_on_bad(events: Sequence[InboundEvent]) -> None:
+        if any(event.user_id == "bad" for event in events):
+            raise ValueError("trait plan is not a string")
+
+    monkeypatch.setattr(services, "event_handlers", lambda: [explode_on_bad])
+    now = timezone.now()
+    own = [event_store(source, "own", now)]
+    for n, user in enumerate(["w1", "bad", "w2", "w3"]):  # one chunk of the waiting events
+        event_store(source, user, now - timedelta(minutes=5 - n))
+
+    assert tasks.process_inbound_events(own) == 4
+
+    events = {e.user_id: e for e in InboundEvent.objects.all()}
+    bad = events.pop("bad")
+    assert (bad.status, bad.reason, bad.attempts, bad.processed_at) == (
+        "failed",
+        "ValueError: trait plan is not a string",
+        1,
+        None,
+    )
+    assert {(e.status, e.reason, e.attempts) for e in events.values()} == {("processed", "", 1)}
 
 
 @pytest.mark.django_db

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from customers.models import Identity, Person, person_delete_allowed
 from customers.services.people import person_alias
+from integrations import services
 from integrations.models import InboundEvent, Source
-from integrations.services import inbound_events_process
+from integrations.services import inbound_events_process, inbound_events_process_waiting
 from surveys.models import Invitation, Trigger
 from tests.conftest import service_missing
 from tests.surveys.factories import survey_make
@@ -231,7 +232,9 @@ def outcome_dump(started: Any) -> dict[str, Any]:
     return {"people": people, "identities": identities, "invitations": invitations}
 
 
-def workers_drain(chunks: Sequence[list[int]], workers: int) -> list[int]:
+def workers_drain(
+    chunks: Sequence[list[int]], workers: int, process: Callable[..., int] = inbound_events_process
+) -> list[int]:
     """`workers` threads take chunks from one queue, as Celery workers take tasks; events each processed."""
     tasks: queue.Queue[list[int]] = queue.Queue()
     for chunk in chunks:
@@ -246,7 +249,7 @@ def workers_drain(chunks: Sequence[list[int]], workers: int) -> list[int]:
                 chunk = tasks.get_nowait()
             except queue.Empty:
                 return done
-            done += inbound_events_process(ids=chunk)
+            done += process(ids=chunk)
 
     return in_threads(*([worker] * workers))
 
@@ -258,7 +261,15 @@ def unprocess() -> None:
     InboundEvent.objects.update(status="accepted", reason="", attempts=0, processed_at=None)
 
 
-def test_two_workers_on_one_backlog_leave_the_same_people_traits_and_invitations_as_one() -> None:
+@pytest.mark.parametrize(
+    "process",
+    [inbound_events_process, inbound_events_process_waiting],
+    ids=["own events", "then the source's waiting ones"],
+)
+def test_two_workers_on_one_backlog_leave_the_same_people_traits_and_invitations_as_one(
+    process: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "WAITING_CHUNK", 10)  # several chunks each, while the other works
     source = Source.objects.create(name="Shop", slug="shop")
     every = survey_make(name="Every new person", slug="every", min_delay_days=0, max_delay_days=0)
     onboarding = survey_make(name="Onboarding", slug="onboarding", min_delay_days=3, max_delay_days=14)
@@ -272,15 +283,16 @@ def test_two_workers_on_one_backlog_leave_the_same_people_traits_and_invitations
     chunks = backlog_store(source)
 
     started = timezone.now()
-    assert workers_drain(chunks, workers=1) == [USERS * CALLS]
+    assert workers_drain(chunks, workers=1, process=process) == [USERS * CALLS]
     alone = outcome_dump(started)
     unprocess()
     started = timezone.now()
-    together = workers_drain(chunks, workers=2)
+    together = workers_drain(chunks, workers=2, process=process)
     assert sum(together) == USERS * CALLS
     assert min(together) > 0, "both workers must have processed events, or the test proves nothing"
 
-    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
+    # Each event processed once, by one of the two.
+    assert set(InboundEvent.objects.values_list("status", "attempts")) == {("processed", 1)}
     assert outcome_dump(started) == alone
     assert len(alone["people"]) == USERS
     assert all(
