@@ -259,43 +259,71 @@ class _Batch:
 
 def _batch_process(*, ids: list[int] | None = None, source_id: int = 0, limit: int = 0) -> _Batch:
     """One transaction: claim events (`ids`, or the oldest `limit` accepted ones of `source_id`), run
-    the pipeline on them, write what it changed."""
+    the pipeline on them, write what it changed.
+
+    If the pipeline fails on the batch, the transaction is rolled back and each event is processed
+    alone, in a transaction of its own, so that a bad event is failed with its error and the others
+    are processed. No savepoint around the pipeline: two statements less per batch.
+    """
+    events: list[InboundEvent] = []
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            events = _claim(ids=ids, source_id=source_id, limit=limit, now=now)
+            _events_run(events, now)
+        return _Batch(events, len(events))
+    except Exception:
+        if not events:  # the claim itself failed
+            raise
+        logger.info("a batch of %d events failed; processing them one by one", len(events), exc_info=True)
+    return _Batch(events, sum(_process_alone(event.pk) for event in events))
+
+
+def _claim(*, ids: list[int] | None, source_id: int, limit: int, now: datetime) -> list[InboundEvent]:
+    claim = _claim_postgresql if connection.vendor == "postgresql" else _claim_generic
+    return claim(ids=ids, source_id=source_id, limit=limit, now=now)
+
+
+def _events_run(events: list[InboundEvent], now: datetime) -> None:
+    """The pipeline on claimed events, then their outcome where it is not what the claim wrote."""
+    if not events:
+        return
+    # What the claim wrote (the outcome when all goes well): processed, or pending until the
+    # collector's decision; the intake's notes as reason; processed now.
+    claimed = [
+        (InboundEvent.Status.PROCESSED if e.status == InboundEvent.Status.ACCEPTED else e.status, e.reason)
+        for e in events
+    ]
+    events_handle(events=events)
+    for event in events:
+        if event.status == InboundEvent.Status.ACCEPTED:  # a pending one waits for its decision
+            event.status = InboundEvent.Status.PROCESSED
+        event.processed_at = now
+    changed = [
+        event
+        for event, written in zip(events, claimed, strict=True)
+        if (event.status, event.reason) != written
+    ]
+    bulk_update(InboundEvent, changed, ["status", "reason", "processed_at"])
+
+
+def _process_alone(pk: int) -> bool:
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            events = _claim(ids=[pk], source_id=0, limit=0, now=now)
+            _events_run(events, now)
+        return bool(events)  # none: another worker took it meanwhile
+    except Exception as exc:
+        logger.exception("processing event %s failed", pk)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
     with transaction.atomic():
-        now = timezone.now()
-        claim = _claim_postgresql if connection.vendor == "postgresql" else _claim_generic
-        events = claim(ids=ids, source_id=source_id, limit=limit, now=now)
-        if not events:
-            return _Batch([], 0)
-        # What the claim wrote (the outcome when all goes well): processed, or pending until the
-        # collector's decision; the intake's notes as reason.
-        claimed = [
-            (
-                InboundEvent.Status.PROCESSED if e.status == InboundEvent.Status.ACCEPTED else e.status,
-                e.reason,
-            )
-            for e in events
-        ]
-        try:
-            with transaction.atomic():
-                events_handle(events=events)
-            failed: set[int] = set()
-        except Exception:
-            logger.info("a batch of %d events failed; processing them one by one", len(events), exc_info=True)
-            for event, (_, notes) in zip(events, claimed, strict=True):
-                event.reason = notes  # drop what the failed attempt noted; the retry notes it again
-            failed = {event.pk for event in events if not _process_alone(event)}
-        for event in events:
-            if event.pk not in failed:
-                if event.status == InboundEvent.Status.ACCEPTED:  # a pending one waits for its decision
-                    event.status = InboundEvent.Status.PROCESSED
-                event.processed_at = now
-        changed = [
-            event
-            for event, written in zip(events, claimed, strict=True)
-            if (event.status, event.reason) != written or event.processed_at != now
-        ]
-        bulk_update(InboundEvent, changed, ["status", "reason", "processed_at"])
-    return _Batch(events, len(events) - len(failed))
+        for event in _claim(ids=[pk], source_id=0, limit=0, now=timezone.now()):
+            event.status = InboundEvent.Status.FAILED
+            event.reason = error
+            # processed_at as before the claim
+            bulk_update(InboundEvent, [event], ["status", "reason", "processed_at"])
+    return False
 
 
 # The claim, one statement: lock unprocessed events that no other transaction holds (the events
@@ -393,18 +421,6 @@ def _claim_generic(*, ids: list[int] | None, source_id: int, limit: int, now: da
     for event in events:
         event.attempts += 1
     return events
-
-
-def _process_alone(event: InboundEvent) -> bool:
-    try:
-        with transaction.atomic():
-            events_handle(events=[event])
-    except Exception as exc:
-        logger.exception("processing event %s failed", event.pk)
-        event.status = InboundEvent.Status.FAILED
-        event.reason = f"{type(exc).__name__}: {exc}"[:2000]
-        return False
-    return True
 
 
 def inbound_events_sweep(*, older_than: timedelta | None = None, chunk: int = 500) -> int:

@@ -246,6 +246,26 @@ def test_a_failing_event_among_the_waiting_ones_is_failed_alone_with_its_error(
     assert {(e.status, e.reason, e.attempts) for e in events.values()} == {("processed", "", 1)}
 
 
+@pytest.mark.django_db(transaction=True)  # real transactions, as in a worker: no test transaction around
+def test_an_event_whose_processing_breaks_the_transaction_is_failed_alone(
+    source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def statement_fails_on_bad(*, events: Sequence[InboundEvent]) -> None:
+        with connection.cursor() as cursor:  # the transaction is aborted after a failed statement
+            cursor.execute("SELECT 1 / %s", [0 if any(e.user_id == "bad" for e in events) else 1])
+
+    monkeypatch.setattr(services, "event_handlers", lambda: [statement_fails_on_bad])
+    now = timezone.now()
+    ids = [event_store(source, user, now) for user in ("first", "bad", "last")]
+
+    assert services.inbound_events_process(ids=ids) == 2
+
+    events = {e.user_id: e for e in InboundEvent.objects.all()}
+    assert (events["bad"].status, events["bad"].attempts) == ("failed", 1)
+    assert events["bad"].reason.startswith("DataError: division by zero")
+    assert {(events[u].status, events[u].attempts) for u in ("first", "last")} == {("processed", 1)}
+
+
 @pytest.mark.django_db
 def test_processing_twice_does_nothing_the_second_time(client: Client, write_key: str) -> None:
     client.post(
