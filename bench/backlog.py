@@ -206,6 +206,7 @@ AREAS: list[tuple[str, str]] = [
     ("people_process_events (", "customer records"),
     ("Atomic.__exit__ (", "COMMIT"),
     ("inbound_events_process (", "claim the events, mark them processed"),
+    ("_claim (", "claim the events, mark them processed"),  # the task's waiting events (_batch_process)
 ]
 
 
