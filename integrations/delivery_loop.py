@@ -17,6 +17,7 @@ Rate limits hold across every worker: a claim of a rate-limited destination's de
 destination row and reserves the call slot `next_slot_at`, then the worker sleeps until it.
 """
 
+import json
 import logging
 import random
 import time
@@ -26,8 +27,9 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from integrations.base import ConnectorError
@@ -101,8 +103,24 @@ def _lease(destination: Destination, wait: float) -> timedelta:
 
 
 @dataclass
+class ClaimedDelivery:
+    """What an attempt needs of a claimed delivery: a plain row returned by the claim itself, not a
+    model (building 100 models cost a claim more than its SQL, docs/benchmarks.md). `attempts`
+    counts the attempt this claim is for."""
+
+    pk: int
+    destination_id: int
+    event_type: str
+    payload: Any
+    idempotency_key: str
+    attempts: int
+    claimed_at: datetime
+    retry_until: datetime
+
+
+@dataclass
 class _Claim:
-    delivery: Delivery
+    delivery: ClaimedDelivery
     destination: Destination
     slot: datetime | None  # a rate-limited call starts no earlier than this
 
@@ -150,64 +168,228 @@ def deliveries_claim(
     done: set[int],
     limit: int = CLAIM_BATCH,
 ) -> list[_Claim]:
-    """Claim up to `limit` due deliveries in one transaction (a due query FOR UPDATE SKIP LOCKED, the
-    destinations loaded once, one UPDATE per lease: usually one); empty when none is due. Rows other
+    """Claim up to `limit` due deliveries, oldest due first; empty when none is due. Rows other
     workers hold are skipped, and so are those in `done` (a loop run attempts each delivery at most
-    once).
+    once). A claimed row is in flight until now + its destination's timeout + the margin (its lease).
+    On PostgreSQL one statement selects the due rows (FOR UPDATE SKIP LOCKED OF the deliveries) and
+    leases them; the destinations come from a per-process cache checked against the rows' versions.
 
-    Rate-limited destinations get one delivery per claim, locked by a query of its own (LIMIT 1) and
-    last in the batch, with its call slot reserved: their other rows stay unlocked, so that concurrent
-    loops share the rate. One whose next slot is too far away is added to `skip` and its delivery
-    stays pending, due at that slot.
+    Rate-limited destinations get one delivery per claim (the oldest due, last in the batch): their
+    other rows stay unlocked, so that concurrent loops share the rate. Its call slot is reserved
+    (locking the destination row) and its lease lengthened by the wait for it; one whose next slot is
+    too far away is given back, due at that slot, and the destination added to `skip`.
     """
+    postgresql = connection.vendor == "postgresql"
     while True:
         now = clock()
-        with transaction.atomic():
-            due = _due(now, ids, skip, done).select_for_update(skip_locked=True, of=("self",))
-            limited = _limited_destinations()
-            paced = list(due.filter(destination_id__in=limited)[:1]) if limited else []
-            rows = (
-                list(due.exclude(destination_id__in=limited)[: limit - len(paced)])
-                if limit > len(paced)
-                else []
-            )
-            rows += paced
-            if not rows:
-                return []
-            destinations = Destination.objects.in_bulk({delivery.destination_id for delivery in rows})
-            claims: list[_Claim] = []
-            for delivery in rows:
-                destination = destinations[delivery.destination_id]
-                wait, slot = 0.0, None
-                rate = _rate_limit(destination)
-                if rate:
-                    wait, slot = _slot_take(destination.pk, rate, clock, max_wait)
-                    if wait > max_wait:
-                        skip.add(destination.pk)
-                        Delivery.objects.filter(pk=delivery.pk).update(
-                            status=Delivery.Status.PENDING, next_attempt_at=slot
-                        )
-                        continue
-                delivery.status = Delivery.Status.IN_FLIGHT
-                delivery.attempts += 1
-                delivery.claimed_at = delivery.updated_at = now
-                delivery.next_attempt_at = now + _lease(destination, wait)
-                claims.append(_Claim(delivery=delivery, destination=destination, slot=slot))
-            # One UPDATE per lease (destinations' timeouts and slot waits): usually one for the batch.
-            leases: dict[datetime, list[int]] = {}
-            for claim in claims:
-                leases.setdefault(claim.delivery.next_attempt_at, []).append(claim.delivery.pk)
-            for lease_end, pks in leases.items():
-                Delivery.objects.filter(pk__in=pks).update(
-                    status=Delivery.Status.IN_FLIGHT,
-                    attempts=F("attempts") + 1,
-                    claimed_at=now,
-                    next_attempt_at=lease_end,
-                    updated_at=now,
-                )
+        lease = _lease_postgresql if postgresql else _lease_generic
+        rows, versions = lease(now=now, ids=ids, skip=skip, done=done, limit=limit)
+        if not rows:
+            return []
+        destinations = _destinations_get({row.destination_id for _, row in rows}, versions)
+        claims: list[_Claim] = []
+        for paced, row in rows:
+            destination = destinations[row.destination_id]
+            if not paced:
+                claims.append(_Claim(delivery=row, destination=destination, slot=None))
+                continue
+            with transaction.atomic():
+                claim = _paced_lease(row, destination, clock, max_wait, skip)
+            if claim is not None:
+                claims.append(claim)
         if claims:
             return claims
-        # The one row selected belonged to a destination whose slot is too far: now skipped.
+        # The one row leased belonged to a destination whose slot is too far: now skipped.
+
+
+def _paced_lease(
+    row: ClaimedDelivery,
+    destination: Destination,
+    clock: Callable[[], datetime],
+    max_wait: float,
+    skip: set[int],
+) -> _Claim | None:
+    """A rate-limited destination's leased row: reserve its call slot and lengthen the lease by the wait
+    for it; a slot too far away gives the row back (not an attempt), due at that slot."""
+    rate = _rate_limit(destination)
+    if not rate:  # no longer limited since the claim's statement: an ordinary claim
+        return _Claim(delivery=row, destination=destination, slot=None)
+    wait, slot = _slot_take(destination.pk, rate, clock, max_wait)
+    ours = Delivery.objects.filter(pk=row.pk, status=Delivery.Status.IN_FLIGHT, claimed_at=row.claimed_at)
+    if wait > max_wait:
+        skip.add(destination.pk)
+        ours.update(status=Delivery.Status.PENDING, next_attempt_at=slot, attempts=F("attempts") - 1)
+        return None
+    ours.update(next_attempt_at=row.claimed_at + _lease(destination, wait))
+    return _Claim(delivery=row, destination=destination, slot=slot)
+
+
+# A claim's rows, each (whether its destination is rate-limited, the row), all leased; and the
+# versions of their destinations (None: not known, load them).
+_Leased = tuple[list[tuple[bool, ClaimedDelivery]], dict[int, str] | None]
+
+# Whether a destination (alias t) is rate-limited: a rate of its own, or its connector's (as
+# _rate_limit says). %(limited_kinds)b: _limited_kinds().
+_LIMITED_SQL = "(coalesce(t.rate_limit_per_second, 0) <> 0 OR t.kind = ANY(%(limited_kinds)b::text[]))"
+
+
+@cache
+def _claim_sql(*, ids: bool, skip: bool, done: bool) -> str:
+    """The claim in one statement (PostgreSQL). `paced`: the oldest due row of a rate-limited
+    destination, looked for only if such a destination exists (a one-time filter: no scan otherwise);
+    `due`: the oldest due rows of the others, as many as the limit leaves; both locked (FOR UPDATE
+    SKIP LOCKED OF the deliveries) and leased by `claimed` (a paced row's lease grows by its slot
+    wait afterwards). Each row comes with its destination's version (a hash of the row, computed
+    once per destination). Rows: paced last, each group oldest due first."""
+    due = ["d.status IN ('pending', 'in_flight')", "d.next_attempt_at <= %(now)b"]
+    if ids:
+        due.append("d.id = ANY(%(ids)b::bigint[])")
+    if skip:
+        due.append("d.destination_id <> ALL(%(skip)b::bigint[])")
+    if done:
+        due.append("d.id <> ALL(%(done)b::bigint[])")
+    where = " AND ".join(due)
+    deliveries, destinations = Delivery._meta.db_table, Destination._meta.db_table
+    return f"""
+        WITH paced AS (
+            SELECT d.id, d.next_attempt_at AS due_at
+            FROM {deliveries} d JOIN {destinations} t ON t.id = d.destination_id
+            WHERE {where} AND t.enabled AND {_LIMITED_SQL}
+                AND EXISTS (SELECT FROM {destinations} t WHERE t.enabled AND {_LIMITED_SQL})
+            ORDER BY d.next_attempt_at, d.id LIMIT 1
+            FOR UPDATE OF d SKIP LOCKED
+        ), due AS (
+            SELECT d.id, d.next_attempt_at AS due_at
+            FROM {deliveries} d JOIN {destinations} t ON t.id = d.destination_id
+            WHERE {where} AND t.enabled AND NOT {_LIMITED_SQL}
+            ORDER BY d.next_attempt_at, d.id LIMIT %(limit)b - (SELECT count(*) FROM paced)
+            FOR UPDATE OF d SKIP LOCKED
+        ), claimed AS (
+            UPDATE {deliveries} d SET status = 'in_flight', attempts = d.attempts + 1,
+                claimed_at = %(now)b, updated_at = %(now)b,
+                next_attempt_at = %(now)b + make_interval(secs => t.timeout_seconds + %(margin)b)
+            FROM (
+                SELECT id, due_at, false AS paced FROM due UNION ALL SELECT id, due_at, true FROM paced
+            ) c, {destinations} t
+            WHERE d.id = c.id AND t.id = d.destination_id
+            RETURNING c.paced, c.due_at, d.id, d.destination_id, d.event_type, d.payload,
+                d.idempotency_key, d.attempts, d.retry_until
+        ), versions AS (
+            SELECT t.id, md5(t::text) AS version FROM {destinations} t
+            WHERE t.id IN (SELECT destination_id FROM claimed)
+        )
+        SELECT c.paced, c.id, c.destination_id, c.event_type, c.payload, c.idempotency_key, c.attempts,
+            c.retry_until, v.version
+        FROM claimed c JOIN versions v ON v.id = c.destination_id
+        ORDER BY c.paced, c.due_at, c.id
+    """  # noqa: S608 - our own names; values are bound
+
+
+def _lease_postgresql(
+    *, now: datetime, ids: list[int] | None, skip: set[int], done: set[int], limit: int
+) -> _Leased:
+    """One statement, atomic by itself: no transaction of its own (in one, it joins it)."""
+    import psycopg
+
+    sql = _claim_sql(ids=ids is not None, skip=bool(skip), done=bool(done))
+    params = {
+        "now": now,
+        "limit": limit,
+        "margin": LEASE_MARGIN_SECONDS,
+        "limited_kinds": _limited_kinds(),
+        "ids": ids,
+        "skip": list(skip),
+        "done": list(done),
+    }
+    connection.ensure_connection()
+    started = time.monotonic()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        found = cursor.fetchall()
+    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    rows: list[tuple[bool, ClaimedDelivery]] = []
+    versions: dict[int, str] = {}
+    for paced, pk, destination_id, event_type, payload, key, attempts, retry_until, version in found:
+        row = ClaimedDelivery(
+            pk=pk,
+            destination_id=destination_id,
+            event_type=event_type,
+            payload=json.loads(payload),  # jsonb arrives as text on Django's connections
+            idempotency_key=key,
+            attempts=attempts,
+            claimed_at=now,
+            retry_until=retry_until,
+        )
+        rows.append((paced, row))
+        versions[destination_id] = version
+    return rows, versions
+
+
+_ROW_FIELDS = ("pk", "destination_id", "event_type", "payload", "idempotency_key", "attempts", "retry_until")
+
+
+def _lease_generic(
+    *, now: datetime, ids: list[int] | None, skip: set[int], done: set[int], limit: int
+) -> _Leased:
+    """The claim elsewhere (SQLite in embedded mode, one writer at a time): the same rows, by the ORM."""
+    with transaction.atomic():
+        due = _due(now, ids, skip, done).select_for_update(skip_locked=True, of=("self",))
+        limited = _limited_destinations()
+
+        def select(
+            queryset: "QuerySet[Delivery]", count: int, paced: bool
+        ) -> list[tuple[bool, ClaimedDelivery]]:
+            return [
+                (paced, ClaimedDelivery(**dict(zip(_ROW_FIELDS, values, strict=True)), claimed_at=now))
+                for values in queryset.values_list(*_ROW_FIELDS)[:count]
+            ]
+
+        rows = select(due.filter(destination_id__in=limited), 1, True) if limited else []
+        if limit > len(rows):
+            rows[:0] = select(due.exclude(destination_id__in=limited), limit - len(rows), False)
+        timeouts = dict(
+            Destination.objects.filter(pk__in={row.destination_id for _, row in rows}).values_list(
+                "pk", "timeout_seconds"
+            )
+        )
+        leases: dict[float, list[ClaimedDelivery]] = {}
+        for _, row in rows:
+            row.attempts += 1
+            leases.setdefault(timeouts[row.destination_id], []).append(row)
+        for timeout, group in leases.items():
+            Delivery.objects.filter(pk__in=[row.pk for row in group]).update(
+                status=Delivery.Status.IN_FLIGHT,
+                attempts=F("attempts") + 1,
+                claimed_at=now,
+                next_attempt_at=now + timedelta(seconds=timeout + LEASE_MARGIN_SECONDS),
+                updated_at=now,
+            )
+    return rows, None
+
+
+# The destinations the claims attempt for, kept per process: {id: (version, destination)}. A claim
+# on PostgreSQL reads each destination's version (a hash of its row) with its rows, and one changed
+# in any way (an edit, a new secret, a rate-limit slot taken) is loaded again.
+_destinations_seen: dict[int, tuple[str, Destination]] = {}
+_DESTINATIONS_KEPT = 1_000
+
+
+def _destinations_get(ids: set[int], versions: dict[int, str] | None) -> dict[int, Destination]:
+    if versions is None:
+        return Destination.objects.in_bulk(ids)
+    seen = _destinations_seen
+    stale = [pk for pk in ids if pk not in seen or seen[pk][0] != versions[pk]]
+    if stale:
+        if len(seen) + len(stale) > _DESTINATIONS_KEPT:
+            seen.clear()
+        table = Destination._meta.db_table
+        loaded = Destination.objects.filter(pk__in=stale).annotate(
+            row_version=RawSQL(f"md5({table}::text)", ())  # noqa: S611 - our own table name
+        )
+        for destination in loaded:
+            seen[destination.pk] = (destination.row_version, destination)
+    return {pk: seen[pk][1] for pk in ids}
 
 
 def _limited_destinations() -> list[int]:
