@@ -51,10 +51,17 @@ SLOT_MAX_WAIT_SECONDS = 10.0
 # Added to each rate-limit interval: absorbs the scheduling jitter between the slot and the moment
 # the request reaches the remote, so two calls never arrive closer than 1/rate.
 SLOT_GUARD_SECONDS = 0.05
+# A slot is at least this far after its reservation: the reservation's COMMIT and the claim's return
+# come before the call, and a call starting after its slot squeezes the interval to the next one
+# (under load a COMMIT took 50 ms, the whole guard; tests/integrations/delivery/test_rate_limit.py).
+SLOT_LEAD_SECONDS = 0.1
 # A claim lasts the call's timeout plus its slot wait plus this (database writes around it, and the
 # calls before it in its batch: half of it at most, see _start_by).
 LEASE_MARGIN_SECONDS = 10.0
-# Deliveries claimed in one transaction: the claim's round trips and COMMIT are shared by the batch
+# A rate-limited destination's oldest due rows a claim considers for its one delivery, the first not
+# locked by another claim: more than the claims that can run at the same time.
+PACED_CANDIDATES = 32
+# Deliveries claimed at once: the claim's statement and its COMMIT are shared by the batch
 # (docs/benchmarks.md, Findings).
 CLAIM_BATCH = 100
 EXCERPT_LIMIT = 500
@@ -151,7 +158,7 @@ def _slot_take(
     """
     locked = Destination.objects.select_for_update().only("next_slot_at").get(pk=destination_id)
     now = clock()
-    slot = max(now, locked.next_slot_at or now)
+    slot = max(now + timedelta(seconds=SLOT_LEAD_SECONDS), locked.next_slot_at or now)
     wait = (slot - now).total_seconds()
     if wait <= max_wait:
         interval = timedelta(seconds=1 / rate + SLOT_GUARD_SECONDS)
@@ -214,8 +221,12 @@ def _paced_lease(
     rate = _rate_limit(destination)
     if not rate:  # no longer limited since the claim's statement: an ordinary claim
         return _Claim(delivery=row, destination=destination, slot=None)
-    wait, slot = _slot_take(destination.pk, rate, clock, max_wait)
     ours = Delivery.objects.filter(pk=row.pk, status=Delivery.Status.IN_FLIGHT, claimed_at=row.claimed_at)
+    # The row locked first: another claim's statement may hold it for a moment (it saw the row due and
+    # found it leased), and waiting for it between the slot and the call would squeeze the interval.
+    if not ours.select_for_update().exists():
+        return None  # the lease ran out already, and another claim took the row
+    wait, slot = _slot_take(destination.pk, rate, clock, max_wait)
     if wait > max_wait:
         skip.add(destination.pk)
         ours.update(status=Delivery.Status.PENDING, next_attempt_at=slot, attempts=F("attempts") - 1)
@@ -228,6 +239,10 @@ def _paced_lease(
 # versions of their destinations (None: not known, load them).
 _Leased = tuple[list[tuple[bool, ClaimedDelivery]], dict[int, str] | None]
 
+# A destination's version: a hash of its whole row but the call slot the rate limit moves on every
+# call (nothing an attempt reads).
+_VERSION_SQL = "md5((to_jsonb({table}) - 'next_slot_at')::text)"
+
 # Whether a destination (alias t) is rate-limited: a rate of its own, or its connector's (as
 # _rate_limit says). %(limited_kinds)b: _limited_kinds().
 _LIMITED_SQL = "(coalesce(t.rate_limit_per_second, 0) <> 0 OR t.kind = ANY(%(limited_kinds)b::text[]))"
@@ -236,7 +251,9 @@ _LIMITED_SQL = "(coalesce(t.rate_limit_per_second, 0) <> 0 OR t.kind = ANY(%(lim
 @cache
 def _claim_sql(*, ids: bool, skip: bool, done: bool) -> str:
     """The claim in one statement (PostgreSQL). `paced`: the oldest due row of a rate-limited
-    destination, looked for only if such a destination exists (a one-time filter: no scan otherwise);
+    destination that no other claim holds (among each one's PACED_CANDIDATES oldest, found through
+    the index delivery_destination_due: the planner cannot tell which destinations are limited, and
+    by the due index would walk the whole backlog); no scan when no destination is limited;
     `due`: the oldest due rows of the others, as many as the limit leaves; both locked (FOR UPDATE
     SKIP LOCKED OF the deliveries) and leased by `claimed` (a paced row's lease grows by its slot
     wait afterwards). Each row comes with its destination's version (a hash of the row, computed
@@ -252,10 +269,14 @@ def _claim_sql(*, ids: bool, skip: bool, done: bool) -> str:
     deliveries, destinations = Delivery._meta.db_table, Destination._meta.db_table
     return f"""
         WITH paced AS (
-            SELECT d.id, d.next_attempt_at AS due_at
-            FROM {deliveries} d JOIN {destinations} t ON t.id = d.destination_id
-            WHERE {where} AND t.enabled AND {_LIMITED_SQL}
-                AND EXISTS (SELECT FROM {destinations} t WHERE t.enabled AND {_LIMITED_SQL})
+            SELECT d.id, d.next_attempt_at AS due_at FROM {deliveries} d
+            WHERE {where} AND d.id IN (
+                SELECT oldest.id FROM {destinations} t CROSS JOIN LATERAL (
+                    SELECT d.id FROM {deliveries} d WHERE d.destination_id = t.id AND {where}
+                    ORDER BY d.next_attempt_at, d.id LIMIT {PACED_CANDIDATES}
+                ) oldest
+                WHERE t.enabled AND {_LIMITED_SQL}
+            )
             ORDER BY d.next_attempt_at, d.id LIMIT 1
             FOR UPDATE OF d SKIP LOCKED
         ), due AS (
@@ -275,7 +296,7 @@ def _claim_sql(*, ids: bool, skip: bool, done: bool) -> str:
             RETURNING c.paced, c.due_at, d.id, d.destination_id, d.event_type, d.payload,
                 d.idempotency_key, d.attempts, d.retry_until
         ), versions AS (
-            SELECT t.id, md5(t::text) AS version FROM {destinations} t
+            SELECT t.id, {_VERSION_SQL.format(table="t")} AS version FROM {destinations} t
             WHERE t.id IN (SELECT destination_id FROM claimed)
         )
         SELECT c.paced, c.id, c.destination_id, c.event_type, c.payload, c.idempotency_key, c.attempts,
@@ -370,7 +391,7 @@ def _lease_generic(
 
 # The destinations the claims attempt for, kept per process: {id: (version, destination)}. A claim
 # on PostgreSQL reads each destination's version (a hash of its row) with its rows, and one changed
-# in any way (an edit, a new secret, a rate-limit slot taken) is loaded again.
+# in any way (an edit, a new secret; not its rate-limit slot) is loaded again.
 _destinations_seen: dict[int, tuple[str, Destination]] = {}
 _DESTINATIONS_KEPT = 1_000
 
@@ -385,7 +406,7 @@ def _destinations_get(ids: set[int], versions: dict[int, str] | None) -> dict[in
             seen.clear()
         table = Destination._meta.db_table
         loaded = Destination.objects.filter(pk__in=stale).annotate(
-            row_version=RawSQL(f"md5({table}::text)", ())  # noqa: S611 - our own table name
+            row_version=RawSQL(_VERSION_SQL.format(table=table), ())  # noqa: S611 - our own table name
         )
         for destination in loaded:
             seen[destination.pk] = (destination.row_version, destination)

@@ -657,6 +657,13 @@ class Delivery(models.Model):
                 name="delivery_due",
             ),
             models.Index(fields=["destination", "status"], name="delivery_destination_status"),
+            # A rate-limited destination's oldest due row, for the claim's one statement: without it the
+            # planner, not knowing which destinations are limited, walks the whole due backlog.
+            models.Index(
+                fields=["destination", "next_attempt_at"],
+                condition=Q(status__in=["pending", "in_flight"]),
+                name="delivery_destination_due",
+            ),
         ]
 
     def __str__(self) -> str:
