@@ -5,8 +5,9 @@ and a delivery table holding delivered history plus rows due now. Each loop clai
 from the same state (all of them due again, VACUUM ANALYZE in between), twice, interleaved:
 
 - hub: `integrations.delivery_loop.deliveries_claim(limit=100)`, as `deliveries_deliver_due(limit=100)`
-  claims before its attempts (one transaction per batch: the due query FOR UPDATE SKIP LOCKED OF the
-  deliveries, their destinations once, their rate limits, one UPDATE per lease);
+  claims before its attempts (one statement per batch: the due rows FOR UPDATE SKIP LOCKED OF the
+  deliveries, leased by an UPDATE ... RETURNING, with their destinations' versions; the destinations
+  from the process's cache);
 - bare, batch of 100 (the ceiling): one transaction per 100 rows on a plain psycopg connection,
   `SELECT id ... ORDER BY next_attempt_at, id LIMIT 100 FOR UPDATE SKIP LOCKED` and one UPDATE
   marking them in flight with a lease, as the hub's claim does;
@@ -163,13 +164,12 @@ def timed(loop: Loop, claim: Callable[[], int], due: int) -> None:
 
 # Frames are "func (file:line)", root first: charged to the innermost step that matches.
 STEPS: list[tuple[str, str]] = [
-    ("_slot_take (", "rate limit slot"),
-    ("bulk_update (", "UPDATE the claimed rows (one statement)"),
-    ("QuerySet.in_bulk (", "load the destinations"),
-    ("QuerySet.__iter__ (", "the due query (FOR UPDATE SKIP LOCKED)"),
+    ("_paced_lease (", "rate limit slot"),
+    ("_destinations_get (", "the destinations (cache, or load)"),
+    ("_lease_postgresql (", "the claim statement (select, lock, lease)"),
+    ("close_if_health_check_failed (", "Django's connection health check"),
     ("Atomic.__exit__ (", "COMMIT"),
     ("Atomic.__enter__ (", "BEGIN"),
-    ("_rate_limit (", "connector lookup (rate limit)"),
 ]
 
 
@@ -204,7 +204,7 @@ def measure(options: Options) -> PartResult:
             f"A delivery table with {history:,} delivered rows and {due:,} due now, for one webhook "
             f"destination; each loop claims all {due:,} ({ROUNDS} rounds for hub and bare, interleaved; all "
             "due again and VACUUM ANALYZE between loops). hub: `deliveries_claim(limit=100)` until none is "
-            "due, as `deliveries_deliver_due(limit=100)` claims (one transaction per batch); bare: a plain "
+            "due, as `deliveries_deliver_due(limit=100)` claims (one statement per batch); bare: a plain "
             "psycopg connection, `SELECT id ... LIMIT n FOR UPDATE SKIP LOCKED` and one UPDATE to in "
             "flight with a lease per transaction.",
             "",
