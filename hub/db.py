@@ -31,7 +31,6 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
     if connection.vendor != "postgresql":
         model._default_manager.bulk_update(objs, fields)
         return
-    import psycopg
 
     meta = model._meta
     columns: list[models.Field[Any, Any]] = []
@@ -51,12 +50,7 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
         f"UPDATE {quote(meta.db_table)} AS t SET {sets} "  # noqa: S608 - our own names; values are bound
         f"FROM unnest({', '.join(casts)}) AS x({', '.join(names)}) WHERE t.{names[0]} = x.{names[0]}"
     )
-    connection.ensure_connection()
-    started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, arrays, binary=True)
-    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    binary_rows(sql, arrays)
 
 
 def bulk_create(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = False) -> None:
@@ -86,7 +80,6 @@ def bulk_create(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = F
     if any(obj.pk is not None for obj in objs) or any(hasattr(v, "as_sql") for a in arrays for v in a):
         orm.bulk_create(objs, ignore_conflicts=ignore_conflicts)
         return
-    import psycopg
 
     quote = connection.ops.quote_name
     casts = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
@@ -95,13 +88,7 @@ def bulk_create(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = F
         f"SELECT * FROM unnest({casts})"
         f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} RETURNING {quote(meta.pk.column)}"
     )
-    connection.ensure_connection()
-    started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, arrays, binary=True)
-        ids = [row[0] for row in cursor.fetchall()]
-    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    ids = [row[0] for row in binary_rows(sql, arrays)]
     if not ignore_conflicts:
         for obj, pk in zip(objs, ids, strict=True):  # RETURNING gives the rows in the order inserted
             obj.pk = pk
@@ -340,18 +327,12 @@ def advisory_locks(keys: Sequence[str]) -> None:
     """
     if not keys or connection.vendor != "postgresql":
         return
-    import psycopg
 
     sql = (
         "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(key, 0) AS k"
         " FROM unnest(%b::text[]) AS key ORDER BY 1) AS keys"
     )
-    connection.ensure_connection()
-    started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [list(keys)], binary=True)
-    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    binary_rows(sql, [list(keys)])
 
 
 def json_mentions(column: str, values: Iterable[str]) -> Q:
@@ -442,7 +423,6 @@ def bulk_insert(
         ]
         model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
         return
-    import psycopg
 
     quote = connection.ops.quote_name
     selected, defaulted, arrays, columns_given = [], [], [], []
@@ -462,9 +442,4 @@ def bulk_insert(
         f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''}"
     )
     params = [*defaulted, *columns_given]  # in the statement's order: the select list, then FROM
-    connection.ensure_connection()
-    started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
-    if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    binary_rows(sql, params)
