@@ -246,7 +246,17 @@ def processing_until(ids: list[int], chunk: int) -> Callable[[Callable[[], bool]
     return work
 
 
-def processing_wal(chunks: Iterable[list[int]], samples: int = 8) -> float:
+WAL_SAMPLES = 8  # chunks whose WAL `processing_wal` measures
+
+
+def wal_held_back(ids: list[int], chunk: int) -> tuple[list[int], list[int]]:
+    """`ids` split into what a profile may process and the last `WAL_SAMPLES` chunks, kept for
+    `processing_wal` (a profile that got through every call left it nothing to measure: 0 bytes)."""
+    cut = max(0, len(ids) - WAL_SAMPLES * chunk)
+    return ids[:cut], ids[cut:]
+
+
+def processing_wal(chunks: Iterable[list[int]], samples: int = WAL_SAMPLES) -> float:
     """Median WAL bytes per event of `inbound_events_process(ids=chunk)` over the next `samples` chunks."""
     from integrations.services import inbound_events_process
 

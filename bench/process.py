@@ -42,6 +42,7 @@ from common import (
     profile_self,
     profile_summary,
     vacuum_analyze,
+    wal_held_back,
 )
 
 DB_NAME = "hbench_process"
@@ -319,8 +320,9 @@ def measure(options: Options) -> PartResult:
                 check_identify(users)
         reset()
 
-        raw, done = profile_self(options, "process-identify", processing_until(identify_ids, CHUNK))
-        rest = identify_ids[done - done % CHUNK :]  # the profile went through the calls in order
+        profiled, held = wal_held_back(identify_ids, CHUNK)
+        raw, done = profile_self(options, "process-identify", processing_until(profiled, CHUNK))
+        rest = profiled[done - done % CHUNK :] + held  # the profile went through the calls in order
         wal = processing_wal(rest[i : i + CHUNK] for i in range(0, len(rest), CHUNK))
     mix = ", ".join(f"{kind} {100 * n / mixed_events:.1f} %" for kind, n in mix_counts.most_common())
     identify, mixed = timings["identify"], timings["mixed"]

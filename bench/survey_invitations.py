@@ -63,6 +63,7 @@ from common import (
     profile_summary,
     ratio,
     vacuum_analyze,
+    wal_held_back,
 )
 
 DB_NAME = "hbench_surveys"
@@ -519,8 +520,9 @@ def measure(options: Options) -> PartResult:
             )
 
             reset()
-            decision_raw, done = profile_self(options, "surveys-decisions", processing_until(ids, CHUNK))
-            rest = ids[done - done % CHUNK :]  # the profile went through the calls in order
+            profiled, held = wal_held_back(ids, CHUNK)
+            decision_raw, done = profile_self(options, "surveys-decisions", processing_until(profiled, CHUNK))
+            rest = profiled[done - done % CHUNK :] + held  # the profile went through the calls in order
             wal = processing_wal(rest[i : i + CHUNK] for i in range(0, len(rest), CHUNK))
     finally:
         smtp.stop()
