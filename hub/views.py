@@ -25,6 +25,5 @@ def address_unknown(request: HttpRequest) -> HttpResponse:
         except Resolver404:
             match = None
         if match is not None and match.func is not address_unknown:
-            query = request.META.get("QUERY_STRING", "")
-            return HttpResponsePermanentRedirect(request.path + "/" + (f"?{query}" if query else ""))
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
     return page_not_found(request)
