@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -87,8 +87,7 @@ def _write(source_id: int | None, address: str) -> None:
         cache.decr(counter, taken)
     seen = datetime.fromtimestamp(float(cache.get(last) or timezone.now().timestamp()), tz=UTC)
     now = timezone.now()
-    scope = Q(source_id=source_id) if source_id is not None else Q(source__isnull=True)
-    rows = RefusedCalls.objects.filter(scope, address=address)
+    rows = RefusedCalls.objects.filter(source=source_id, address=address)  # None: IS NULL
     changes = {"count": F("count") + taken, "last_seen_at": Greatest("last_seen_at", seen), "written_at": now}
     if rows.update(**changes):
         return

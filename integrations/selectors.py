@@ -9,8 +9,7 @@ REFUSED_SHOWN = 20  # rows per table on a source's page
 
 def refused_calls_of(*, source: Source | None) -> list[RefusedCalls]:
     """The latest refused calls with this source's disabled keys (None: with unknown keys, hub-wide)."""
-    rows = RefusedCalls.objects.filter(source=source) if source else RefusedCalls.objects.filter(source=None)
-    return list(rows.order_by("-last_seen_at")[:REFUSED_SHOWN])
+    return list(RefusedCalls.objects.filter(source=source).order_by("-last_seen_at")[:REFUSED_SHOWN])
 
 
 def destinations_with_queue(queryset: QuerySet[Destination]) -> QuerySet[Destination]:
