@@ -86,6 +86,7 @@ class DestinationForm(ExtraBoxesForm[Destination]):
     """The fields every kind shares; `destination_form_for` adds the kind's settings and secrets."""
 
     kind_name: ClassVar[str] = ""
+    schema: ClassVar[SettingsSchema] = SettingsSchema()  # the kind's, set by destination_form_for
     call_types = forms.MultipleChoiceField(
         label="receives",
         choices=event_type_choices,
@@ -103,10 +104,6 @@ class DestinationForm(ExtraBoxesForm[Destination]):
     class Meta:
         model = Destination
         fields = MODEL_FIELDS
-
-    @property
-    def schema(self) -> SettingsSchema:
-        return schema_of(self.kind_name)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -176,17 +173,17 @@ def destination_form_for(kind: str, *, stored_secrets: set[str]) -> type[Destina
         SECRET_PREFIX + key: secret_field(schema, key, stored=key in stored_secrets)
         for key in schema.secret_names
     }
-    return type(f"{kind.title()}DestinationForm", (DestinationForm,), {"kind_name": kind, **boxes})
+    attrs = {"kind_name": kind, "schema": schema, **boxes}
+    return type(f"{kind.title()}DestinationForm", (DestinationForm,), attrs)
 
 
 def form_fieldsets(kind: str, *, stored: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
     """The destination page's sections for one kind; `stored`: the settings saved so far."""
     schema = schema_of(kind)
     label = connector_get(kind).label if kind in CONNECTORS else "Its"
-    settings: dict[str, Any] = {
-        "fields": [SETTING_PREFIX + key for key in schema.setting_keys()] + ["mapping_set"]
-    }
-    unknown = sorted(key for key in stored if key not in schema.setting_keys())
+    keys = schema.setting_keys()
+    settings: dict[str, Any] = {"fields": [SETTING_PREFIX + key for key in keys] + ["mapping_set"]}
+    unknown = sorted(key for key in stored if key not in keys)
     if unknown:  # saved before the hub refused them; the form has no box for them
         settings["description"] = (
             f"Stored settings this kind does not take, dropped when saved: {', '.join(unknown)}."
