@@ -110,29 +110,21 @@ def test_true_or_false_settings_are_check_boxes_and_mappings_are_lines(
     assert wootric.status_code == 302
     assert Destination.objects.get(kind="wootric").settings == {"forward_responses": True}
 
-    bad = admin_client.post(
-        "/admin/integrations/destination/add/?kind=surveylab",
-        base_data(
+    def surveylab(actions: str) -> Any:
+        data = base_data(
             source,
             setting_api_link="https://eu.surveylab.com/api.php?cId=12",
             setting_source="segment",
-            setting_actions="Order Completed addContactToCollector",
+            setting_actions=actions,
             secret_api_token="sl-token-0123456789",
-        ),
-    )
+        )
+        return admin_client.post("/admin/integrations/destination/add/?kind=surveylab", data)
+
+    bad = surveylab("Order Completed addContactToCollector")
     assert bad.status_code == 200
     assert bad.context["adminform"].form.errors["setting_actions"] == ['Line 1: write "Name: value".']
 
-    good = admin_client.post(
-        "/admin/integrations/destination/add/?kind=surveylab",
-        base_data(
-            source,
-            setting_api_link="https://eu.surveylab.com/api.php?cId=12",
-            setting_source="segment",
-            setting_actions="Order Completed: addContactToCollector\nidentify: addContactToCollector",
-            secret_api_token="sl-token-0123456789",
-        ),
-    )
+    good = surveylab("Order Completed: addContactToCollector\nidentify: addContactToCollector")
     assert good.status_code == 302
     assert Destination.objects.get(kind="surveylab").settings["actions"] == {
         "Order Completed": "addContactToCollector",
