@@ -2,7 +2,6 @@
 // Without this script a spare empty row is always there and emptying a row's first box removes it.
 (() => {
   const renumber = (widget) => {
-    const name = widget.dataset.name;
     const rows = widget.querySelectorAll("tr.hub-condition");
     rows.forEach((row, index) => {
       row.querySelectorAll("input, select").forEach((box) => {
@@ -10,7 +9,6 @@
       });
     });
     widget.querySelector(".hub-conditions-count").value = rows.length;
-    return name;
   };
   const toggleValue = (row) => {
     const op = row.querySelector("select").value;
