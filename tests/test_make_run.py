@@ -43,10 +43,22 @@ def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+def run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`manage.py <args>` in a subprocess, whatever its exit status."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """`manage.py <args>`, which must succeed; its output."""
+    result = run(env, *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -7,25 +7,12 @@ variable. A command that cannot start says in one line what is missing.
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.test_make_run import ROOT, embedded_env, manage
+from tests.test_make_run import ROOT, embedded_env, manage, run
 
 # What the README shows (and a test below runs): a new command in the README must be run here too.
 README_COMMANDS = {"create_source", "drf_create_token", "sync_back", "deliver_due", "changepassword"}
-
-
-def run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def as_typed(env: dict[str, str]) -> dict[str, str]:
