@@ -46,9 +46,6 @@ class ResponseAdmin(ReadOnlyAdmin):
     )
     fields = readonly_fields
 
-    class Media:
-        css = {"all": ["integrations/admin.css"]}
-
     @admin.display(description="tag ratings")
     def tag_ratings_shown(self, obj: Response) -> str:
         return json_table(obj.tag_ratings, key_label="tag", value_label="rating")

@@ -2,11 +2,13 @@
 editable JSON box, and customer text in it stays text."""
 
 import re
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 
-from customers.models import DeletionReceipt
+from customers.models import Account, DeletionReceipt
 from integrations.models import Source
 from surveys.models import Response
 from tests.surveys.factories import invitation_make, person_make, survey_make
@@ -67,3 +69,36 @@ def test_an_erasure_receipt_lists_what_was_erased(admin_client: Client, source: 
     page = admin_client.get(f"/admin/customers/deletionreceipt/{receipt.pk}/change/").content.decode()
 
     assert table_rows(page) == [("events", "12"), ("people", "1")]
+
+
+def linked_styles(page: str) -> str:
+    """The text of every stylesheet the page links from the hub's static files."""
+    hrefs = re.findall(r'<link rel="stylesheet" href="/static/([^"]+)"', page)
+    return "".join(Path(found).read_text() for href in hrefs if (found := finders.find(href)))
+
+
+def test_every_admin_page_with_a_json_table_loads_its_styles(admin_client: Client, source: Source) -> None:
+    person = person_make(traits={"plan": "pro", "address": {"city": "Gent"}})
+    account = Account.objects.create(source=source, group_id="acme", traits={"plan": "pro"})
+    survey = survey_make(tags=["Support"])
+    answer = Response.objects.create(
+        invitation=invitation_make(survey=survey, person=person),
+        survey=survey,
+        person=person,
+        rating=9,
+        tag_ratings={"Support": 5},
+    )
+    receipt = DeletionReceipt.objects.create(source=source, requested_by="staff ops", erased={"people": 1})
+    pages = [
+        f"/admin/customers/person/{person.pk}/change/",
+        f"/admin/customers/account/{account.pk}/change/",
+        f"/admin/customers/deletionreceipt/{receipt.pk}/change/",
+        f"/admin/surveys/response/{answer.pk}/change/",
+    ]
+
+    for url in pages:
+        page = admin_client.get(url).content.decode()
+        assert '<table class="hub-json-table">' in page, url
+        styles = linked_styles(page)
+        assert "table.hub-json-table" in styles, url
+        assert "pre.hub-payload" in styles, url  # a nested value's block in its cell
