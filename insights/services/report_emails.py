@@ -42,6 +42,7 @@ COMMENTS_PER_BAND = 3
 COMMENT_CHARS = 300
 THEMES_SHOWN = 5
 CHART_CID = "trend-chart"
+EMPTY = Score(promoters=0, passives=0, detractors=0)
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,13 @@ def report_digest(*, survey: Survey | None, period: ReportPeriod) -> ReportDiges
     """The numbers, themes, comments and chart of one report email."""
     plain: dict[str, Any] = {"survey": survey, "compare": False, "breakdowns": (), "tz": period.tzinfo}
     report = report_build(period=period, comments_per_band=COMMENTS_PER_BAND, **plain)
-    previous = report_build(period=period.previous(), comments_per_band=0, **plain).score
     trend = report_build(
         period=_trend_span(period), granularity=period.unit, comments_per_band=0, **plain
     ).trend
+    # The trend's buckets are the local weeks or months, each counting its people's latest answer there,
+    # as a report of that period does: the period before is read from it (no bucket: nobody answered).
+    before = period.previous().start
+    previous = next((point.score for point in trend if point.start == before), EMPTY)
     return ReportDigest(
         survey=survey,
         period=period,

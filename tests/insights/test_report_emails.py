@@ -16,12 +16,15 @@ from PIL import Image
 from customers.services.erasure import person_erase_record
 from insights.charts import BAND, LINE
 from insights.models import ReportSending, ReportSubscription
+from insights.periods import period_parse
+from insights.services.report_emails import report_digest
 from insights.services.report_subscriptions import report_emails_send_due
+from insights.services.reports import report_build
 from insights.services.themes import themes_find
 from tests.insights.answers import answer_make, answers_make
 from tests.insights.corpus import topic_comments_make
 from tests.surveys.conftest import SmtpRecorder
-from tests.surveys.factories import survey_make
+from tests.surveys.factories import person_make, survey_make
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +190,27 @@ def test_the_hub_wide_report_covers_every_survey(
 
     assert message["Subject"].strip().startswith("NPS report: All surveys, week 48 of 2026")
     assert "Score: +50 ± " in parts(message)["text/plain"].get_content()
+
+
+def test_the_score_of_the_period_before_is_that_of_its_own_report() -> None:
+    """The email reads the period before from the trend's bucket: the same people, each by their latest
+    answer there, as a report of that period counts, also for a week of 169 hours (fall back in Berlin)."""
+    survey, quiet = survey_make(slug="busy", name="Busy"), survey_make(slug="quiet", name="Quiet")
+    week_44 = period_parse("2026-W44", zone="Europe/Berlin")  # after the week of 25 October's fall back
+    twice, across = person_make(), person_make()
+    answer_make(survey=survey, rating=10, at=datetime(2026, 10, 20, tzinfo=UTC), person=twice)
+    answer_make(survey=survey, rating=0, at=datetime(2026, 10, 22, tzinfo=UTC), person=twice)  # counts
+    answer_make(survey=survey, rating=9, at=datetime(2026, 10, 21, tzinfo=UTC), person=across)
+    answer_make(survey=survey, rating=3, at=datetime(2026, 10, 27, tzinfo=UTC), person=across)
+    answer_make(survey=survey, rating=7, at=datetime(2026, 10, 18, 22, 30, tzinfo=UTC))  # 00:30 CEST, W43
+    answer_make(survey=survey, rating=8, at=datetime(2026, 10, 25, 22, 30, tzinfo=UTC))  # 23:30 CET, W43
+    answer_make(survey=survey, rating=2, at=datetime(2026, 10, 18, 21, 30, tzinfo=UTC))  # W42
+    answer_make(survey=survey, rating=1, at=datetime(2026, 10, 25, 23, 30, tzinfo=UTC))  # W44
+    answer_make(survey=quiet, rating=10, at=datetime(2026, 10, 28, tzinfo=UTC))  # nothing the week before
+
+    for each, n in ((survey, 4), (quiet, 0)):
+        digest = report_digest(survey=each, period=week_44)
+        own = report_build(survey=each, period=week_44.previous(), compare=False, tz=week_44.tzinfo)
+
+        assert digest.previous == own.score
+        assert digest.previous.n == n
