@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
-from hub.admin import ReadOnlyAdmin, to_the_second
+from hub.admin import ReadOnlyAdmin, excerpt, to_the_second
 from insights.models import ReportSending, ReportSubscription
 from insights.periods import zone_names
 from insights.selectors import report_sendings_recent, report_subscription_next
@@ -165,4 +165,4 @@ class ReportSendingAdmin(ReadOnlyAdmin):
 
     @admin.display(description="error")
     def error_excerpt(self, obj: ReportSending) -> str:
-        return format_html('<span class="hub-muted">{}</span>', obj.error[:120]) if obj.error else ""
+        return excerpt(obj.error, 120)

@@ -170,3 +170,21 @@ def test_the_subscription_page_shows_the_next_report_and_the_ledger(django_user_
     assert "2026-10: sent 2026-11-01 06:05:00" in mid_november
     assert "2026-11, from 2026-12-01 07:00 Europe/Berlin" in mid_november
     assert "2026-11: due, at the next run of the beat task" in after_november
+
+
+def test_the_ledger_lists_a_long_error_cut_with_the_whole_on_hover(django_user_model: Any) -> None:
+    admin_user = django_user_model.objects.create_superuser(username="root", password="pw-staff-123")
+    subscription = ReportSubscription.objects.create(user=admin_user, survey=None, time_zone="UTC")
+    refused = "SMTPRecipientsRefused: 550 5.1.1 " + "the mailbox does not exist, " * 8
+    ReportSending.objects.create(
+        subscription=subscription,
+        period="2026-W48",
+        period_start=datetime(2026, 11, 23, tzinfo=UTC),
+        period_end=datetime(2026, 11, 30, tzinfo=UTC),
+        status="failed",
+        error=refused,
+    )
+
+    page = client_of(admin_user).get("/admin/insights/reportsending/").content.decode()
+
+    assert f'<span title="{refused}">{refused[:120]}…</span>' in page
