@@ -188,7 +188,7 @@ def report_subscription_next(
     if last.end > subscription.created_at and now < send_after(last, hour=hour):
         return last, send_after(last, hour=hour)
     due = report_period_due(subscription=subscription, now=now)
-    if due is not None and not report_sent(subscription=subscription, period=due):
+    if due is not None and not report_settled(subscription=subscription, period=due):
         return due, None
     return current, send_after(current, hour=hour)
 
@@ -198,7 +198,20 @@ def report_sendings_recent(*, subscription: ReportSubscription, limit: int = 6) 
     return ReportSending.objects.filter(subscription=subscription).order_by("-period_start", "-pk")[:limit]
 
 
-def report_sent(*, subscription: ReportSubscription, period: ReportPeriod) -> bool:
-    return ReportSending.objects.filter(
-        subscription=subscription, period=period.key, status=ReportSending.Status.SENT
-    ).exists()
+def report_settled(*, subscription: ReportSubscription, period: ReportPeriod) -> str:
+    """Why no run will claim `period`'s report of `subscription` any more: "sent already", or given up
+    after MAX_ATTEMPTS (the last of them may still be under way); "" while one may: not in the ledger
+    yet, being sent, or to be tried again (report_sending_claim's rule)."""
+    row = (
+        ReportSending.objects.filter(subscription=subscription, period=period.key)
+        .values_list("status", "attempts")
+        .first()
+    )
+    if row is None:
+        return ""
+    status, attempts = row
+    if status == ReportSending.Status.SENT:
+        return "sent already"
+    if attempts >= ReportSending.MAX_ATTEMPTS:
+        return f"given up after {attempts} attempts: deleting its ledger row lets it go again"
+    return ""

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from insights.models import ReportSending, ReportSubscription
 from insights.periods import ReportPeriod, period_parse
-from insights.selectors import report_period_due, report_sent
+from insights.selectors import report_period_due, report_settled
 from insights.services.report_emails import ReportCache, report_email
 from insights.services.reports import READ_ANSWERS
 from surveys.models import Survey
@@ -214,7 +214,8 @@ def report_emails_send_period(
     *, survey: Survey | None, period: ReportPeriod, username: str | None = None, now: datetime | None = None
 ) -> ReportRun:
     """`manage.py report_send`: the report of `period` to each subscriber of `survey` (one of them with
-    `username`), in their time zone, through the ledger: one who has it already is not sent it again.
+    `username`), in their time zone, through the ledger: one who has it already, or whose sending was
+    given up after MAX_ATTEMPTS, is skipped with the reason (deleting the ledger row lets it go again).
     A period that has not ended in a subscriber's time zone is skipped for them."""
     now = now or timezone.now()
     run = ReportRun()
@@ -225,20 +226,21 @@ def report_emails_send_period(
             run.skipped.append(
                 f"subscription {subscription.pk}: {period.key} (not over yet in {theirs.zone})"
             )
-        elif report_sent(subscription=subscription, period=theirs):
-            run.skipped.append(f"subscription {subscription.pk}: {period.key} (sent already)")
+        elif settled := report_settled(subscription=subscription, period=theirs):
+            run.skipped.append(f"subscription {subscription.pk}: {period.key} ({settled})")
         else:
             due.append((subscription, theirs))
     return report_emails_send(due=due, now=now, run=run)
 
 
 def report_emails_send_due(*, now: datetime | None = None) -> ReportRun:
-    """One beat run: every active subscription's due report that the ledger does not hold as sent."""
+    """One beat run: every active subscription's due report that the ledger holds neither as sent nor
+    as given up."""
     now = now or timezone.now()
     due = []
     for subscription in ReportSubscription.objects.filter(active=True).select_related("user", "survey"):
         period = report_period_due(subscription=subscription, now=now)
-        if period is not None and not report_sent(subscription=subscription, period=period):
+        if period is not None and not report_settled(subscription=subscription, period=period):
             due.append((subscription, period))
     due.sort(key=lambda pair: (pair[1].key, pair[0].pk))
     run = report_emails_send(due=due, now=now)

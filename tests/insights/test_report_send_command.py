@@ -142,3 +142,27 @@ def test_bad_arguments_get_a_one_line_error(args: tuple[str, ...], error: str) -
 
     assert error in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_period_given_up_after_its_attempts_is_skipped_with_the_reason(
+    smtp: SmtpRecorder, subscribe: Callable[..., ReportSubscription]
+) -> None:
+    subscription = subscribe(survey=None, created_at=datetime(2026, 11, 1, tzinfo=UTC))
+    ReportSending.objects.create(
+        subscription=subscription,
+        period="2026-W48",
+        period_start=datetime(2026, 11, 23, tzinfo=UTC),
+        period_end=datetime(2026, 11, 30, tzinfo=UTC),
+        status="failed",
+        attempts=ReportSending.MAX_ATTEMPTS,
+        error="SMTPRecipientsRefused: 550 5.1.1 No such user here",
+    )
+
+    out = report_send("--period", "2026-W48")
+
+    assert out == (
+        f"skipped subscription {subscription.pk}: 2026-W48 (given up after 5 attempts: deleting its "
+        "ledger row lets it go again)\nSent 0 reports.\n"
+    )
+    assert smtp.messages == []
+    assert ReportSending.objects.get().attempts == 5

@@ -172,6 +172,33 @@ def test_the_subscription_page_shows_the_next_report_and_the_ledger(django_user_
     assert "2026-11: due, at the next run of the beat task" in after_november
 
 
+def test_a_period_given_up_after_its_attempts_is_not_shown_as_due(django_user_model: Any) -> None:
+    ana = staff(django_user_model, "ana", "surveys.view_survey", "surveys.view_response")
+    subscription = ReportSubscription.objects.create(
+        user=ana,
+        survey=None,
+        frequency="monthly",
+        time_zone="Europe/Berlin",
+        created_at=datetime(2026, 9, 1, tzinfo=UTC),
+    )
+    ReportSending.objects.create(
+        subscription=subscription,
+        period="2026-11",
+        period_start=datetime(2026, 10, 31, 23, tzinfo=UTC),
+        period_end=datetime(2026, 11, 30, 23, tzinfo=UTC),
+        status="failed",
+        attempts=ReportSending.MAX_ATTEMPTS,
+        error="SMTPRecipientsRefused: 550 5.1.1 No such user here",
+    )
+
+    with time_machine.travel(datetime(2026, 12, 1, 9, tzinfo=UTC), tick=False):
+        page = client_of(ana).get(f"{LIST}{subscription.pk}/change/").content.decode()
+
+    assert "2026-11: due" not in page  # no run will send it
+    assert "2026-12, from 2027-01-01 07:00 Europe/Berlin" in page
+    assert "2026-11: failed SMTPRecipientsRefused" in page
+
+
 def test_the_ledger_lists_a_long_error_cut_with_the_whole_on_hover(django_user_model: Any) -> None:
     admin_user = django_user_model.objects.create_superuser(username="root", password="pw-staff-123")
     subscription = ReportSubscription.objects.create(user=admin_user, survey=None, time_zone="UTC")
