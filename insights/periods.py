@@ -72,9 +72,6 @@ class ReportPeriod:
         before = self.first_day - timedelta(days=1)
         return ReportPeriod(self.frequency, before.replace(day=1), self.zone)
 
-    def following(self) -> "ReportPeriod":
-        return ReportPeriod(self.frequency, self.next_first_day, self.zone)
-
     @property
     def label(self) -> str:
         """For people: "week 48 of 2026 (23-29 Nov)", "week 49 of 2026 (30 Nov-6 Dec)" (with an en dash),
