@@ -227,46 +227,38 @@ def flat(chunks: Iterable[list[int]]) -> list[int]:
     return [i for chunk in chunks for i in chunk]
 
 
-def processing_until(ids: list[int], chunk: int) -> Callable[[Callable[[], bool]], int]:
-    """Work for `profile_self`: process `ids` in order, `chunk` per call, while `running()`."""
-
-    def work(running: Callable[[], bool]) -> int:
-        from django.db import close_old_connections
-
-        from integrations.services import inbound_events_process
-
-        done = 0
-        for start in range(0, len(ids), chunk):
-            if not running():
-                break
-            done += inbound_events_process(ids=ids[start : start + chunk])
-            close_old_connections()
-        return done
-
-    return work
+WAL_SAMPLES = 8  # transactions whose WAL `wal_per_event` measures
 
 
-WAL_SAMPLES = 8  # chunks whose WAL `processing_wal` measures
+def processing_profiled(options: Options, name: str, ids: list[int], chunk: int) -> tuple[str | None, float]:
+    """`inbound_events_process(ids=...)` over `ids` in order, `chunk` per call, as one worker calls it:
+    profiled by `profile_self` (its raw stacks, or None), then the median WAL bytes per event of the
+    next `WAL_SAMPLES` chunks. The last `WAL_SAMPLES` chunks are kept from the profile (one that got
+    through every call would leave nothing to measure)."""
+    from django.db import close_old_connections
 
-
-def wal_held_back(ids: list[int], chunk: int) -> tuple[list[int], list[int]]:
-    """`ids` split into what a profile may process and the last `WAL_SAMPLES` chunks, kept for
-    `processing_wal` (a profile that got through every call left it nothing to measure: 0 bytes)."""
-    cut = max(0, len(ids) - WAL_SAMPLES * chunk)
-    return ids[:cut], ids[cut:]
-
-
-def processing_wal(chunks: Iterable[list[int]], samples: int = WAL_SAMPLES) -> float:
-    """Median WAL bytes per event of `inbound_events_process(ids=chunk)` over the next `samples` chunks."""
     from integrations.services import inbound_events_process
 
-    pending = iter(chunks)
+    chunks = [ids[i : i + chunk] for i in range(0, len(ids), chunk)]
+
+    def work(running: Callable[[], bool]) -> int:
+        done = 0
+        for part in chunks[:-WAL_SAMPLES]:
+            if not running():
+                break
+            inbound_events_process(ids=part)
+            close_old_connections()
+            done += 1
+        return done
+
+    raw, done = profile_self(options, name, work)
+    pending = iter(chunks[done:])
 
     def one() -> list[int]:
-        chunk = next(pending, [])
-        return chunk if chunk and inbound_events_process(ids=chunk) else []
+        part = next(pending, [])
+        return part if part and inbound_events_process(ids=part) else []
 
-    return wal_per_event(one, samples)
+    return raw, wal_per_event(one)
 
 
 # --- Timed processing, as one Celery worker does it -----------------------------------------------------
@@ -363,7 +355,7 @@ def wal_bytes(start: str, end: str, xid: int) -> int:
     )
 
 
-def wal_per_event(work: Callable[[], list[int]], samples: int = 8) -> float:
+def wal_per_event(work: Callable[[], list[int]], samples: int = WAL_SAMPLES) -> float:
     """Median WAL bytes per event over `samples` calls of `work`, which commits one transaction that
     writes event-log rows (storing or processing them) and returns their ids."""
     per_event = []

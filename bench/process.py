@@ -37,12 +37,9 @@ from common import (
     events_unprocess,
     flat,
     per_s,
-    processing_until,
-    processing_wal,
-    profile_self,
+    processing_profiled,
     profile_summary,
     vacuum_analyze,
-    wal_held_back,
 )
 
 DB_NAME = "hbench_process"
@@ -320,10 +317,7 @@ def measure(options: Options) -> PartResult:
                 check_identify(users)
         reset()
 
-        profiled, held = wal_held_back(identify_ids, CHUNK)
-        raw, done = profile_self(options, "process-identify", processing_until(profiled, CHUNK))
-        rest = profiled[done - done % CHUNK :] + held  # the profile went through the calls in order
-        wal = processing_wal(rest[i : i + CHUNK] for i in range(0, len(rest), CHUNK))
+        raw, wal = processing_profiled(options, "process-identify", identify_ids, CHUNK)
     mix = ", ".join(f"{kind} {100 * n / mixed_events:.1f} %" for kind, n in mix_counts.most_common())
     identify, mixed = timings["identify"], timings["mixed"]
     rows = [
@@ -356,8 +350,7 @@ def measure(options: Options) -> PartResult:
             _profile(raw),
             "",
             f"WAL: {wal:,.0f} bytes per identify call processed (median of 8 chunks of {CHUNK} after the "
-            "profile, pg_waldump of each chunk's transaction and savepoints, full-page images included; "
-            "0 when the profile left no chunk to measure).",
+            "profile, pg_waldump of each chunk's transaction and savepoints, full-page images included).",
         ]
     )
     return PartResult(

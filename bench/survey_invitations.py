@@ -57,13 +57,11 @@ from common import (
     free_port,
     innermost_step,
     per_s,
-    processing_until,
-    processing_wal,
+    processing_profiled,
     profile_self,
     profile_summary,
     ratio,
     vacuum_analyze,
-    wal_held_back,
 )
 
 DB_NAME = "hbench_surveys"
@@ -520,10 +518,7 @@ def measure(options: Options) -> PartResult:
             )
 
             reset()
-            profiled, held = wal_held_back(ids, CHUNK)
-            decision_raw, done = profile_self(options, "surveys-decisions", processing_until(profiled, CHUNK))
-            rest = profiled[done - done % CHUNK :] + held  # the profile went through the calls in order
-            wal = processing_wal(rest[i : i + CHUNK] for i in range(0, len(rest), CHUNK))
+            decision_raw, wal = processing_profiled(options, "surveys-decisions", ids, CHUNK)
     finally:
         smtp.stop()
 
