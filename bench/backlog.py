@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import cast
 
 from common import (
-    CUSTOMER_TABLES,
     NO_PROFILE,
     ROOT,
     CpuTimes,
@@ -51,14 +50,13 @@ from common import (
     sql,
     vacuum_analyze,
 )
-from survey_invitations import identify_calls, surveys_create
+from survey_invitations import TABLES, WRITTEN, identify_calls, surveys_create
 
 DB_NAME = "hbench_backlog"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 QUEUE = "celery"  # Celery's default queue: where process_inbound_events goes
 HOLD = "hbench-hold"  # what the workers consume until the clock starts: nothing is published there
 TARGET_EVENTS, TARGET_SECONDS = 200_000, 60
-TABLES = ("integrations_inboundevent", "surveys_invitation", *CUSTOMER_TABLES)
 
 # Canonical rows: no ids, no processing times; an invitation due "at processing" when due inside the run.
 DIGESTS = {
@@ -240,8 +238,7 @@ def measure(options: Options) -> PartResult:
             vacuum_analyze(TABLES)
             two, raw = drain(2, events, options, profile=True)
             print(f"backlog: {events:,} events, 2 workers {two.seconds:.1f} s", flush=True)
-            events_unprocess(("surveys_invitation", *CUSTOMER_TABLES))
-            vacuum_analyze(TABLES)
+            events_unprocess(WRITTEN)
             for chunk in chunks:
                 process_inbound_events.delay(chunk)
             one, _ = drain(1, events, options, profile=False)

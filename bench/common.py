@@ -183,13 +183,15 @@ def sql(statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[
         return list(cursor.fetchall()) if cursor.description else []
 
 
-def events_unprocess(truncate: Iterable[str]) -> None:
-    """Empty the `truncate` tables and put every inbound event back to accepted, as if never processed."""
+def events_unprocess(truncate: Sequence[str]) -> None:
+    """Empty the `truncate` tables and put every inbound event back to accepted, as if never processed;
+    then VACUUM ANALYZE the events and those tables."""
     sql(f"TRUNCATE {', '.join(truncate)} RESTART IDENTITY CASCADE")
     sql(
         "UPDATE integrations_inboundevent SET status = 'accepted', reason = '', attempts = 0,"
         " processed_at = NULL WHERE status <> 'accepted'"
     )
+    vacuum_analyze(("integrations_inboundevent", *truncate))
 
 
 def vacuum_analyze(tables: Iterable[str]) -> None:

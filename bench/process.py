@@ -39,7 +39,6 @@ from common import (
     per_s,
     processing_profiled,
     profile_summary,
-    vacuum_analyze,
 )
 
 DB_NAME = "hbench_process"
@@ -277,12 +276,6 @@ def _profile(raw: str | None) -> str:
     )
 
 
-def reset() -> None:
-    """Empty the customer tables and put the events back to accepted, as if never processed."""
-    events_unprocess(CUSTOMER_TABLES)
-    vacuum_analyze(("integrations_inboundevent", *CUSTOMER_TABLES))
-
-
 def check_identify(users: int) -> None:
     from customers.models import Person
     from integrations.models import InboundEvent
@@ -308,14 +301,14 @@ def measure(options: Options) -> PartResult:
         mix_counts = collections.Counter(c["type"] for c in mixed_calls)
         mixed_ids = flat(calls_store(source, mixed_calls))
         del mixed_calls
-        reset()
+        events_unprocess(CUSTOMER_TABLES)
         timings: dict[str, Timing] = {}
         for phase, ids in (("identify", identify_ids), ("mixed", mixed_ids)):
             timings[phase] = timing = chunks_process(ids, CHUNK)
             print(f"process, {phase}: {timing.events_per_s:,.0f} events/s", flush=True)
             if phase == "identify":
                 check_identify(users)
-        reset()
+        events_unprocess(CUSTOMER_TABLES)
 
         raw, wal = processing_profiled(options, "process-identify", identify_ids, CHUNK)
     mix = ", ".join(f"{kind} {100 * n / mixed_events:.1f} %" for kind, n in mix_counts.most_common())

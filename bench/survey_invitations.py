@@ -66,7 +66,8 @@ from common import (
 
 DB_NAME = "hbench_surveys"
 CHUNK = 100
-TABLES = ("integrations_inboundevent", "surveys_invitation", *CUSTOMER_TABLES)
+WRITTEN = ("surveys_invitation", *CUSTOMER_TABLES)  # what processing the calls writes (emptied between runs)
+TABLES = ("integrations_inboundevent", *WRITTEN)
 
 _FIRST = ["Ann", "Bo", "Chris", "Dana", "Emile", "Fatima", "Gustav", "Hana", "Ingrid", "José", "Kai", "Lena"]
 _LAST = ["Lee", "Chen", "Müller", "Rossi", "O'Brien", "Nakamura", "Dubois", "Kowalski", "Silva", "Jansen"]
@@ -293,12 +294,6 @@ def invitations_by_survey() -> dict[int, tuple[int, int]]:
     return invitations
 
 
-def reset() -> None:
-    """No people, no invitations, every event accepted again; VACUUM ANALYZE."""
-    events_unprocess(("surveys_invitation", *CUSTOMER_TABLES))
-    vacuum_analyze(TABLES)
-
-
 # --- Emails ------------------------------------------------------------------------------------------
 @dataclass
 class EmailRun:
@@ -499,7 +494,7 @@ def measure(options: Options) -> PartResult:
             source, _ = source_create(name="Bench", slug="bench")
             surveys = surveys_create(source, send_window=True)
             ids = flat(calls_store(source, identify_calls(users, timezone.now(), seed=3)))
-            reset()
+            events_unprocess(WRITTEN)
             decided = decide(ids)
             print(f"surveys: {decided.timing.events_per_s:,.0f} identify calls/s decided", flush=True)
 
@@ -517,7 +512,7 @@ def measure(options: Options) -> PartResult:
                 options, "surveys-emails", lambda running: dispatch_until_done(running)[0]
             )
 
-            reset()
+            events_unprocess(WRITTEN)
             decision_raw, wal = processing_profiled(options, "surveys-decisions", ids, CHUNK)
     finally:
         smtp.stop()
