@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import cast
 
 from common import (
-    NO_PROFILE,
     ROOT,
     CpuTimes,
     Options,
@@ -254,11 +253,6 @@ def measure(options: Options) -> PartResult:
         if events >= TARGET_EVENTS
         else f" (measured on {events:,}; the 200k figure is estimated from the rate)"
     )
-    profile = (
-        NO_PROFILE
-        if raw is None
-        else profile_summary(raw, _label, "Where (one of the 2 workers, whole drain)", top=10)
-    )
     rows = [
         f"| {d.workers} | {d.events:,} | {d.seconds:.1f} | {d.events_per_s:,.0f} | {d.busy:.0f} % | "
         f"{d.steal:.1f} % | {d.digests['people'][0]:,} | {d.digests['invitations'][0]:,} |"
@@ -285,7 +279,7 @@ def measure(options: Options) -> PartResult:
             "",
             "Where one worker's time goes (py-spy, 50 Hz, the whole 2-worker drain, idle included):",
             "",
-            profile,
+            profile_summary(raw, _label, "Where (one of the 2 workers, whole drain)", top=10),
         ]
     )
     return PartResult(

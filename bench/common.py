@@ -509,6 +509,9 @@ def raw_stacks(raw: str) -> Iterator[tuple[list[str], int]]:
         yield frames, int(count_text)
 
 
+NO_PROFILE = "_not profiled (py-spy missing, or `--profile-seconds 0`)_"
+
+
 def profile_table(
     where: str, buckets: collections.Counter[str], leaves: collections.Counter[str], top: int
 ) -> str:
@@ -538,10 +541,12 @@ def innermost_step(frames: list[str], steps: Sequence[tuple[str, str]], other: s
 
 
 def profile_summary(
-    raw: str, label: Callable[[list[str]], str], where: str, *, top: int = 10, inside: str = ""
+    raw: str | None, label: Callable[[list[str]], str], where: str, *, top: int = 10, inside: str = ""
 ) -> str:
     """`profile_table` of the samples (only those with a frame containing `inside`, when given),
-    bucketed by `label(frames)`."""
+    bucketed by `label(frames)`; NO_PROFILE when there are no raw stacks (None)."""
+    if raw is None:
+        return NO_PROFILE
     buckets: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
     for frames, count in raw_stacks(raw):
@@ -577,9 +582,6 @@ def profile_self(
     spy.wait(timeout=120)
     profile_kept(options, name, out)
     return (out.read_text() if out.exists() else None), done
-
-
-NO_PROFILE = "_not profiled (py-spy missing, or `--profile-seconds 0`)_"
 
 
 # --- docs/benchmarks.md ------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from datetime import timedelta
 
 import psycopg
 from common import (
-    NO_PROFILE,
     Options,
     PartResult,
     bench_database,
@@ -190,13 +189,6 @@ def measure(options: Options) -> PartResult:
         f"{ratio(loop.per_s, bare.per_s):.2f} |"
         for loop in (hub, bare, bare_one)
     ]
-    profile = (
-        NO_PROFILE
-        if raw is None
-        else profile_summary(
-            raw, lambda frames: innermost_step(frames, STEPS), "Where", inside="deliveries_claim ("
-        )
-    )
     section = "\n".join(
         [
             "### Delivery claims (`deliveries`)",
@@ -215,7 +207,9 @@ def measure(options: Options) -> PartResult:
             f"Where the hub's claims spend their time (py-spy, {options.profile_seconds} s at most, "
             "wall clock):",
             "",
-            profile,
+            profile_summary(
+                raw, lambda frames: innermost_step(frames, STEPS), "Where", inside="deliveries_claim ("
+            ),
         ]
     )
     return PartResult(

@@ -14,7 +14,6 @@ py-spy under the same load. Its line:
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import random
@@ -44,10 +43,9 @@ from common import (
     free_port,
     per_s,
     profile_kept,
-    profile_table,
+    profile_summary,
     py_spy_executable,
     py_spy_record,
-    raw_stacks,
     redis_flush,
     wal_per_event,
 )
@@ -471,6 +469,13 @@ PROFILE_BUCKETS: list[tuple[str, Any]] = [
 ]
 
 
+def _bucket(frames: list[str]) -> str:
+    return next(
+        (name for name, test in PROFILE_BUCKETS if test(frames, frames[-1])),
+        "other (Django plumbing: middleware, URL resolving, request/response)",
+    )
+
+
 def profile_run(bench: Bench, options: Options, script: Path, templates: Path) -> str:
     """py-spy on one worker under the same load: where its wall-clock time goes (idle included)."""
     py_spy = py_spy_executable()
@@ -490,13 +495,7 @@ def profile_run(bench: Bench, options: Options, script: Path, templates: Path) -
     finally:
         bench.gunicorn_stop()
     profile_kept(options, "ingest", out)
-    buckets: collections.Counter[str] = collections.Counter()
-    leaves: collections.Counter[str] = collections.Counter()
-    for frames, count in raw_stacks(out.read_text()):
-        leaves[frames[-1]] += count
-        label = next((name for name, test in PROFILE_BUCKETS if test(frames, frames[-1])), None)
-        buckets[label or "other (Django plumbing: middleware, URL resolving, request/response)"] += count
-    return profile_table("Where (innermost match)", buckets, leaves, top=10)
+    return profile_summary(out.read_text(), _bucket, "Where (first matching bucket)", top=10)
 
 
 # --- The part ----------------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from typing import Any
 
 from common import (
     CUSTOMER_TABLES,
-    NO_PROFILE,
     Options,
     PartResult,
     Timing,
@@ -268,14 +267,6 @@ def _label(frames: list[str]) -> str:
     return "other"
 
 
-def _profile(raw: str | None) -> str:
-    if raw is None:
-        return NO_PROFILE
-    return profile_summary(
-        raw, _label, "Where (SQL: by the step that issued it)", top=12, inside="inbound_events_process ("
-    )
-
-
 def check_identify(users: int) -> None:
     from customers.models import Person
     from integrations.models import InboundEvent
@@ -340,7 +331,13 @@ def measure(options: Options) -> PartResult:
             f"Where the identify phase's time goes (py-spy, chunks of {CHUNK}, {options.profile_seconds} s, "
             "wall clock):",
             "",
-            _profile(raw),
+            profile_summary(
+                raw,
+                _label,
+                "Where (SQL: by the step that issued it)",
+                top=12,
+                inside="inbound_events_process (",
+            ),
             "",
             f"WAL: {wal:,.0f} bytes per identify call processed (median of 8 chunks of {CHUNK} after the "
             "profile, pg_waldump of each chunk's transaction and savepoints, full-page images included).",

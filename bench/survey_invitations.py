@@ -45,7 +45,6 @@ from typing import Any
 
 from common import (
     CUSTOMER_TABLES,
-    NO_PROFILE,
     Options,
     PartResult,
     Timing,
@@ -416,22 +415,12 @@ def _label(frames: list[str]) -> str:
     sql = any("psycopg/" in f for f in frames)
     kind = "SQL" if sql else "Python"
     if any(f.startswith("surveys_process_events (") for f in frames):
-        for frame in reversed(frames):
-            for needle, step in SURVEY_STEPS:
-                if needle in frame:
-                    return f"surveys: {step}, {kind}"
-        return f"surveys: triggers, matching, other, {kind}"
+        return "surveys: " + innermost_step(frames, SURVEY_STEPS, other="triggers, matching, other")
     if any(f.startswith("people_process_events (") for f in frames):
         return f"customer records, {kind}"
     if any(f.startswith("Atomic.__exit__ (") for f in frames) and sql:
         return "processor: COMMIT (WAL flush)"
     return f"processor: claim the events, mark them processed, {kind}"
-
-
-def _decision_profile(raw: str | None) -> str:
-    if raw is None:
-        return NO_PROFILE
-    return profile_summary(raw, _label, "Where", inside="inbound_events_process (")
 
 
 # The email run: a sample is charged to the innermost step below that matches.
@@ -449,14 +438,6 @@ EMAIL_STEPS: list[tuple[str, str]] = [
     ("eligibility_decide (", "re-decide: the rules"),
     ("invitations_dispatch_due (", "load the batch, other"),
 ]
-
-
-def _email_profile(raw: str | None) -> str:
-    if raw is None:
-        return NO_PROFILE
-    return profile_summary(
-        raw, lambda frames: innermost_step(frames, EMAIL_STEPS), "Where", inside="invitations_dispatch_due ("
-    )
 
 
 # --- The part ----------------------------------------------------------------------------------------
@@ -569,7 +550,7 @@ def measure(options: Options) -> PartResult:
             f"Where the decision run's time goes (py-spy, chunks of {CHUNK}, {options.profile_seconds} s, "
             "wall clock):",
             "",
-            _decision_profile(decision_raw),
+            profile_summary(decision_raw, _label, "Where", inside="inbound_events_process ("),
             "",
             f"WAL: {wal:,.0f} bytes per identify call processed with both surveys (median of 8 chunks of "
             f"{CHUNK} after the profile, pg_waldump, full-page images included).",
@@ -577,7 +558,12 @@ def measure(options: Options) -> PartResult:
             f"Where the email run's time goes (py-spy, the same invitations sent again, "
             f"{options.profile_seconds} s at most, wall clock):",
             "",
-            _email_profile(email_raw),
+            profile_summary(
+                email_raw,
+                lambda frames: innermost_step(frames, EMAIL_STEPS),
+                "Where",
+                inside="invitations_dispatch_due (",
+            ),
         ]
     )
     return PartResult(
