@@ -26,10 +26,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from cryptography.fernet import Fernet
+
+if TYPE_CHECKING:
+    from integrations.segment.handler import ParsedEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -200,21 +203,28 @@ def vacuum_analyze(tables: Iterable[str]) -> None:
 
 
 # --- Calls stored as the intake stores them ---------------------------------------------------------------
+def batch_read(batch: list[dict[str, Any]], *, sent: datetime, received_at: datetime) -> list[ParsedEvent]:
+    """`batch` parsed as the intake parses a `/v1/batch` body sent at `sent`: its `events_read` with
+    its limits (the INTAKE_MAX_* settings)."""
+    from integrations.segment.handler import events_read
+    from integrations.segment.views import _limits
+
+    body = {"batch": batch, "sentAt": sent.isoformat()}
+    return events_read(body, call_type=None, received_at=received_at, limits=_limits())
+
+
 def calls_store(source: Any, calls: list[dict[str, Any]], per_request: int = 100) -> list[list[int]]:
     """Store the calls as the intake does (`events_read` + `inbound_events_store`), `per_request` per
     request; returns each request's new event ids (what the intake enqueues as one task)."""
-    from integrations.segment.handler import Limits, events_read
     from integrations.services import inbound_events_store
 
-    limits = Limits(max_event_bytes=32 * 1024, max_batch_bytes=520 * 1024, max_batch_events=2500)
     requests: list[list[int]] = []
     for start in range(0, len(calls), per_request):
         batch = calls[start : start + per_request]
         for call in batch:
             call["messageId"] = str(uuid.uuid4())
         sent = max(datetime.fromisoformat(c["timestamp"]) for c in batch) + timedelta(seconds=1)
-        body = {"batch": batch, "sentAt": sent.isoformat()}
-        parsed = events_read(body, call_type=None, received_at=sent, limits=limits)
+        parsed = batch_read(batch, sent=sent, received_at=sent)
         bad = [e.reason for e in parsed if e.rejected]
         if bad:
             raise SystemExit(f"the intake rejected bench events: {bad[:3]}")

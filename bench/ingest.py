@@ -38,6 +38,7 @@ from common import (
     Options,
     PartResult,
     basic_auth,
+    batch_read,
     bench_database,
     db_url,
     free_port,
@@ -379,10 +380,8 @@ def hub_run(bench: Bench, script: Path, templates: Path) -> HubRun:
 # --- The COPY ceiling ------------------------------------------------------------------------------
 def copy_rows(bench: Bench, total: int) -> list[tuple[object, ...]]:
     """The rows the hub would store for `total` events of the same generator (built untimed)."""
-    from integrations.segment.handler import Limits, events_read
     from integrations.services import EVENT_COLUMNS
 
-    limits = Limits(max_event_bytes=32 * 1024, max_batch_bytes=520 * 1024, max_batch_events=2500)
     rng = random.Random(7)
     sent = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
     received = datetime.now(UTC)
@@ -392,8 +391,7 @@ def copy_rows(bench: Bench, total: int) -> list[tuple[object, ...]]:
             sized_event(rng, f"copy-{b}-{i}-{uuid.uuid4()}", sent - timedelta(seconds=rng.uniform(0.1, 30)))
             for i in range(EVENTS_PER_BODY)
         ]
-        body = {"batch": batch, "sentAt": sent.isoformat()}
-        for event in events_read(body, call_type=None, received_at=received, limits=limits):
+        for event in batch_read(batch, sent=sent, received_at=received):
             values = {column: getattr(event, column, None) for column in EVENT_COLUMNS}
             values["status"] = "accepted"
             rows.append((bench.source_id, received, 0, *values.values()))
@@ -420,10 +418,8 @@ def copy_run(bench: Bench, rows: list[tuple[object, ...]]) -> float:
 
 def store_wal(source: Any) -> float:
     """WAL bytes per event of one intake request (`inbound_events_store` of 100 events, in this process)."""
-    from integrations.segment.handler import Limits, events_read
     from integrations.services import inbound_events_store
 
-    limits = Limits(max_event_bytes=32 * 1024, max_batch_bytes=520 * 1024, max_batch_events=2500)
     rng = random.Random(11)
     sent = datetime.now(UTC)
 
@@ -431,8 +427,7 @@ def store_wal(source: Any) -> float:
         batch = [
             sized_event(rng, str(uuid.uuid4()), sent - timedelta(seconds=1)) for _ in range(EVENTS_PER_BODY)
         ]
-        body = {"batch": batch, "sentAt": sent.isoformat()}
-        events = events_read(body, call_type=None, received_at=sent, limits=limits)
+        events = batch_read(batch, sent=sent, received_at=sent)
         return inbound_events_store(source=source, received_at=sent, events=events)
 
     return wal_per_event(one)
