@@ -115,9 +115,11 @@ def pg_settings(*names: str) -> dict[str, str]:
 
 # --- Django ----------------------------------------------------------------------------------------
 MEMORY_BROKER = "memory://localhost/"  # Celery publishes stay in the process: nobody consumes them
+# A developer's environment settings the bench's production settings must not inherit.
+UNSET = ("HUB_EMBEDDED", "DEBUG", "EMAIL_BACKEND")
 
 
-def bench_settings(*, database: str, workdir: Path, broker_url: str = MEMORY_BROKER) -> dict[str, str]:
+def bench_settings(*, database: str, workdir: Path) -> dict[str, str]:
     """Environment for production settings (DEBUG off) on the bench database `database`."""
     return {
         "DJANGO_SETTINGS_MODULE": "hub.settings",
@@ -125,7 +127,7 @@ def bench_settings(*, database: str, workdir: Path, broker_url: str = MEMORY_BRO
         "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "HUB_HASH_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DATABASE_URL": db_url(database),
-        "CELERY_BROKER_URL": broker_url,
+        "CELERY_BROKER_URL": MEMORY_BROKER,
         "ALLOWED_HOSTS": "127.0.0.1",
         "STATIC_ROOT": str(workdir / "static"),
         "LOG_LEVEL": "WARNING",
@@ -135,16 +137,16 @@ def bench_settings(*, database: str, workdir: Path, broker_url: str = MEMORY_BRO
 def template_migrate(workdir: Path) -> None:
     """Create and migrate the template database every part copies (once per run, in a child)."""
     db_create(TEMPLATE_DB, template=None)
-    env = {k: v for k, v in os.environ.items() if k not in ("HUB_EMBEDDED", "DEBUG")}
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update(bench_settings(database=TEMPLATE_DB, workdir=workdir))
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
     )
 
 
-def django_setup(settings: dict[str, str], unset: Sequence[str] = ("HUB_EMBEDDED", "DEBUG")) -> None:
-    """Put `settings` into the environment (without the `unset` names) and set Django up."""
-    for name in unset:
+def django_setup(settings: dict[str, str]) -> None:
+    """Put `settings` into the environment (without the UNSET names) and set Django up."""
+    for name in UNSET:
         os.environ.pop(name, None)
     os.environ.update(settings)
     # ROOT first: bench/ (sys.path[0] for the script) must not shadow anything
@@ -170,7 +172,7 @@ def bench_database(name: str, options: Options, **settings: str) -> Iterator[Non
     environment = bench_settings(database=name, workdir=options.workdir)
     environment.update(settings)
     try:
-        django_setup(environment, unset=("HUB_EMBEDDED", "DEBUG", "EMAIL_BACKEND"))
+        django_setup(environment)
         yield
     finally:
         connections_close()
@@ -454,11 +456,11 @@ class LoadSampler:
         return self.samples
 
 
-def git_commit(paths: Sequence[str] = ()) -> str:
-    """HEAD's short hash, marked when any of `paths` (everything by default) has uncommitted changes."""
+def git_commit() -> str:
+    """HEAD's short hash, marked when the checkout has uncommitted changes."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", *paths],
+        ["git", "status", "--porcelain", "--untracked-files=no"],
         cwd=ROOT,
         capture_output=True,
         text=True,

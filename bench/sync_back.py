@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from common import Options, PartResult, basic_auth, bench_database
+from common import Options, PartResult, basic_auth, bench_database, sql
 
 DB_NAME = "hbench_syncback"
 WRITE_KEY = "wk_bench_syncback_0123456789"
@@ -122,10 +122,7 @@ def answers_create(count: int) -> Any:
     Response.objects.update(updated_at=F("answered_at"))
     # A live database has planner statistics (autovacuum); a freshly bulk-loaded one does not, and
     # without them PostgreSQL picks a quadratic plan for the cursor query.
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    sql("ANALYZE")
     return source
 
 

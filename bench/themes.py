@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from common import Options, PartResult, bench_database
+from common import Options, PartResult, bench_database, sql
 
 DB_NAME = "hbench_themes"
 TARGET_COMMENTS, TARGET_SECONDS = 100_000, 60
@@ -96,10 +96,7 @@ def comments_create(count: int, *, days: int) -> Any:
                 )
             )
         Response.objects.bulk_create(answers)
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    sql("ANALYZE")
     return survey
 
 
