@@ -16,7 +16,8 @@ same rows: a digest of every person (traits, typed columns), identity, account a
 processing times. One of the two workers is profiled with py-spy (50 Hz). Its line:
 
     backlog events=<n> workers=2 seconds=<s> events_per_s=<n> one_worker_seconds=<s> speedup=<r>
-        same_rows=<yes|no> seconds_for_200k=<s, estimated from the rate when the backlog is smaller>
+        same_rows=<yes|no> invitations=<n> seconds_for_200k=<s, estimated from the rate when the backlog is
+        smaller>
 """
 
 from __future__ import annotations

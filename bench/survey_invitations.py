@@ -22,7 +22,8 @@ asked), `EMAIL_URL=smtp://127.0.0.1:<port>`, some invitations left due now (the 
 SMTP connection per run). The ceiling: the very messages the server received (same envelope, same
 bytes) sent again with plain `smtplib` over one connection to the same server. Its line:
 
-    surveys decided_per_s=<n> invitations=<n> hub_emails_per_s=<n> smtplib_emails_per_s=<n> emails_ratio=<r>
+    surveys decided_per_s=<n> invitations=<n> wal_bytes_per_event=<n> hub_emails_per_s=<n>
+        smtplib_emails_per_s=<n> emails_ratio=<r>
 
 The decision and the email runs are each profiled once more with py-spy.
 """
