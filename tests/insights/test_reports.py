@@ -2,6 +2,7 @@
 response rate, distribution, drivers, breakdowns, filters and trends, all on the database."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -9,7 +10,7 @@ from customers.models import Account, Membership
 from insights.dimensions import ReportQueryInvalid
 from insights.selectors import Window
 from insights.services.reports import report_build
-from integrations.models import InboundEvent
+from integrations.models import InboundEvent, Source
 from surveys.models import Invitation
 from surveys.services.collector_links import collector_create
 from tests.insights.answers import answer_make, answers_make
@@ -221,3 +222,55 @@ def test_a_breakdown_by_account_counts_a_person_in_each_of_their_accounts() -> N
     ]
     assert report.score.n == 6  # in the total each person counts once
     assert filtered.score.n == 5
+
+
+def test_the_response_rate_follows_every_filter_an_invitation_can_take() -> None:
+    survey = survey_make()
+    web = person_make().source
+    mobile = Source.objects.create(name="Mobile", slug="mobile")
+    acme = Account.objects.create(source=web, group_id="g-acme", name="Acme")
+    trigger = InboundEvent.objects.create(
+        source=web, message_id="m-1", type="track", event="Order Completed", received_at=MID_MARCH, payload={}
+    )
+    # A delivered invitation that matches every filter below, then one that differs in each dimension.
+    matching: dict[str, Any] = {
+        "source": web,
+        "plan": "pro",
+        "account": True,
+        "language": "en",
+        "trigger_event": trigger,
+    }
+    differing_in_one: list[dict[str, Any]] = [
+        {},
+        {"source": mobile},
+        {"account": False},
+        {"language": "de"},
+        {"plan": "free"},
+        {"trigger_event": None},
+    ]
+    for differing in differing_in_one:
+        fields = {**matching, **differing}
+        person = person_make(source=fields["source"], traits={"plan": fields["plan"]})
+        if fields["account"]:
+            Membership.objects.create(person=person, account=acme)
+        invitation_make(
+            survey=survey,
+            person=person,
+            status="sent",
+            sent_at=MID_MARCH,
+            language=fields["language"],
+            trigger_event=fields["trigger_event"],
+        )
+
+    def delivered(filters: dict[str, str]) -> int | None:
+        rate = report_build(survey=survey, period=MARCH, filters=filters, compare=False).response_rate
+        return None if rate is None else rate.delivered
+
+    assert delivered({}) == 6
+    assert delivered({"source": str(web.pk)}) == 5
+    assert delivered({"account": str(acme.pk)}) == 5
+    assert delivered({"language": "en"}) == 5
+    assert delivered({"trait:plan": "pro"}) == 5
+    assert delivered({"channel": f"{web.pk}:track:Order Completed"}) == 5
+    assert delivered({"language": "en", "trait:plan": "pro", "source": str(web.pk)}) == 3
+    assert delivered({"tag:Support": "5"}) is None  # a tag rating exists only on answers
