@@ -12,6 +12,7 @@ Values are strings; a cell with no value (no such trait, an erased person) is `N
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db.models import (
     Case,
@@ -37,6 +38,8 @@ FIXED = ("source", "account", "language", "channel")
 PREFIXED = ("trait:", "tag:")
 NAME_MAX = 200
 NONE_LABEL = "(none)"
+# What filters apply to: answers, or invitations (for the response rate).
+Rows = TypeVar("Rows", Response, Invitation)
 
 
 class ReportQueryInvalid(ValueError):
@@ -125,27 +128,35 @@ def filters_parse(query: Mapping[str, object]) -> dict[str, str]:
     return filters
 
 
-def filters_apply(answers: QuerySet[Response], filters: Mapping[str, str]) -> QuerySet[Response]:
-    """`answers` whose value of each dimension equals the filter's."""
+def _filtered(rows: QuerySet[Rows], filters: Mapping[str, str], *, event: str) -> QuerySet[Rows]:
+    """`rows` (answers or invitations) whose value of each dimension equals the filter's; `event` is
+    the path from a row to its invitation's trigger event."""
     for name, value in filters.items():
         dimension = dimension_parse(name)
         if dimension.name == "account":
-            answers = answers.filter(
+            rows = rows.filter(
                 Exists(Membership.objects.filter(person_id=OuterRef("person_id"), account_id=_id(value)))
             )
         elif dimension.name == "channel":
-            source_id, call_type, event = value.split(":", 2)
-            answers = answers.filter(
-                invitation__trigger_event__source_id=_id(source_id),
-                invitation__trigger_event__type=call_type,
-                invitation__trigger_event__event=event,
+            source_id, call_type, event_name = value.split(":", 2)
+            rows = rows.filter(
+                **{
+                    f"{event}source_id": _id(source_id),
+                    f"{event}type": call_type,
+                    f"{event}event": event_name,
+                }
             )
         elif dimension.name == "source":
-            answers = answers.filter(person__source_id=_id(value))
-        else:
-            alias = f"filter_{len(answers.query.annotations)}"
-            answers = answers.alias(**{alias: expression(dimension)}).filter(**{alias: value})
-    return answers
+            rows = rows.filter(person__source_id=_id(value))
+        else:  # language, trait:<name>, tag:<name>: the dimension's expression
+            alias = f"filter_{len(rows.query.annotations)}"
+            rows = rows.alias(**{alias: expression(dimension)}).filter(**{alias: value})
+    return rows
+
+
+def filters_apply(answers: QuerySet[Response], filters: Mapping[str, str]) -> QuerySet[Response]:
+    """`answers` whose value of each dimension equals the filter's."""
+    return _filtered(answers, filters, event="invitation__trigger_event__")
 
 
 def filters_invitations(
@@ -153,30 +164,9 @@ def filters_invitations(
 ) -> QuerySet[Invitation] | None:
     """The same filters on invitations (for the response rate); None when one cannot apply to an
     invitation (a tag rating exists only on answers)."""
-    for name, value in filters.items():
-        dimension = dimension_parse(name)
-        if dimension.name == "source":
-            invitations = invitations.filter(person__source_id=_id(value))
-        elif dimension.name == "account":
-            invitations = invitations.filter(
-                Exists(Membership.objects.filter(person_id=OuterRef("person_id"), account_id=_id(value)))
-            )
-        elif dimension.name == "language":
-            invitations = invitations.filter(language=value)
-        elif dimension.name == "channel":
-            source_id, call_type, event = value.split(":", 2)
-            invitations = invitations.filter(
-                trigger_event__source_id=_id(source_id),
-                trigger_event__type=call_type,
-                trigger_event__event=event,
-            )
-        elif dimension.name.startswith("trait:"):
-            alias = f"filter_{len(invitations.query.annotations)}"
-            trait = Cast(KeyTextTransform(dimension.key, "person__traits"), TextField())
-            invitations = invitations.alias(**{alias: trait}).filter(**{alias: value})
-        else:
-            return None
-    return invitations
+    if any(dimension_parse(name).name.startswith("tag:") for name in filters):
+        return None
+    return _filtered(invitations, filters, event="trigger_event__")
 
 
 def labels(dimension: Dimension, values: Iterable[str | None]) -> dict[str | None, str]:
