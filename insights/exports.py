@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Literal
 
-from django.db.models import Case, CharField, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.http import FileResponse, StreamingHttpResponse
 
-from insights.selectors import Period
+from insights.selectors import Period, score_band_expression
 from insights.services.reports import Report, Score, answers_in, survey_tags
 from surveys.models import Response, Survey
 
@@ -122,15 +122,6 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _band() -> Case:
-    return Case(
-        When(rating__gte=9, then=Value("promoter")),
-        When(rating__gte=7, then=Value("passive")),
-        default=Value("detractor"),
-        output_field=CharField(),
-    )
-
-
 def answers_table(*, survey: Survey | None, answers: QuerySet[Response], traits: Sequence[str]) -> Table:
     """Every answer of `answers`, oldest first, read in chunks as the rows are consumed."""
     tags = survey_tags(survey)
@@ -148,7 +139,7 @@ def answers_table(*, survey: Survey | None, answers: QuerySet[Response], traits:
         "comment": "comment",
         "sentiment": "analysis__sentiment",
     }
-    annotations: dict[str, Any] = {"band": _band()}
+    annotations: dict[str, Any] = {"band": score_band_expression()}
     for index, tag in enumerate(tags):
         annotations[f"tag_{index}"] = KeyTextTransform(tag, "tag_ratings")
         columns[f"tag: {tag}"] = f"tag_{index}"

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from insights.models import CommentAnalysis, ReportSending, ReportSubscription, Theme, ThemeRun, terms_shown
 from insights.periods import Frequency, ReportPeriod, period_containing, period_due, send_after
-from surveys.models import Survey
+from surveys.models import SCORE_BANDS, Survey
 
 BANDS = ("promoter", "passive", "detractor")
 
@@ -74,11 +74,14 @@ class ThemeSummary:
     shares: ThemeShares
 
 
-def _band() -> Case:
+def score_band_expression(rating: str = "rating") -> Case:
+    """The band of the score at `rating` (a path to an answer's rating) in SQL, by the rule of
+    surveys.models.score_band: each band from its lowest rating, highest band first."""
+    *higher, (lowest, _) = SCORE_BANDS.items()
     return Case(
-        When(response__rating__gte=9, then=Value("promoter")),
-        When(response__rating__gte=7, then=Value("passive")),
-        default=Value("detractor"),
+        *[When(**{f"{rating}__gte": low}, then=Value(band)) for band, (low, _) in higher],
+        default=Value(lowest),
+        output_field=CharField(),
     )
 
 
@@ -92,7 +95,8 @@ def _counts(survey: Survey, window: Window) -> tuple[dict[int | None, dict[str, 
         )
         .exclude(response__comment="")
         .annotate(
-            group=Coalesce("theme__merged_into_id", "theme_id", output_field=IntegerField()), band=_band()
+            group=Coalesce("theme__merged_into_id", "theme_id", output_field=IntegerField()),
+            band=score_band_expression("response__rating"),
         )
         .values_list("group", "band")
         .annotate(comments=Count("pk"))

@@ -57,6 +57,7 @@ from insights.stats import (
     score_from_distribution,
 )
 from surveys.models import Invitation, Response, Survey
+from surveys.selectors import responses_in_band
 
 Counting = Literal["people", "answers"]
 Granularity = Literal["day", "week", "month"]
@@ -538,12 +539,10 @@ def _response_rate(
 
 
 def _comments(answers: QuerySet[Response], per_band: int) -> dict[str, list[RecentComment]]:
-    ranges = {"promoter": (9, 10), "passive": (7, 8), "detractor": (0, 6)}
     recent: dict[str, list[RecentComment]] = {}
     for band in BANDS:
-        low, high = ranges[band]
         rows = (
-            answers.filter(rating__gte=low, rating__lte=high)
+            responses_in_band(answers, band=band)
             .exclude(comment="")
             .order_by("-answered_at", "-pk")
             .values_list("pk", "rating", "comment", "answered_at")[:per_band]
