@@ -131,9 +131,9 @@ def first_call() -> FirstCall | None:
     return FirstCall(write_key=key.key, base_url=base, curl=curl, python=python)
 
 
-def nps_of(*, since: datetime) -> Nps | None:
-    """NPS of every survey's answers since `since`, with its margin; None without answers."""
-    surveys = list(Survey.objects.values_list("pk", flat=True))
+def nps_of(*, surveys: list[int], since: datetime) -> Nps | None:
+    """NPS of the answers of `surveys` (ids: every survey's) since `since`, with its margin; None
+    without answers."""
     promoters, detractors = SCORE_BANDS["promoter"], SCORE_BANDS["detractor"]
     counts = Response.objects.filter(survey__in=surveys, answered_at__gte=since).aggregate(
         answers=Count("pk"),
@@ -176,7 +176,7 @@ def figures(*, now: datetime | None = None) -> Figures:
         answers_this_week=Response.objects.filter(
             survey__in=surveys, answered_at__gte=now - timedelta(days=7)
         ).count(),
-        nps=nps_of(since=now - timedelta(days=NPS_DAYS)),
+        nps=nps_of(surveys=surveys, since=now - timedelta(days=NPS_DAYS)),
         failing_deliveries=sum(count for _, _, count in per_destination),
         failing_destinations=per_destination,
     )

@@ -192,3 +192,13 @@ def test_every_figure_is_read_through_an_index(source: Source) -> None:
             cursor.execute(f"EXPLAIN {sql}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "Seq Scan" not in plan, f"{sql}\n{plan}"
+
+
+def test_the_figures_read_the_survey_ids_once() -> None:
+    survey_make()
+    with CaptureQueriesContext(connection) as queries:
+        figures()
+    survey_ids = [
+        query["sql"] for query in queries.captured_queries if 'FROM "surveys_survey"' in query["sql"]
+    ]
+    assert len(survey_ids) == 1, survey_ids
