@@ -15,7 +15,7 @@ one total parser, so every caller refuses the same things with the same words.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -23,6 +23,7 @@ from django.utils import timezone
 from hub.cleaning import clean_text, parse_id, text_unstorable
 from hub.timeparse import parse_datetime
 from insights.dimensions import ReportQueryInvalid, dimension_parse, filters_parse
+from insights.exports import FORMATS, Format
 from insights.periods import PeriodError, local_midnight, zone_check
 from insights.selectors import Window
 from insights.services.reports import GRANULARITIES, ROLLING_WINDOWS, Counting, Granularity
@@ -150,11 +151,12 @@ def traits_parse(query: Mapping[str, Any]) -> list[str]:
     return traits
 
 
-def export_format_parse(query: Mapping[str, Any], name: str = "export") -> Literal["csv", "xlsx"]:
-    value = query.get(name) or "csv"
-    if value not in ("csv", "xlsx"):
-        raise ReportQueryInvalid(f"'{name}' is csv or xlsx.")
-    return "xlsx" if value == "xlsx" else "csv"
+def export_format_parse(query: Mapping[str, Any]) -> Format:
+    """`?export=`: one of the exports' FORMATS, csv when absent."""
+    value = query.get("export") or "csv"
+    if value not in FORMATS:
+        raise ReportQueryInvalid(f"'export' is {' or '.join(FORMATS)}.")
+    return cast(Format, value)
 
 
 def _single_values(query: Mapping[str, Any]) -> dict[str, Any]:
