@@ -9,7 +9,7 @@ import pytest
 from customers.models import Account, Membership
 from insights.dimensions import ReportQueryInvalid
 from insights.selectors import Window
-from insights.services.reports import report_build
+from insights.services.reports import report_build, surveys_scores
 from integrations.models import InboundEvent, Source
 from surveys.models import Invitation
 from surveys.services.collector_links import collector_create
@@ -274,3 +274,20 @@ def test_the_response_rate_follows_every_filter_an_invitation_can_take() -> None
     assert delivered({"channel": f"{web.pk}:track:Order Completed"}) == 5
     assert delivered({"language": "en", "trait:plan": "pro", "source": str(web.pk)}) == 3
     assert delivered({"tag:Support": "5"}) is None  # a tag rating exists only on answers
+
+
+def test_each_surveys_score_in_the_overview_is_that_surveys_report() -> None:
+    checkout = survey_make(name="Checkout NPS", slug="checkout")
+    support = survey_make(name="Support NPS", slug="support")
+    for _ in range(3):
+        person = person_make()
+        answer_make(survey=checkout, person=person, rating=10, at=MID_MARCH)
+        answer_make(survey=support, person=person, rating=0, at=MID_MARCH + timedelta(days=1))
+    answer_make(survey=checkout, rating=8, at=MID_MARCH)
+
+    for count in ("people", "answers"):
+        scores = {row.survey: row.score for row in surveys_scores(period=MARCH, count=count)}
+        for survey in (checkout, support):
+            assert scores[survey] == report_build(survey=survey, period=MARCH, count=count).score, count
+    # Hub-wide a person counts once: their latest answer, to either survey.
+    assert report_build(period=MARCH).score.n == 4
