@@ -171,14 +171,15 @@ def answers_in(*, survey: Survey | None, period: Period, filters: Mapping[str, s
     return filters_apply(answers, filters)
 
 
-def _counted(answers: QuerySet[Response], count: Counting) -> QuerySet[Response]:
-    """The answers that count: all of them, or each person's latest."""
+def _counted(answers: QuerySet[Response], count: Counting, *, per_survey: bool = False) -> QuerySet[Response]:
+    """The answers that count: all of them, or each person's latest (in each survey with `per_survey`)."""
     if count == "answers":
         return answers
+    person = Coalesce(F("person_id"), -F("id"))
     latest = answers.annotate(
         latest=Window(
             RowNumber(),
-            partition_by=[Coalesce(F("person_id"), -F("id"))],
+            partition_by=[F("survey_id"), person] if per_survey else [person],
             order_by=[F("answered_at").desc(), F("id").desc()],
         )
     ).filter(latest=1)
@@ -676,9 +677,10 @@ class SurveyScore:
 def surveys_scores(
     *, period: Period, count: Counting = "people", filters: Mapping[str, str] | None = None
 ) -> list[SurveyScore]:
-    """Every survey's score in `period` (one query), most answers first, surveys without answers last."""
+    """Every survey's score in `period` (one query), most answers first, surveys without answers last;
+    each the score of that survey's own report (a person counts in every survey they answered)."""
     answers = answers_in(survey=None, period=period, filters=dict(filters or {}))
-    scores = _scores_by(_counted(answers, count), F("survey_id"))
+    scores = _scores_by(_counted(answers, count, per_survey=True), F("survey_id"))
     surveys = Survey.objects.order_by("name")
     listed = [SurveyScore(survey=survey, score=scores.get(survey.pk, Score(0, 0, 0))) for survey in surveys]
     return sorted(listed, key=lambda item: -item.score.n)
