@@ -26,14 +26,19 @@ from insights.dimensions import ReportQueryInvalid, dimension_parse, filters_par
 from insights.exports import FORMATS, Format
 from insights.periods import PeriodError, local_midnight, zone_check
 from insights.selectors import Window
-from insights.services.reports import GRANULARITIES, ROLLING_WINDOWS, Counting, Granularity
+from insights.services.reports import (
+    DEFAULT_BREAKDOWNS,
+    GRANULARITIES,
+    ROLLING_WINDOWS,
+    Counting,
+    Granularity,
+)
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3660  # ten years: the period before it must still be a date
 MAX_DAY_POINTS = 366
 MAX_BREAKDOWNS = 8
 MAX_TRAITS = 30
-DEFAULT_BREAKDOWNS = ("source", "language", "channel")
 EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
 
 

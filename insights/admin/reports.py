@@ -20,15 +20,9 @@ from insights.charts import distribution_chart, trend_chart
 from insights.dimensions import FIXED, ReportQueryInvalid
 from insights.exports import answers_export, export_filename, export_response, report_tables
 from insights.models import SurveyReport
-from insights.report_query import (
-    DEFAULT_BREAKDOWNS,
-    ReportQuery,
-    export_format_parse,
-    report_query_parse,
-    traits_parse,
-)
+from insights.report_query import ReportQuery, export_format_parse, report_query_parse, traits_parse
 from insights.selectors import themes_for
-from insights.services.reports import READ_ANSWERS, Report, report_build, surveys_scores
+from insights.services.reports import DEFAULT_BREAKDOWNS, READ_ANSWERS, Report, report_build, surveys_scores
 from surveys.models import Survey
 
 # Query parameters that are the page's settings, not filters (kept when a filter is added or removed).

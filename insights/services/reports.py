@@ -67,6 +67,7 @@ READ_ANSWERS = ("surveys.view_survey", "surveys.view_response")
 ROLLING_WINDOWS = (30, 90)
 MAX_ROLLING_POINTS = 60
 MAX_CELLS = 100
+DEFAULT_BREAKDOWNS = ("source", "language", "channel")
 RECENT_COMMENTS = 5
 UTC = ZoneInfo("UTC")
 
@@ -570,7 +571,7 @@ def report_build(
     compare: bool = True,
     filters: Mapping[str, str] | None = None,
     count: Counting = "people",
-    breakdowns: Sequence[str] = ("source", "language", "channel"),
+    breakdowns: Sequence[str] = DEFAULT_BREAKDOWNS,
     granularity: Granularity | None = None,
     rolling_days: int | None = None,
     comments_per_band: int = RECENT_COMMENTS,
