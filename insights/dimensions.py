@@ -154,6 +154,13 @@ def _filtered(rows: QuerySet[Rows], filters: Mapping[str, str], *, event: str) -
     return rows
 
 
+def filters_about_people(filters: Mapping[str, str]) -> bool:
+    """Whether every filter is about the person (source, account, trait), so that it keeps all of a
+    person's answers or none: a person's latest matching answer is then their latest answer."""
+    names = [dimension_parse(name).name for name in filters]
+    return all(name in ("source", "account") or name.startswith("trait:") for name in names)
+
+
 def filters_apply(answers: QuerySet[Response], filters: Mapping[str, str]) -> QuerySet[Response]:
     """`answers` whose value of each dimension equals the filter's."""
     return _filtered(answers, filters, event="invitation__trigger_event__")

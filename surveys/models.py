@@ -380,6 +380,14 @@ class Response(models.Model):
         "(a comment or tag added later leaves it). The sync-back's NPS_date. Answers from before this "
         "field existed have their first answer's time.",
     )
+    superseded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the person next answered this survey; empty on their latest answer (and on an "
+        "erased person's answers). Kept by surveys/services/responses.py (answers_supersede) for the "
+        "reports, which count each person's latest answer in a period.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

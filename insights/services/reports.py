@@ -5,6 +5,13 @@ Python only turns those few rows into scores (insights/stats.py). docs/benchmark
 has the measurements behind the queries' shape. By default n counts people: each person's latest
 answer in the period (matching the filters); `count="answers"` counts every answer. An erased
 person's answers have no person any more: each counts as one person.
+
+A survey's report reads who answered last from the answers themselves: each answer keeps the time of
+its person's next answer to the survey (`Response.superseded_at`, surveys/services/responses.py), so
+a person's latest answer in [start, end) is the one in it whose next answer came at `end` or later,
+a plain filter. Filters on an answer's own values (language, channel, tag ratings) can pass over a
+person's latest answer, and the hub-wide report counts a person once across surveys: those compute
+each person's latest answer instead (DISTINCT ON, a window).
 """
 
 import uuid
@@ -41,6 +48,7 @@ from insights.dimensions import (
     Dimension,
     dimension_parse,
     expression,
+    filters_about_people,
     filters_apply,
     filters_invitations,
     labels,
@@ -172,6 +180,18 @@ def answers_in(*, survey: Survey | None, period: Period, filters: Mapping[str, s
     return filters_apply(answers, filters)
 
 
+def _latest_before(end: datetime) -> Q:
+    """Among a survey's answers before `end`, each person's latest: no next answer before `end`
+    (and each of an erased person's answers)."""
+    return Q(person__isnull=True) | Q(superseded_at__isnull=True) | Q(superseded_at__gte=end)
+
+
+def _latest_kept(survey: Survey | None, filters: Mapping[str, str]) -> bool:
+    """Whether `_latest_before` finds the answers that count: in one survey's report (the hub-wide
+    one counts a person once across surveys), filtered at most on who the person is."""
+    return survey is not None and filters_about_people(filters)
+
+
 def _counted(answers: QuerySet[Response], count: Counting, *, per_survey: bool = False) -> QuerySet[Response]:
     """The answers that count: all of them, or each person's latest (in each survey with `per_survey`)."""
     if count == "answers":
@@ -289,14 +309,21 @@ def _count_pass(
     buckets: Sequence[datetime],
     rolling_ends: Sequence[datetime],
     rolling_days: int | None,
+    kept: bool,
 ) -> _Counts:
-    """The trend's and the rolling windows' counts in one query."""
+    """The trend's and the rolling windows' counts in one query; with `kept` (`_latest_kept`), each
+    answer's next answer is its `superseded_at`, not found by a window over the person's answers."""
     windows = [(end - timedelta(days=rolling_days or 0), end) for end in rolling_ends]
     answers = answers_of(Span(start=min([period.start] + [start for start, _ in windows]), end=period.end))
     connection = connections[answers.db]
     adapt = connection.ops.adapt_datetimefield_value
-    newer: Window | Cast
-    if count == "people":
+    newer: Window | Case | Cast
+    if count == "people" and kept:
+        # A next answer after the pass's end is none within it.
+        newer = Case(
+            When(superseded_at__lt=period.end, then=F("superseded_at")), output_field=DateTimeField()
+        )
+    elif count == "people":
         newer = Window(
             Lag("answered_at"),
             partition_by=[F("person_id")],
@@ -370,14 +397,16 @@ def _count_pass(
     return counts
 
 
-def _distribution(answers: QuerySet[Response], count: Counting) -> list[int]:
-    """Answers (or people) per rating 0..10 among `answers`; on PostgreSQL each person's latest answer
-    by DISTINCT ON (`_latest`)."""
+def _distribution(answers: QuerySet[Response], count: Counting, *, latest: Q | None) -> list[int]:
+    """Answers (or people) per rating 0..10 among `answers`; each person's latest answer by the
+    `latest` filter (`_latest_before`) when given, else on PostgreSQL by DISTINCT ON (`_latest`)."""
     connection = connections[answers.db]
-    if count == "people" and connection.vendor == "postgresql":
-        latest, params = _latest(answers, "rating")
+    if count == "people" and latest is not None:
+        rows = list(answers.filter(latest).values_list("rating").annotate(number=Count("pk")).order_by())
+    elif count == "people" and connection.vendor == "postgresql":
+        sql, params = _latest(answers, "rating")
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT rating, COUNT(*) FROM ({latest}) AS latest GROUP BY rating", params)  # noqa: S608
+            cursor.execute(f"SELECT rating, COUNT(*) FROM ({sql}) AS latest GROUP BY rating", params)  # noqa: S608
             rows = cursor.fetchall()
     else:
         rows = list(_counted(answers, count).values_list("rating").annotate(number=Count("pk")).order_by())
@@ -407,17 +436,20 @@ def _latest(answers: QuerySet[Response], *columns: str) -> tuple[str, list[Any]]
 
 @contextmanager
 def _counted_table(
-    answers: QuerySet[Response], count: Counting, *, columns: Mapping[str, Expression | F]
+    answers: QuerySet[Response], count: Counting, *, columns: Mapping[str, Expression | F], latest: Q | None
 ) -> Iterator[str]:
     """A temporary table of the answers that count in the period (id, person_id, rating and `columns`,
     each an expression on the answer), for the score, the drivers and the breakdowns to read without
-    joins; dropped at the end (or with the transaction's savepoint on an error)."""
+    joins; each person's latest answer by the `latest` filter when given (`_latest_before`). Dropped at
+    the end (or with the transaction's savepoint on an error)."""
     connection = connections[answers.db]
     table = f"report_counted_{uuid.uuid4().hex}"
     temporary = []
     with transaction.atomic(using=answers.db), connection.cursor() as cursor:
         if count == "answers":
             counted = answers
+        elif latest is not None:
+            counted = answers.filter(latest)
         elif connection.vendor == "postgresql":
             ids = f"{table}_ids"
             sql, ids_params = _latest(answers, "id")
@@ -536,7 +568,11 @@ def _response_rate(
     filtered = filters_invitations(invitations, filters)
     if filtered is None:
         return None
-    sums = filtered.aggregate(delivered=Count("pk"), answered=Count("pk", filter=Q(response__isnull=False)))
+    # Answered: marked so in the answer's own transaction (surveys/services/responses.py), read from the
+    # invitations alone rather than joined with every answer of the table.
+    sums = filtered.aggregate(
+        delivered=Count("pk"), answered=Count("pk", filter=Q(status=Invitation.Status.RESPONDED))
+    )
     return ResponseRate(delivered=sums["delivered"], answered=sums["answered"])
 
 
@@ -598,6 +634,8 @@ def report_build(
     def answers_of(window: Span) -> QuerySet[Response]:
         return answers_in(survey=survey, period=window, filters=filters)
 
+    kept = _latest_kept(survey, filters)
+
     counts = _count_pass(
         answers_of,
         count=count,
@@ -605,6 +643,7 @@ def report_build(
         buckets=buckets,
         rolling_ends=ends,
         rolling_days=rolling_days,
+        kept=kept,
     )
     tags = survey_tags(survey)
     columns: dict[str, Expression | F] = {
@@ -615,7 +654,9 @@ def report_build(
     columns |= {f"x{index}": _tag_number(tag) for index, tag in enumerate(tags)}
     answers = answers_of(span)
     with (
-        _counted_table(answers, count, columns=columns) as table,
+        _counted_table(
+            answers, count, columns=columns, latest=_latest_before(span.end) if kept else None
+        ) as table,
         connections[answers.db].cursor() as cursor,
     ):
         distribution, drivers = _summary(cursor, table, tags)
@@ -628,7 +669,11 @@ def report_build(
     score = score_from_distribution(dict(enumerate(distribution)))
     previous = change = None
     if compare:
-        previous = score_from_distribution(dict(enumerate(_distribution(answers_of(span.before()), count))))
+        before = span.before()
+        latest = _latest_before(before.end) if kept else None
+        previous = score_from_distribution(
+            dict(enumerate(_distribution(answers_of(before), count, latest=latest)))
+        )
         change = change_between(now=score, before=previous)
     trend = [
         TrendPoint(
@@ -680,8 +725,13 @@ def surveys_scores(
 ) -> list[SurveyScore]:
     """Every survey's score in `period` (one query), most answers first, surveys without answers last;
     each the score of that survey's own report (a person counts in every survey they answered)."""
-    answers = answers_in(survey=None, period=period, filters=dict(filters or {}))
-    scores = _scores_by(_counted(answers, count, per_survey=True), F("survey_id"))
+    filters = dict(filters or {})
+    answers = answers_in(survey=None, period=period, filters=filters)
+    if count == "people" and filters_about_people(filters):
+        counted = answers.filter(_latest_before(period.end))
+    else:
+        counted = _counted(answers, count, per_survey=True)
+    scores = _scores_by(counted, F("survey_id"))
     surveys = Survey.objects.order_by("name")
     listed = [SurveyScore(survey=survey, score=scores.get(survey.pk, Score(0, 0, 0))) for survey in surveys]
     return sorted(listed, key=lambda item: -item.score.n)

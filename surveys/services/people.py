@@ -11,6 +11,7 @@ from hub.db import json_mentions
 from integrations.deliveries import deliveries_erase
 from integrations.models import ERASED_REASON, InboundEvent
 from surveys.models import Collector, Invitation, Response
+from surveys.services.responses import answers_supersede
 
 
 def person_merge_surveys(*, keep: Person, gone: Person, **kwargs: Any) -> None:
@@ -28,6 +29,8 @@ def person_merge_surveys(*, keep: Person, gone: Person, **kwargs: Any) -> None:
     )
     Invitation.objects.filter(person=gone).update(person=keep)
     Response.objects.filter(person=gone).update(person=keep, updated_at=timezone.now())
+    # Each survey's answers of both are now one person's: which answer is whose latest changes.
+    answers_supersede(Response.objects.filter(person=keep))
 
 
 def person_erase_surveys(*, person: Person, **kwargs: Any) -> dict[str, int]:
@@ -48,7 +51,7 @@ def person_erase_surveys(*, person: Person, **kwargs: Any) -> dict[str, int]:
         key_prefixes=[f"response.updated:{r}:" for r in response_ids] + [f"person.unsubscribed:{person.pk}:"],
     )
     comments = responses.exclude(comment="").count()
-    unlinked = responses.update(person=None, comment="", tag_ratings={})
+    unlinked = responses.update(person=None, comment="", tag_ratings={}, superseded_at=None)
     Invitation.objects.filter(person=person).update(person=None)
     return {
         "invitations_cancelled": cancelled,

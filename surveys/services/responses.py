@@ -6,11 +6,12 @@ The public pages (surveys/views.py) only validate the request and call these.
 from collections.abc import Mapping
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from customers.models import Suppression
 from customers.services.suppressions import suppressions_record
+from hub.db import advisory_locks
 from hub.pipeline import PERSON_UNSUBSCRIBE_HOOKS, pipeline_functions
 from surveys.models import Invitation, Response
 from surveys.services.content import survey_texts
@@ -38,6 +39,39 @@ def _invitation_lock(invitation: Invitation) -> Invitation:
     if not invitation_is_open(invitation=locked):
         raise SurveyClosed(locked.status)
     return locked
+
+
+def answers_supersede(answers: QuerySet[Response]) -> int:
+    """Set `superseded_at` on `answers`: the time of the same person's next answer to the same survey
+    (the next by answered_at, then by id), None on each person's latest answer and on an erased
+    person's answers. One UPDATE, an index probe per answer (response_survey_person).
+
+    The reports count each person's latest answer in a period as the answers whose next answer came
+    after the period (insights/services/reports.py), so whatever adds answers or moves them to
+    another person calls this on the answers whose next answer may have changed.
+    """
+    newer = (
+        Response.objects.filter(survey=OuterRef("survey"), person=OuterRef("person"))
+        .filter(
+            Q(answered_at__gt=OuterRef("answered_at"))
+            | Q(answered_at=OuterRef("answered_at"), pk__gt=OuterRef("pk"))
+        )
+        .order_by("answered_at", "pk")
+        .values("answered_at")[:1]
+    )
+    return answers.update(superseded_at=Subquery(newer))
+
+
+def _answer_supersede(answer: Response) -> None:
+    """After `answer` was added: it and the answers of its person and survey that were latest, or whose
+    next answer came after it, get their next answer anew. The lock makes a second new answer's
+    transaction wait and then see this one's, so two answers at once cannot both stay the latest."""
+    advisory_locks([f"answers:{answer.survey_id}:{answer.person_id}"])
+    answers_supersede(
+        Response.objects.filter(survey=answer.survey, person=answer.person).filter(
+            Q(superseded_at__isnull=True) | Q(superseded_at__gt=answer.answered_at)
+        )
+    )
 
 
 def response_record(*, invitation: Invitation, rating: int) -> Response:
@@ -75,6 +109,7 @@ def response_record(*, invitation: Invitation, rating: int) -> Response:
             response.save(update_fields=["rating", "rated_at", "updated_at"])
             response_changed_emit(response=response, created=False, previous_rating=previous)
         elif created:
+            _answer_supersede(response)
             response_changed_emit(response=response, created=True)
         if invitation.status != Invitation.Status.RESPONDED or invitation.responded_at is None:
             invitation.status = Invitation.Status.RESPONDED

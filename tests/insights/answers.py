@@ -5,6 +5,7 @@ from typing import Any
 
 from customers.models import Person
 from surveys.models import Response, Survey
+from surveys.services.responses import answers_supersede
 from tests.surveys.factories import invitation_make, person_make
 
 
@@ -19,7 +20,7 @@ def answer_make(
 ) -> Response:
     person = person or person_make()
     invitation = invitation_make(survey=survey, person=person, status="responded", sent_at=at)
-    return Response.objects.create(
+    answer = Response.objects.create(
         invitation=invitation,
         survey=survey,
         person=person,
@@ -29,6 +30,10 @@ def answer_make(
         rated_at=at,
         **fields,
     )
+    # As recording an answer does (surveys/services/responses.py), at any `at`, in any order.
+    answers_supersede(Response.objects.filter(survey=survey, person=person))
+    answer.refresh_from_db()
+    return answer
 
 
 def answers_make(*, survey: Survey, ratings: dict[int, int], at: datetime, **fields: Any) -> list[Response]:
