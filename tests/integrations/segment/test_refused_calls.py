@@ -108,3 +108,12 @@ def test_accepted_calls_leave_no_trace_and_no_extra_query(client: Client, write_
         assert call(client, write_key) == 200
     assert not RefusedCalls.objects.exists()
     assert not [q for q in queries.captured_queries if "refusedcalls" in q["sql"]]
+
+
+def test_a_refused_key_is_looked_up_once(client: Client, source: Source, write_key: str) -> None:
+    WriteKey.objects.update(enabled=False)
+    with CaptureQueriesContext(connection) as queries:
+        assert call(client, write_key) == 401
+    # The lookup that refused it also says whose key it is, for the count.
+    assert len([q for q in queries.captured_queries if "integrations_writekey" in q["sql"]]) == 1
+    assert RefusedCalls.objects.get().source == source
