@@ -19,7 +19,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from integrations.models import RefusedCalls, WriteKey, write_key_lookup_hash
+from integrations.models import RefusedCalls
 
 logger = logging.getLogger(__name__)
 
@@ -33,16 +33,6 @@ _COUNTER_TTL = 24 * 3600
 def _keys(source_id: int | None, address: str) -> tuple[str, str, str]:
     pair = f"{source_id or 0}:{address.replace(' ', '_')}"  # no space in a cache key
     return f"refused:n:{pair}", f"refused:at:{pair}", f"refused:gate:{pair}"
-
-
-def write_key_source_id(*, write_key: str | None) -> int | None:
-    """The source of a write key the hub knows (refused because it or its source is disabled), or None
-    for an unknown key or none. Asked only for refused calls: the accepted ones never pay for it."""
-    key_hash = write_key_lookup_hash(write_key)
-    if key_hash is None:
-        return None
-    found = WriteKey.objects.filter(key_hash=key_hash).values_list("source_id", flat=True)
-    return next(iter(found), None)
 
 
 def refused_call_count(*, source_id: int | None, address: str) -> None:

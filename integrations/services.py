@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
@@ -49,15 +49,27 @@ _recent_keys: dict[str, tuple[float, int, str, str]] = {}
 _RECENT_KEYS_MAX = 1000  # live keys: a handful per source
 
 
-def source_authenticate(*, write_key: str | None) -> Source | None:
-    """The enabled source owning an enabled write key, or None (unknown, disabled, or no key)."""
+class KeyCheck(NamedTuple):
+    """What the intake's write-key lookup found: the enabled source, or None and, for a key the hub
+    knows but refuses (it or its source disabled), that source's id, so the refused call is counted
+    for it without asking again (`integrations/refused_calls.py`)."""
+
+    source: Source | None
+    refused_source_id: int | None = None
+
+
+def source_authenticate(*, write_key: str | None) -> KeyCheck:
+    """The enabled source owning an enabled write key, or None (unknown, disabled, or no key) and the
+    source of a disabled one; one query, none for a key recognised lately."""
     key_hash = write_key_lookup_hash(write_key)
     if key_hash is None:
-        return None
+        return KeyCheck(None)
     now = time.time()
     recent = _recent_keys.get(key_hash)
     if recent is not None and 0 <= now - recent[0] < settings.INTAKE_WRITE_KEY_CACHE_SECONDS:
-        return Source.from_db(DEFAULT_DB_ALIAS, ["id", "name", "slug", "enabled"], [*recent[1:], True])
+        return KeyCheck(
+            Source.from_db(DEFAULT_DB_ALIAS, ["id", "name", "slug", "enabled"], [*recent[1:], True])
+        )
     found = (
         WriteKey.objects.select_related("source")
         .only("enabled", "source__id", "source__name", "source__slug", "source__enabled")
@@ -66,13 +78,13 @@ def source_authenticate(*, write_key: str | None) -> Source | None:
     )
     if found is None or not found.enabled or not found.source.enabled:
         _recent_keys.pop(key_hash, None)
-        return None
+        return KeyCheck(None, found.source_id if found is not None else None)
     source = found.source
     if settings.INTAKE_WRITE_KEY_CACHE_SECONDS > 0:
         if len(_recent_keys) >= _RECENT_KEYS_MAX:
             _recent_keys.clear()
         _recent_keys[key_hash] = (now, source.pk, source.name, source.slug)
-    return source
+    return KeyCheck(source)
 
 
 def write_keys_forget() -> None:

@@ -20,7 +20,7 @@ from hub.cleaning import json_object_parse
 from hub.errors import RequestError
 from hub.throttle import client_network, rate_exceeded, too_many_requests
 from integrations import services
-from integrations.refused_calls import refused_call_count, write_key_source_id
+from integrations.refused_calls import refused_call_count
 from integrations.segment.handler import (
     Limits,
     body_decode,
@@ -87,12 +87,10 @@ class SegmentIntakeView(APIView):
         body = json_object_parse(data, max_depth=None, what="The body")
 
         write_key = write_key_find(meta.get("HTTP_AUTHORIZATION", ""), body)
-        source = services.source_authenticate(write_key=write_key)
+        source, refused_source_id = services.source_authenticate(write_key=write_key)
         if source is None:
             # Counted for staff (the source's page), never the body; accepted calls pay nothing for it.
-            refused_call_count(
-                source_id=write_key_source_id(write_key=write_key), address=client_network(request._request)
-            )
+            refused_call_count(source_id=refused_source_id, address=client_network(request._request))
             return error_response(401, "invalid_write_key", "Unknown or disabled write key.")
         rate = settings.INTAKE_RATE_PER_SOURCE
         if rate:  # off by default: then the intake's hot path reads one setting, nothing more
