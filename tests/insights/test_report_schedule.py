@@ -1,14 +1,12 @@
 """Beat sends each subscription's report once per logical period: the ledger holds it, daylight-saving
 changes move the period with the local calendar, and two beat processes send one email between them."""
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection
 
 from insights.models import ReportSending, ReportSubscription
 from insights.services.report_subscriptions import report_emails_send_due
@@ -17,6 +15,7 @@ from tests.hub.test_settings import PRODUCTION_ENV, django_check
 from tests.insights.answers import answer_make
 from tests.surveys.conftest import SmtpRecorder, free_port
 from tests.surveys.factories import survey_make
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -176,26 +175,12 @@ def test_two_beat_processes_at_once_send_one_email_per_subscription(
     subscriptions = [subscribe(survey=survey, created_at=datetime(2026, 11, 1, tzinfo=UTC)) for _ in range(4)]
     smtp.delay = 0.05
     now = datetime(2026, 11, 30, 8, tzinfo=UTC)
-    start = threading.Barrier(2)
-    runs: list[Any] = []
-    errors: list[BaseException] = []
 
-    def beat() -> None:
-        try:
-            start.wait()
-            runs.append(report_emails_send_due(now=now))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def beat() -> Any:
+        return report_emails_send_due(now=now)
 
-    threads = [threading.Thread(target=beat) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    runs = in_threads(beat, beat)  # raises what a beat process raised
 
-    assert errors == []
     assert sorted(smtp.message_ids()) == sorted(
         f"<report-{s.pk}.2026-W48@feedback.acme.example>" for s in subscriptions
     )

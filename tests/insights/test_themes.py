@@ -1,12 +1,10 @@
 """The nightly theme job finds the topics of a survey's comments as themes, with the right shares by
 band and change from the period before, deterministically; staff's edits survive the next run."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from insights.models import CommentAnalysis, Theme, ThemeRun
@@ -17,6 +15,7 @@ from surveys.models import Survey
 from tests.insights.corpus import Comment, topic_comments_make
 from tests.insights.texts import TOPICS, topic_of
 from tests.surveys.factories import survey_make
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -169,24 +168,11 @@ def test_a_merge_whose_target_is_not_found_again_passes_to_a_member_that_is(surv
 def test_two_runs_at_once_find_the_themes_once() -> None:
     survey = survey_make()
     topic_comments_make(survey, now=NOW)
-    start = threading.Barrier(2)
-    failures: list[BaseException] = []
 
     def run() -> None:
-        try:
-            start.wait()
-            themes_find(survey=survey, now=NOW)
-        except BaseException as exc:  # reported below, in the test's thread
-            failures.append(exc)
-        finally:
-            connection.close()
+        themes_find(survey=survey, now=NOW)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(run, run)  # raises what a run raised
 
-    assert failures == []
     assert Theme.objects.filter(survey=survey).count() == 6
     assert ThemeRun.objects.filter(survey=survey, themes=6).count() == 2

@@ -3,14 +3,13 @@ the one a single worker reaches: the same people, traits and invitations."""
 
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Identity, Person, person_delete_allowed
@@ -21,6 +20,7 @@ from integrations.services import inbound_events_process, inbound_events_process
 from surveys.models import Invitation, Trigger
 from tests.conftest import service_missing
 from tests.surveys.factories import survey_make
+from tests.threads import Worker, in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,39 +44,6 @@ def identify_store(source: Source, user_id: str, number: int, **traits: Any) -> 
         payload={"type": "identify", "userId": user_id, "traits": traits, "timestamp": at.isoformat()},
     )
     return event.pk
-
-
-class Worker(threading.Thread):
-    """Runs `work` in its own thread, so with its own database connection, like a worker process."""
-
-    def __init__(self, work: Callable[[], Any]) -> None:
-        super().__init__()
-        self.work = work
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self.work()
-        except BaseException as exc:  # surfaced in the test's thread by outcome()
-            self.error = exc
-        finally:
-            connections.close_all()
-
-    def outcome(self) -> Any:
-        self.join(timeout=120)
-        assert not self.is_alive(), "the worker did not finish"
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def in_threads(*work: Callable[[], Any]) -> list[Any]:
-    """Run each callable in its own thread at once; their results, in order."""
-    workers = [Worker(w) for w in work]
-    for worker in workers:
-        worker.start()
-    return [worker.outcome() for worker in workers]
 
 
 def lock_waiters() -> int:
@@ -239,10 +206,8 @@ def workers_drain(
     tasks: queue.Queue[list[int]] = queue.Queue()
     for chunk in chunks:
         tasks.put(chunk)
-    start = threading.Barrier(workers)
 
     def worker() -> int:
-        start.wait()
         done = 0
         while True:
             try:

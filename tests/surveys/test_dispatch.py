@@ -22,6 +22,7 @@ from surveys.services.dispatch import invitation_email, invitations_dispatch_due
 from surveys.tasks import dispatch_due
 from tests.surveys.conftest import SmtpRecorder
 from tests.surveys.factories import due_invitations_make, invitation_make, person_make, survey_make
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -419,30 +420,17 @@ def test_dispatchers_running_at_once_never_send_an_invitation_twice(smtp: SmtpRe
     """On PostgreSQL the claims skip each other's locked rows; SQLite serialises them (IMMEDIATE)."""
     invitations = due_invitations_make(60)
     smtp.delay = 0.005
-    errors: list[BaseException] = []
     sent_by: dict[str, int] = {}
-    start = threading.Barrier(4)
 
     def dispatcher() -> None:
         name = threading.current_thread().name
-        try:
-            start.wait()
-            while report := invitations_dispatch_due(limit=5):
-                if not report.claimed:
-                    break
-                sent_by[name] = sent_by.get(name, 0) + len(report.sent)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        while report := invitations_dispatch_due(limit=5):
+            if not report.claimed:
+                break
+            sent_by[name] = sent_by.get(name, 0) + len(report.sent)
 
-    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    in_threads(*[dispatcher] * 4)  # raises what a dispatcher raised
 
-    assert errors == []
     ids = smtp.message_ids()
     assert len(ids) == 60
     assert sorted(ids) == sorted(f"<invitation-{i.pk}.onboarding@feedback.acme.example>" for i in invitations)

@@ -1,14 +1,13 @@
 """The public survey pages: one click answers, the follow-up and tags, changing the score, unsubscribing,
 and a friendly page (never a server error) for every broken, expired or closed link."""
 
-import threading
 from datetime import timedelta
+from functools import partial
 from urllib.parse import quote
 
 import pytest
 import time_machine
 from django.core import signing
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
@@ -28,6 +27,7 @@ from tests.surveys.factories_pages import (
     page_source,
     page_survey,
 )
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -375,25 +375,9 @@ def test_an_unsubscribe_link_keeps_working_after_the_survey_link_expired(client:
 @pytest.mark.django_db(transaction=True)
 def test_two_clicks_at_once_make_one_response() -> None:
     invitation = page_invitation(person=page_person(source=page_source()))
-    start = threading.Barrier(2)
-    failures: list[BaseException] = []
+    clicks = [partial(response_record, invitation=invitation, rating=rating) for rating in (2, 9)]
+    in_threads(*clicks)  # raises what a click raised
 
-    def click(rating: int) -> None:
-        try:
-            start.wait()
-            response_record(invitation=invitation, rating=rating)
-        except BaseException as exc:  # reported below, in the test's thread
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=click, args=(rating,)) for rating in (2, 9)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert failures == []
     assert Response.objects.get().rating in (2, 9)
     assert Invitation.objects.get().status == Invitation.Status.RESPONDED
 

@@ -1,11 +1,10 @@
 """A per-destination rate limit holds across concurrent delivery loops (each with its own connection)."""
 
 import itertools
-import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -14,6 +13,7 @@ from integrations.delivery_loop import deliveries_deliver_due
 from integrations.models import Delivery
 from tests.conftest import service_missing
 from tests.integrations.delivery.conftest import destination_create, enqueue_one
+from tests.threads import in_threads
 
 
 @pytest.mark.django_db(transaction=True)
@@ -34,24 +34,8 @@ def test_two_concurrent_loops_keep_one_second_between_calls_to_a_1_per_second_de
     for n in range(5):
         enqueue_one(f"response-{n}-created")
 
-    errors: list[BaseException] = []
-    counts: list[int] = []
+    counts = in_threads(deliveries_deliver_due, deliveries_deliver_due)  # raises what a loop raised
 
-    def loop() -> None:
-        try:
-            counts.append(deliveries_deliver_due())
-        except BaseException as exc:  # surfaced in the main thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=loop) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors, errors
     assert sum(counts) == 5
     assert min(counts) >= 1, "both loops must have delivered, or the test proves nothing"
     assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"}
