@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from hub.errors import error_text
 from insights.models import ReportSending, ReportSubscription
 from insights.periods import ReportPeriod, period_parse
 from insights.selectors import report_period_due, report_settled
@@ -106,21 +107,6 @@ def report_sending_finish(*, sending: ReportSending, error: str = "", counted: b
     return bool(ours.update(status=ReportSending.Status.FAILED, error=error[:2000], attempts=attempts))
 
 
-def _error_text(exc: BaseException, address: str = "") -> str:
-    """An error's class and SMTP answer, without the recipients an exception may name."""
-    code, text = getattr(exc, "smtp_code", None), getattr(exc, "smtp_error", None)
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        answers = list(exc.recipients.values())
-        code, text = answers[0] if answers else (None, b"recipient refused")
-    if code is not None:
-        said = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-    else:
-        said = str(exc)
-    if address:
-        said = said.replace(address, "<the recipient>")
-    return f"{type(exc).__name__}: {f'{code} ' if code is not None else ''}{said}"[:500]
-
-
 def report_email_send(
     *,
     subscription: ReportSubscription,
@@ -137,10 +123,10 @@ def report_email_send(
         message.connection = connection
         message.send()
     except SERVER_TROUBLE as exc:
-        report_sending_finish(sending=sending, error=_error_text(exc), counted=False)
+        report_sending_finish(sending=sending, error=error_text(exc), counted=False)
         raise
     except Exception as exc:  # this message's trouble (building it, its recipient): it alone fails
-        error = _error_text(exc, subscription.user.email)
+        error = error_text(exc)
         logger.warning("report %s of subscription %s failed: %s", period.key, subscription.pk, error)
         report_sending_finish(sending=sending, error=error)
         return error
@@ -189,7 +175,7 @@ def report_emails_send(
                     cache=cache,
                 )
             except SERVER_TROUBLE as exc:
-                run.failed.append(f"{line} ({_error_text(exc)}; the rest waits for the next run)")
+                run.failed.append(f"{line} ({error_text(exc)}; the rest waits for the next run)")
                 logger.warning("report emails: the mail server is unavailable (%s)", type(exc).__name__)
                 break
             (run.failed if error else run.sent).append(f"{line} ({error})" if error else line)

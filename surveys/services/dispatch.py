@@ -33,7 +33,6 @@ Everything else is either marked sent (never claimed again) or still claimable.
 """
 
 import logging
-import re
 import secrets
 import smtplib
 import time
@@ -48,7 +47,7 @@ from urllib.parse import urlsplit
 
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.db import transaction
 from django.db.models import F
@@ -56,6 +55,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from customers.models import Person
+from hub.errors import error_text
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.bounces import email_bounced
 from surveys.services.claims import (
@@ -383,7 +383,7 @@ def _send(
     try:
         connection.open()
     except Exception as exc:
-        error = f"email connection failed: {_described(exc)}"
+        error = f"email connection failed: {error_text(exc)}"
         logger.warning("%s; %d invitations wait", error, len(batch))
         _release([i.pk for i, _ in batch], error, report)
         return
@@ -434,7 +434,7 @@ def _send(
                     message = invitation_email(invitation=invitation, bodies=bodies)
                     language = message.extra_headers["Content-Language"]
             except Exception as exc:  # a broken template, text or header: this invitation only
-                _fail(invitation, f"the message could not be built: {_described(exc)}", report)
+                _fail(invitation, f"the message could not be built: {error_text(exc)}", report)
                 continue
             try:
                 # The claim is checked right before the message goes (an erase, unsubscribe or
@@ -448,7 +448,7 @@ def _send(
                 claim_statement(None)()  # the previous message is sent whatever happened to this one
                 if _refused_alone(invitation, person, exc, report):
                     continue
-                error = _described(exc)
+                error = error_text(exc)
                 logger.warning("email server trouble, the rest of the batch waits: %s", error)
                 _release([i.pk for i, _ in batch[index:]], error, report)
                 return
@@ -463,7 +463,7 @@ def _send(
         try:
             connection.close()
         except Exception as exc:  # the messages are sent; a failing QUIT changes nothing
-            logger.info("closing the email connection failed: %s", _described(exc))
+            logger.info("closing the email connection failed: %s", error_text(exc))
 
 
 def _cancelled_meanwhile(invitation: Invitation, report: DispatchReport) -> None:
@@ -484,7 +484,7 @@ def _refused_alone(invitation: Invitation, person: Person, error: Exception, rep
     """
     if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
         code, answer = next(iter(error.recipients.values()))
-        said = f"{code} {_described(answer)}"
+        said = f"{code} {error_text(answer)}"
         if 400 <= code < 500:
             _release([invitation.pk], f"recipient temporarily refused ({said})", report)
             return True
@@ -495,10 +495,10 @@ def _refused_alone(invitation: Invitation, person: Person, error: Exception, rep
         return True
     if isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500:
         # 5xx after DATA: the server refused this message (content, size), not the connection.
-        _fail(invitation, f"message refused ({error.smtp_code} {_described(error.smtp_error)})", report)
+        _fail(invitation, f"message refused ({error.smtp_code} {error_text(error.smtp_error)})", report)
         return True
     if isinstance(error, ValueError):  # BadHeaderError, an invalid address, AnymailInvalidAddress ...
-        _fail(invitation, f"the message could not be built: {_described(error)}", report)
+        _fail(invitation, f"the message could not be built: {error_text(error)}", report)
         return True
     return False
 
@@ -512,24 +512,6 @@ def _fail(invitation: Invitation, error: str, report: DispatchReport) -> None:
     Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.FAILED, error=error)
     report.failed[invitation.pk] = error
     logger.warning("invitation %s failed: %s", invitation.pk, error)
-
-
-# Quoted parts and addresses in an error or a server's answer may be a person's name or email.
-_VALUES = re.compile(r"\"[^\"]*\"|'[^']*'|[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
-_HEADER = re.compile(r"for header '([\w-]+)'")
-
-
-def _described(error: Exception | bytes | str) -> str:
-    """An error for logs, invitation rows and reports: what went wrong, without names or addresses."""
-    if isinstance(error, bytes):
-        return _VALUES.sub("…", error.decode(errors="replace")).strip()
-    if isinstance(error, str):
-        return _VALUES.sub("…", error).strip()
-    header = _HEADER.search(str(error)) if isinstance(error, BadHeaderError) else None
-    if header is not None:
-        return f"the {header.group(1)} header would hold a line break"
-    text = _VALUES.sub("…", str(error)).strip()
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def invitations_dispatch_backlog(
