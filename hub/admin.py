@@ -22,7 +22,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 
-from hub.cleaning import JSONInvalid, parse_json, unstorable_path
+from hub.cleaning import JSONInvalid, parse_json, unstorable_problem
 
 
 class StorableJSONField(forms.JSONField):
@@ -38,9 +38,9 @@ class StorableJSONField(forms.JSONField):
             parsed = parse_json(value)
         except JSONInvalid as exc:
             raise forms.ValidationError(str(exc), code="invalid", params={"value": value}) from exc
-        where = unstorable_path(parsed)
-        if where is not None:
-            raise forms.ValidationError(f"U+0000 (NUL) cannot be stored ({where}).", code="invalid")
+        problem = unstorable_problem(parsed)
+        if problem is not None:
+            raise forms.ValidationError(problem, code="invalid")
         return JSONString(parsed) if isinstance(parsed, str) else parsed
 
 

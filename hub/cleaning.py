@@ -125,6 +125,13 @@ def unstorable_path(data: Any) -> str | None:
     return None
 
 
+def unstorable_problem(data: Any) -> str | None:
+    """What the admin's forms and the management API say of `data` holding text PostgreSQL cannot store,
+    naming where (`unstorable_path`); None when all of it can be stored."""
+    where = unstorable_path(data)
+    return None if where is None else f"U+0000 (NUL) cannot be stored ({where})."
+
+
 def parse_json(data: bytes | str, *, max_depth: int | None = MAX_JSON_DEPTH, what: str = "This") -> Any:
     """Parse JSON text, refusing (JSONInvalid) what is not JSON or nests more than `max_depth` levels
     (None: any depth). `what` names the text in the message ("This is not valid JSON: ...")."""

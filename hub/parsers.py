@@ -7,14 +7,14 @@ from typing import Any
 
 from rest_framework import exceptions, parsers
 
-from hub.cleaning import JSONInvalid, parse_json, unstorable_path
+from hub.cleaning import JSONInvalid, parse_json, unstorable_problem
 
 
 def _refuse_unstorable(data: Any) -> None:
     """The management API refuses (rather than cleans) what it could not store: scripts learn of it."""
-    field = unstorable_path(data)
-    if field is not None:
-        raise exceptions.ParseError(f"{field}: U+0000 (NUL) characters cannot be stored.")
+    problem = unstorable_problem(data)
+    if problem is not None:
+        raise exceptions.ParseError(problem)
 
 
 class JSONParser(parsers.BaseParser):

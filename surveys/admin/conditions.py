@@ -14,7 +14,7 @@ from django import forms
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from hub.cleaning import unstorable_path
+from hub.cleaning import unstorable_problem
 from surveys.conditions import OPERATOR_LABELS, conditions_problems
 
 # One item of a comma-separated list: a quoted text (which may hold commas) or anything up to a comma.
@@ -109,8 +109,8 @@ class ConditionsField(forms.Field):
 
     def validate(self, value: Any) -> None:
         problems = conditions_problems(conditions=value)
-        where = unstorable_path(value)
-        if where is not None:
-            problems.append(f"U+0000 (NUL) cannot be stored ({where}).")
+        unstorable = unstorable_problem(value)
+        if unstorable is not None:
+            problems.append(unstorable)
         if problems:
             raise forms.ValidationError(problems)

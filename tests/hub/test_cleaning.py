@@ -15,6 +15,7 @@ from hub.cleaning import (
     nested_too_deep,
     parse_id,
     parse_json,
+    unstorable_problem,
 )
 from hub.errors import RequestError
 
@@ -122,3 +123,11 @@ def test_a_body_of_any_depth_is_read_when_the_caller_checks_depth_itself() -> No
 )
 def test_parse_id_takes_ascii_digits_in_bigint_range(text: object, expected: int | None) -> None:
     assert parse_id(text) == expected
+
+
+def test_text_that_cannot_be_stored_is_named_where_it_is_for_the_admin_and_the_api() -> None:
+    assert unstorable_problem({"triggers": [{"source": "web\x00app"}]}) == (
+        "U+0000 (NUL) cannot be stored (triggers[0].source)."
+    )
+    assert unstorable_problem("a\x00") == "U+0000 (NUL) cannot be stored (the body)."
+    assert unstorable_problem({"triggers": [{"source": "web"}]}) is None
