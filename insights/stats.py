@@ -9,7 +9,7 @@ points. E.g. p = 0.5, d = 0.2, n = 100: NPS 30, Var 0.7 - 0.09 = 0.61, margin 1.
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 Z_95 = 1.96
@@ -128,15 +128,3 @@ def correlation(
     if var_x <= 0 or var_y <= 0:
         return None
     return max(-1.0, min(1.0, cov / math.sqrt(var_x * var_y)))
-
-
-def correlation_of(pairs: Sequence[tuple[float, float]]) -> float | None:
-    """Pearson's r of (x, y) pairs: the same as `correlation` over their sums (for tests and small lists)."""
-    return correlation(
-        n=len(pairs),
-        sum_x=sum(x for x, _ in pairs),
-        sum_y=sum(y for _, y in pairs),
-        sum_xx=sum(x * x for x, _ in pairs),
-        sum_yy=sum(y * y for _, y in pairs),
-        sum_xy=sum(x * y for x, y in pairs),
-    )

@@ -10,7 +10,7 @@ from insights.stats import (
     Score,
     cell_hidden,
     change_between,
-    correlation_of,
+    correlation,
     score_from_distribution,
 )
 
@@ -82,6 +82,18 @@ def test_no_change_without_answers_in_both_periods() -> None:
 def test_cells_under_five_people_are_hidden() -> None:
     assert cell_hidden(4)
     assert not cell_hidden(5)
+
+
+def correlation_of(pairs: list[tuple[int, int]]) -> float | None:
+    """`correlation` over the sums of (x, y) pairs, as SQL aggregates give them to it."""
+    return correlation(
+        n=len(pairs),
+        sum_x=sum(x for x, _ in pairs),
+        sum_y=sum(y for _, y in pairs),
+        sum_xx=sum(x * x for x, _ in pairs),
+        sum_yy=sum(y * y for _, y in pairs),
+        sum_xy=sum(x * y for x, y in pairs),
+    )
 
 
 def test_correlation_by_hand() -> None:
