@@ -148,11 +148,9 @@ def nps_of(*, surveys: list[int], since: datetime) -> Nps | None:
 def nps_from_counts(*, answers: int, promoters: int, detractors: int) -> Nps | None:
     """The score and its 95 % margin by `insights/stats.py` (the reports' rules), rounded to points;
     no margin below 2 answers."""
-    if not answers:
-        return None
     score = Score(promoters=promoters, passives=answers - promoters - detractors, detractors=detractors)
     nps, margin = score.nps, score.margin
-    if nps is None or margin is None:
+    if nps is None or margin is None:  # no answers
         return None
     return Nps(score=round(nps), answers=answers, margin=round(margin) if answers >= 2 else None)
 
