@@ -1,6 +1,7 @@
 """Subscribing in the admin: a staff member who may see answers manages their own report emails; the
 report subscription permissions let one manage everyone's."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,12 @@ def client_of(user: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def monthly_in_berlin(subscribe: Callable[..., ReportSubscription]) -> ReportSubscription:
+    """A staff member's hub-wide monthly report in Berlin's time, subscribed on 1 September 2026."""
+    september = datetime(2026, 9, 1, tzinfo=UTC)
+    return subscribe(survey=None, frequency="monthly", time_zone="Europe/Berlin", created_at=september)
 
 
 def form(**fields: Any) -> dict[str, Any]:
@@ -142,15 +149,10 @@ def test_the_same_report_twice_is_refused(django_user_model: Any) -> None:
     assert ReportSubscription.objects.count() == 2
 
 
-def test_the_subscription_page_shows_the_next_report_and_the_ledger(django_user_model: Any) -> None:
-    ana = staff(django_user_model, "ana", "surveys.view_survey", "surveys.view_response")
-    subscription = ReportSubscription.objects.create(
-        user=ana,
-        survey=None,
-        frequency="monthly",
-        time_zone="Europe/Berlin",
-        created_at=datetime(2026, 9, 1, tzinfo=UTC),
-    )
+def test_the_subscription_page_shows_the_next_report_and_the_ledger(
+    subscribe: Callable[..., ReportSubscription],
+) -> None:
+    subscription = monthly_in_berlin(subscribe)
     ReportSending.objects.create(
         subscription=subscription,
         period="2026-10",
@@ -160,7 +162,7 @@ def test_the_subscription_page_shows_the_next_report_and_the_ledger(django_user_
         sent_at=datetime(2026, 11, 1, 6, 5, tzinfo=UTC),
     )
 
-    client = client_of(ana)
+    client = client_of(subscription.user)
 
     with time_machine.travel(datetime(2026, 11, 15, tzinfo=UTC), tick=False):
         mid_november = client.get(f"{LIST}{subscription.pk}/change/").content.decode()
@@ -172,15 +174,10 @@ def test_the_subscription_page_shows_the_next_report_and_the_ledger(django_user_
     assert "2026-11: due, at the next run of the beat task" in after_november
 
 
-def test_a_period_given_up_after_its_attempts_is_not_shown_as_due(django_user_model: Any) -> None:
-    ana = staff(django_user_model, "ana", "surveys.view_survey", "surveys.view_response")
-    subscription = ReportSubscription.objects.create(
-        user=ana,
-        survey=None,
-        frequency="monthly",
-        time_zone="Europe/Berlin",
-        created_at=datetime(2026, 9, 1, tzinfo=UTC),
-    )
+def test_a_period_given_up_after_its_attempts_is_not_shown_as_due(
+    subscribe: Callable[..., ReportSubscription],
+) -> None:
+    subscription = monthly_in_berlin(subscribe)
     ReportSending.objects.create(
         subscription=subscription,
         period="2026-11",
@@ -192,7 +189,7 @@ def test_a_period_given_up_after_its_attempts_is_not_shown_as_due(django_user_mo
     )
 
     with time_machine.travel(datetime(2026, 12, 1, 9, tzinfo=UTC), tick=False):
-        page = client_of(ana).get(f"{LIST}{subscription.pk}/change/").content.decode()
+        page = client_of(subscription.user).get(f"{LIST}{subscription.pk}/change/").content.decode()
 
     assert "2026-11: due" not in page  # no run will send it
     assert "2026-12, from 2027-01-01 07:00 Europe/Berlin" in page
