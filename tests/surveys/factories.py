@@ -1,4 +1,4 @@
-"""A survey, a person and an invitation in one line each, with sensible defaults to override."""
+"""A survey, a person, an invitation and an answer in one line each, with sensible defaults to override."""
 
 from datetime import datetime, timedelta
 from typing import Any
@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from customers.models import Person
 from integrations.models import Source
-from surveys.models import Invitation, Survey
+from surveys.models import Invitation, Response, Survey
+from surveys.services.responses import answers_supersede
 
 
 def survey_make(**fields: Any) -> Survey:
@@ -45,3 +46,31 @@ def due_invitations_make(count: int, *, survey: Survey | None = None) -> list[In
     """`count` people, each with a due invitation of `survey`."""
     survey = survey or survey_make()
     return [invitation_make(survey=survey, person=person_make()) for _ in range(count)]
+
+
+def answer_make(
+    *,
+    survey: Survey,
+    rating: int,
+    at: datetime,
+    person: Person | None = None,
+    comment: str = "",
+    **fields: Any,
+) -> Response:
+    """An answer of `person` (a new one unless given) at `at`, with its responded invitation."""
+    person = person or person_make()
+    invitation = invitation_make(survey=survey, person=person, status="responded", sent_at=at)
+    answer = Response.objects.create(
+        invitation=invitation,
+        survey=survey,
+        person=person,
+        rating=rating,
+        comment=comment,
+        answered_at=at,
+        rated_at=at,
+        **fields,
+    )
+    # As recording an answer does (surveys/services/responses.py), at any `at`, in any order.
+    answers_supersede(Response.objects.filter(survey=survey, person=person))
+    answer.refresh_from_db()
+    return answer

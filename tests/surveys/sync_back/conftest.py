@@ -16,6 +16,7 @@ from customers.models import Identity, Person
 from integrations.models import Destination, Source
 from surveys.models import Invitation, Response, Survey
 from surveys.services.sync_back import SyncReport, sync_back_run
+from tests.surveys.factories import answer_make
 
 WRITE_KEY = "wk_peer_0123456789abcdef"
 BASIC = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
@@ -82,18 +83,7 @@ def answers_make(
 
 def answer_add(person: Person, *, rating: int, at: datetime, comment: str = "") -> Response:
     survey, _ = Survey.objects.get_or_create(slug="nps", defaults={"name": "NPS"})
-    invitation = Invitation.objects.create(
-        survey=survey, person=person, due_at=at, status=Invitation.Status.RESPONDED
-    )
-    response = Response.objects.create(
-        invitation=invitation,
-        survey=survey,
-        person=person,
-        rating=rating,
-        comment=comment,
-        answered_at=at,
-        rated_at=at,
-    )
+    response = answer_make(survey=survey, person=person, rating=rating, at=at, comment=comment)
     Response.objects.filter(pk=response.pk).update(updated_at=at)
     response.refresh_from_db()
     return response
