@@ -284,7 +284,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="backlog",
         values={
             "events": events,
             "events_per_s": two.events_per_s,

@@ -62,7 +62,6 @@ class PartResult:
     """One part's figures: `values` for the ratios and result lines, `line` its own `name key=value`
     pairs (formatted), `section` its markdown for docs/benchmarks.md."""
 
-    part: str
     values: dict[str, float]
     line: list[tuple[str, str]]
     section: str

@@ -213,7 +213,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="deliveries",
         values={"claims_per_s": hub.per_s, "bare_claims_per_s": bare.per_s},
         line=[
             ("claims_per_s", per_s(hub.per_s)),

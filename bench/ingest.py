@@ -553,7 +553,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="ingest",
         values={"hub_events_per_s": hub_eps, "copy_events_per_s": copy_eps, "wal_bytes_per_event": wal},
         line=[
             ("hub_events_per_s", per_s(hub_eps)),

@@ -119,7 +119,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="postgres",
         values={"commits_per_s_8": runs[(ROWS, 8, True)], "one_row_commits_per_s_8": runs[(1, 8, True)]},
         line=[
             ("commits_per_s_1", per_s(runs[(ROWS, 1, True)])),

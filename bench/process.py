@@ -344,7 +344,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="process",
         values={
             "identify_events_per_s": identify.events_per_s,
             "mixed_events_per_s": mixed.events_per_s,

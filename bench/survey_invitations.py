@@ -568,7 +568,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="surveys",
         values={
             "decided_per_s": timing.events_per_s,
             "wal_bytes_per_event": wal,

@@ -178,7 +178,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="syncback",
         values={"responses_per_s": responses / seconds},
         line=[
             ("responses", str(responses)),

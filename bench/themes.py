@@ -134,7 +134,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="themes",
         values={
             "comments_per_s": comments / seconds,
             "target_comments_per_s": TARGET_COMMENTS / TARGET_SECONDS,
