@@ -227,7 +227,6 @@ def measure(options: Options) -> PartResult:
         ]
     )
     return PartResult(
-        part="report",
         values={
             "pages_per_s": 1 / page_seconds,
             "target_pages_per_s": 1 / TARGET_SECONDS,
