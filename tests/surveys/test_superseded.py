@@ -5,6 +5,7 @@ one person arrive at once."""
 
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib import import_module
 from typing import Any
 
@@ -18,12 +19,13 @@ from customers.services.erasure import person_erase_record
 from customers.services.people import person_merge
 from insights.selectors import Window
 from insights.services.reports import report_build
-from surveys.models import Invitation, Response, Survey
+from surveys.models import Response, Survey
 from surveys.services import responses
 from surveys.services.responses import response_record
 from tests.conftest import service_missing
-from tests.insights.answers import answer_make
+from tests.surveys.factories import answer_make
 from tests.surveys.factories_pages import page_invitation, page_person, page_source, page_survey
+from tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -133,23 +135,9 @@ def test_two_answers_of_one_person_at_once_leave_one_latest(monkeypatch: pytest.
         return answer
 
     monkeypatch.setattr(responses.Response.objects, "get_or_create", get_or_create_then_wait)
-    failures: list[BaseException] = []
 
-    def click(invitation: Invitation) -> None:
-        try:
-            response_record(invitation=invitation, rating=9)
-        except BaseException as exc:  # reported below, in the test's thread
-            failures.append(exc)
-        finally:
-            connection.close()
+    in_threads(*[partial(response_record, invitation=invitation, rating=9) for invitation in invitations])
 
-    threads = [threading.Thread(target=click, args=(invitation,)) for invitation in invitations]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert failures == []
     assert Response.objects.filter(superseded_at__isnull=True).count() == 1
     now = report_build(survey=survey, period=Window(start=START, end=datetime.now(UTC) + timedelta(hours=1)))
     assert now.score.n == 1
