@@ -1,5 +1,11 @@
-"""Database helpers shared by the apps: the hot paths' bulk insert and update, row check and advisory
-locks, the erasure's JSON search."""
+"""Database helpers shared by the apps: the hot paths' bulk insert and update, rows read without the
+ORM, row check and advisory locks, the erasure's JSON search.
+
+On PostgreSQL the bulk helpers send every column as one binary array (`rows_unnest`, run by
+`binary_rows`): Django's bulk_update builds a CASE WHEN per row and field, its bulk_create sends text
+arrays that psycopg escapes element by element with a regular expression, and both prepare every
+value (docs/benchmarks.md). Elsewhere (SQLite, embedded mode) they are Django's own.
+"""
 
 import json
 import time
@@ -16,85 +22,6 @@ from django.db.models.lookups import IContains
 from django.utils import timezone
 
 M = TypeVar("M", bound=models.Model)
-
-
-def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
-    """`model.objects.bulk_update(objs, fields)`: on PostgreSQL one UPDATE ... FROM unnest(arrays).
-
-    Django's bulk_update writes `SET f = CASE WHEN id = 1 THEN ... WHEN id = 2 ...` for every field:
-    building that expression was half of the processor's time (docs/benchmarks.md), and PostgreSQL
-    evaluates it in O(rows x rows). Here every field travels as one binary array and the rows are
-    joined on the primary key. Same values, same rows; like bulk_update, no `pre_save` (auto_now).
-    """
-    if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_update(objs, fields)
-        return
-
-    meta = model._meta
-    columns: list[models.Field[Any, Any]] = []
-    for name in ["pk", *fields]:
-        column = meta.pk if name == "pk" else meta.get_field(name)
-        assert isinstance(column, models.Field)
-        columns.append(column)
-    arrays = [
-        [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in objs]
-        for column in columns
-    ]
-    quote = connection.ops.quote_name
-    names = [quote(column.column) for column in columns]
-    casts = [f"%b::{column.db_type(connection)}[]" for column in columns]
-    sets = ", ".join(f"{name} = x.{name}" for name in names[1:])
-    sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET {sets} "  # noqa: S608 - our own names; values are bound
-        f"FROM unnest({', '.join(casts)}) AS x({', '.join(names)}) WHERE t.{names[0]} = x.{names[0]}"
-    )
-    binary_rows(sql, arrays)
-
-
-def bulk_create(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = False) -> None:
-    """`model.objects.bulk_create(objs, ignore_conflicts=...)`: on PostgreSQL every column travels as
-    one binary array, `INSERT ... SELECT * FROM unnest(...) RETURNING id`.
-
-    Django's own insert of many rows also unnests arrays, but sends them as text-format literals,
-    which psycopg builds by escaping every element with a regular expression (`ListDumper`, `re` in
-    the processor's profile, docs/benchmarks.md). Same rows; like bulk_create, `pre_save` runs
-    (auto_now_add), the new primary keys are set (not with `ignore_conflicts`: a skipped row has
-    none), and no signal is sent. Elsewhere, or for rows it does not cover (a primary key given, an
-    expression as a value), it is Django's bulk_create.
-    """
-    if not objs:
-        return
-    meta = model._meta
-    orm = model._default_manager
-    if connection.vendor != "postgresql" or not isinstance(meta.pk, models.AutoField | models.BigAutoField):
-        orm.bulk_create(objs, ignore_conflicts=ignore_conflicts)
-        return
-    fields = [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
-    for obj in objs:  # foreign keys to objects saved since they were set, as bulk_create does first
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-    arrays = [
-        [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs] for field in fields
-    ]
-    if any(obj.pk is not None for obj in objs) or any(hasattr(v, "as_sql") for a in arrays for v in a):
-        orm.bulk_create(objs, ignore_conflicts=ignore_conflicts)
-        return
-
-    quote = connection.ops.quote_name
-    casts = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"SELECT * FROM unnest({casts})"
-        f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} RETURNING {quote(meta.pk.column)}"
-    )
-    ids = [row[0] for row in binary_rows(sql, arrays)]
-    if not ignore_conflicts:
-        for obj, pk in zip(objs, ids, strict=True):  # RETURNING gives the rows in the order inserted
-            obj.pk = pk
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
 
 
 def binary_rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -116,9 +43,27 @@ def binary_rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+def model_fields(
+    model: type[models.Model], names: Iterable[str] | None = None
+) -> list[models.Field[Any, Any]]:
+    """The concrete fields of `model` by name ("pk": the primary key); None: those an insert writes
+    (every concrete field but the primary key and generated ones)."""
+    meta = model._meta
+    if names is None:
+        return [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
+    fields = []
+    for name in names:
+        field = meta.pk if name == "pk" else meta.get_field(name)
+        assert isinstance(field, models.Field), name
+        assert field.concrete, name
+        fields.append(field)
+    return fields
+
+
 # Fields whose Python value is what PostgreSQL stores (exact classes: a subclass such as an encrypted
-# field prepares its values), and JSON written by orjson: `rows_insert` and `rows_update` send their
-# values as they are instead of through each field's get_db_prep_save.
+# field prepares its values), and JSON written by orjson: `rows_unnest` sends their values as they are
+# instead of through each field's get_db_prep_save (~1 µs a value, a tenth of the processor's
+# write-back, docs/benchmarks.md).
 _PLAIN_FIELDS = frozenset(
     {
         models.AutoField,
@@ -159,6 +104,209 @@ def json_value(text: str | None) -> Any:
 
 
 @cache
+def _column_of(field: models.Field[Any, Any]) -> tuple[str, str, Callable[[Any], Any] | None]:
+    """How a field's values travel: (array type, cast of an element, converter of a Python value;
+    None: as it is)."""
+    if type(field) is models.JSONField and field.encoder is None:
+        return "text", "::jsonb", json_text
+    if type(field) in _PLAIN_FIELDS:
+        return field.db_type(connection) or "text", "", None
+    return field.db_type(connection) or "text", "", lambda value: field.get_db_prep_save(value, connection)
+
+
+@dataclass(frozen=True)
+class Unnested:
+    """Rows as one binary array per column, to select from: `source` is `unnest(%b::type[], ...) AS
+    alias(col, ...)` (`WITH ORDINALITY`: a last column `n`, the row's position from 1), `columns` the
+    quoted column names, `values` what to select for each (`alias.col`, JSON cast to jsonb), `params`
+    the arrays, in the order of `source`'s placeholders."""
+
+    source: str
+    columns: list[str]
+    values: list[str]
+    params: list[list[Any]]
+
+    def update_sets(self) -> str:
+        """`SET` of an update from rows whose first column is the primary key: every other column."""
+        return ", ".join(
+            f"{name} = {value}" for name, value in zip(self.columns[1:], self.values[1:], strict=True)
+        )
+
+    def update_match(self, table: str = "t") -> str:
+        """`WHERE` of that update: the table's primary key (aliased `table`) is the rows' first column."""
+        return f"{table}.{self.columns[0]} = {self.values[0]}"
+
+
+def columns_unnest(
+    fields: Sequence[models.Field[Any, Any]],
+    columns: Sequence[Sequence[Any]],
+    *,
+    alias: str = "x",
+    ordinality: bool = False,
+) -> Unnested:
+    """One column of Python values per field (as the model holds them) as `Unnested` rows: plain fields
+    (`_PLAIN_FIELDS`) go as they are, JSON by orjson, others through Django's get_db_prep_save.
+    PostgreSQL."""
+    quote = connection.ops.quote_name
+    names = [quote(field.column) for field in fields]
+    types, values, params = [], [], []
+    for field, name, column in zip(fields, names, columns, strict=True):
+        array_type, cast, convert = _column_of(field)
+        types.append(f"%b::{array_type}[]")
+        values.append(f"{alias}.{name}{cast}")
+        if convert is not None:
+            params.append([convert(value) for value in column])
+        else:
+            params.append(column if isinstance(column, list) else list(column))
+    numbered = " WITH ORDINALITY" if ordinality else ""
+    source = (
+        f"unnest({', '.join(types)}){numbered} AS {alias}({', '.join(names + (['n'] if ordinality else []))})"
+    )
+    return Unnested(source, names, values, params)
+
+
+def rows_unnest(
+    model: type[M],
+    objs: Sequence[M],
+    fields: Sequence[str] | None = None,
+    *,
+    alias: str = "x",
+    adding: bool = False,
+    ordinality: bool = False,
+) -> Unnested:
+    """`objs` as `Unnested` rows of `fields` (`model_fields`: "pk" may be one; None: those an insert
+    writes), sent as `columns_unnest` sends them; `adding`: through `pre_save` first (auto_now,
+    auto_now_add), as an insert does. PostgreSQL."""
+    chosen = model_fields(model, fields)
+    columns = []
+    for field in chosen:
+        if adding and (
+            type(field) not in _PLAIN_FIELDS
+            or getattr(field, "auto_now", False)
+            or getattr(field, "auto_now_add", False)
+        ):
+            columns.append([field.pre_save(obj, True) for obj in objs])
+        else:
+            columns.append([getattr(obj, field.attname) for obj in objs])
+    return columns_unnest(chosen, columns, alias=alias, ordinality=ordinality)
+
+
+def _insert_sql(
+    model: type[models.Model],
+    columns: Sequence[str],
+    values: Sequence[str],
+    source: str,
+    *,
+    ignore_conflicts: bool,
+) -> str:
+    """`INSERT INTO` the model's table `columns` `SELECT values FROM source` (`Unnested` rows)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    conflicts = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {source}{conflicts}"  # noqa: S608 - our names, bound values
+
+
+def bulk_create(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = False) -> None:
+    """`model.objects.bulk_create(objs, ignore_conflicts=...)`: on PostgreSQL `INSERT ... SELECT FROM
+    unnest(arrays) RETURNING id` (`rows_unnest`). Same rows: `pre_save` runs (auto_now, auto_now_add),
+    the new primary keys are set (not with `ignore_conflicts`: a skipped row has none), no signal is
+    sent; values, not expressions. Elsewhere, or with a primary key given: Django's bulk_create."""
+    if not objs:
+        return
+    meta = model._meta
+    if (
+        connection.vendor != "postgresql"
+        or not isinstance(meta.pk, models.AutoField | models.BigAutoField)
+        or any(obj.pk is not None for obj in objs)
+    ):
+        model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return
+    for obj in objs:  # foreign keys to objects saved since they were set, as bulk_create does first
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+    rows = rows_unnest(model, objs, adding=True)
+    sql = _insert_sql(model, rows.columns, rows.values, rows.source, ignore_conflicts=ignore_conflicts)
+    returning = f" RETURNING {connection.ops.quote_name(meta.pk.column)}"
+    ids = [row[0] for row in binary_rows(sql + returning, rows.params)]
+    if not ignore_conflicts:
+        for obj, pk in zip(objs, ids, strict=True):  # RETURNING gives the rows in the order inserted
+            obj.pk = pk
+    rows_saved(objs)
+
+
+def rows_saved(objs: Iterable[models.Model]) -> None:
+    """Mark model instances as stored (as the ORM does after an insert)."""
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def bulk_update(model: type[M], objs: Sequence[M], fields: Sequence[str]) -> None:
+    """`model.objects.bulk_update(objs, fields)`: on PostgreSQL one UPDATE ... FROM unnest(arrays)
+    (`rows_unnest`) joined on the primary key.
+
+    Django's bulk_update writes `SET f = CASE WHEN id = 1 THEN ... WHEN id = 2 ...` for every field:
+    building that expression was half of the processor's time (docs/benchmarks.md), and PostgreSQL
+    evaluates it in O(rows x rows). Same values, same rows; like bulk_update, no `pre_save` (auto_now).
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, list(fields))
+        return
+    rows = rows_unnest(model, objs, ["pk", *fields])
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = f"UPDATE {table} AS t SET {rows.update_sets()} FROM {rows.source}"  # noqa: S608 - our names
+    binary_rows(f"{sql} WHERE {rows.update_match()}", rows.params)
+
+
+def bulk_insert(
+    model: type[models.Model], columns: Mapping[str, Sequence[Any]], *, ignore_conflicts: bool = False
+) -> None:
+    """Insert rows given as columns, `{"survey_id": [...], "due_at": [...]}` (by attribute name, one
+    list per field, all of one length); every other field takes its default (one value for the whole
+    statement: `created_at` defaulting to `timezone.now` is the same moment for every row).
+
+    For rows that are only written, never read back: `bulk_create` needs a model object per row and
+    runs `pre_save` on every field of every one of them, which was most of the trigger handler's
+    insert of invitations (docs/benchmarks.md). Here the given columns travel as `columns_unnest`
+    sends them; no `pre_save` beyond `auto_now`/`auto_now_add`, no signal. Elsewhere than PostgreSQL
+    it is Django's bulk_create of the same rows.
+    """
+    count = len(next(iter(columns.values()), ()))
+    if not count:
+        return
+    fields = model_fields(model)
+    given = [f for f in fields if f.attname in columns]
+    unknown = set(columns) - {f.attname for f in given}
+    if unknown:
+        raise ValueError(f"{model._meta.label} has no column {', '.join(sorted(unknown))}")
+    defaulted = [f for f in fields if f.attname not in columns]
+    defaults = {
+        f.attname: timezone.now()
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        else f.get_default()
+        for f in defaulted
+    }
+    if connection.vendor != "postgresql":
+        objs = [
+            model(**defaults, **{name: values[i] for name, values in columns.items()}) for i in range(count)
+        ]
+        model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return
+
+    rows = columns_unnest(given, [columns[f.attname] for f in given])
+    sql = _insert_sql(
+        model,
+        [*rows.columns, *(connection.ops.quote_name(f.column) for f in defaulted)],
+        [*rows.values, *(f"%b::{f.db_type(connection)}" for f in defaulted)],
+        rows.source,
+        ignore_conflicts=ignore_conflicts,
+    )
+    # In the statement's order: the select list (the defaults), then FROM (the arrays).
+    params = [*(f.get_db_prep_save(defaults[f.attname], connection) for f in defaulted), *rows.params]
+    binary_rows(sql, params)
+
+
+@cache
 def model_columns(model: type[models.Model], alias: str) -> str:
     """The select list that `model_from_row` builds a `model` from: every column of the table `alias`,
     in model order, JSON as text (decoded by orjson, not by Django's JSONField). PostgreSQL."""
@@ -185,145 +333,12 @@ def model_from_row(model: type[M], row: Sequence[Any]) -> M:
     return model.from_db(connection.alias, attnames, values)
 
 
-@cache
-def _column_of(field: models.Field[Any, Any]) -> tuple[str, str, Callable[[Any], Any] | None]:
-    """How a field's values travel: (array type, cast of an element, converter of a Python value;
-    None: as it is)."""
-    if type(field) is models.JSONField and field.encoder is None:
-        return "text", "::jsonb", json_text
-    if type(field) in _PLAIN_FIELDS:
-        return field.db_type(connection) or "text", "", None
-    return field.db_type(connection) or "text", "", lambda value: field.get_db_prep_save(value, connection)
-
-
-@dataclass(frozen=True)
-class Unnested:
-    """Rows as one binary array per column, to select from: `source` is `unnest(%b::type[], ...) AS
-    alias(col, ...)` (`WITH ORDINALITY`: a last column `n`, the row's position from 1), `columns` the
-    quoted column names, `values` what to select for each (`alias.col`, JSON cast to jsonb), `params`
-    the arrays, in the order of `source`'s placeholders."""
-
-    source: str
-    columns: list[str]
-    values: list[str]
-    params: list[list[Any]]
-
-
-def rows_unnest(
-    model: type[M],
-    objs: Sequence[M],
-    fields: Sequence[str] | None = None,
-    *,
-    alias: str = "x",
-    adding: bool = False,
-    ordinality: bool = False,
-) -> Unnested:
-    """`objs` as `Unnested` rows of `fields` ("pk" may be one; None: every concrete field but the
-    primary key, as an insert writes). Plain fields (`_PLAIN_FIELDS`) go as they are, JSON by orjson,
-    others through Django's get_db_prep_save; `adding`: through `pre_save` first (auto_now,
-    auto_now_add), as an insert does. PostgreSQL."""
-    meta = model._meta
-    columns: list[models.Field[Any, Any]] = []
-    if fields is None:
-        columns = [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
-    for name in fields or ():
-        column = meta.pk if name == "pk" else meta.get_field(name)
-        assert isinstance(column, models.Field)
-        columns.append(column)
-    quote = connection.ops.quote_name
-    names = [quote(column.column) for column in columns]
-    types, values, params = [], [], []
-    for column, name in zip(columns, names, strict=True):
-        array_type, cast, convert = _column_of(column)
-        if adding and (
-            type(column) not in _PLAIN_FIELDS
-            or getattr(column, "auto_now", False)
-            or getattr(column, "auto_now_add", False)
-        ):
-            raw = [column.pre_save(obj, True) for obj in objs]
-        else:
-            raw = [getattr(obj, column.attname) for obj in objs]
-        types.append(f"%b::{array_type}[]")
-        values.append(f"{alias}.{name}{cast}")
-        params.append(raw if convert is None else [convert(value) for value in raw])
-    numbered = " WITH ORDINALITY" if ordinality else ""
-    source = (
-        f"unnest({', '.join(types)}){numbered} AS {alias}({', '.join(names + (['n'] if ordinality else []))})"
-    )
-    return Unnested(source, names, values, params)
-
-
-def rows_insert(model: type[M], objs: Sequence[M], *, ignore_conflicts: bool = False) -> None:
-    """`bulk_create` (above) sending plain values as they are (`rows_unnest`): Django preparing each
-    value cost ~1 µs, a tenth of the processor's write-back (docs/benchmarks.md). Same rows: `pre_save`
-    runs (auto_now, auto_now_add), the new primary keys are set (not with `ignore_conflicts`), no
-    signal is sent. SQLite, or a primary key given: Django's bulk_create."""
-    if not objs:
-        return
-    meta = model._meta
-    if (
-        connection.vendor != "postgresql"
-        or not isinstance(meta.pk, models.AutoField | models.BigAutoField)
-        or any(obj.pk is not None for obj in objs)
-    ):
-        model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
-        return
-    for obj in objs:  # foreign keys to objects saved since they were set, as bulk_create does first
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-    rows = rows_unnest(model, objs, adding=True)
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(rows.columns)}) "  # noqa: S608 - our names, bound values
-        f"SELECT {', '.join(rows.values)} FROM {rows.source}"
-        f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} RETURNING {quote(meta.pk.column)}"
-    )
-    ids = [row[0] for row in binary_rows(sql, rows.params)]
-    if not ignore_conflicts:
-        for obj, pk in zip(objs, ids, strict=True):  # RETURNING gives the rows in the order inserted
-            obj.pk = pk
-    rows_saved(objs)
-
-
-def rows_saved(objs: Iterable[models.Model]) -> None:
-    """Mark model instances as stored (as the ORM does after an insert)."""
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
-
-
-def rows_update(model: type[M], objs: Sequence[M], fields: Sequence[str]) -> None:
-    """`bulk_update` (above) with the values sent as `rows_insert` sends them: one UPDATE ... FROM
-    unnest(arrays) joined on the primary key. Like bulk_update, no `pre_save` (auto_now)."""
-    if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_update(objs, list(fields))
-        return
-    rows = rows_unnest(model, objs, ["pk", *fields])
-    table = connection.ops.quote_name(model._meta.db_table)
-    sql = f"UPDATE {table} AS t SET {rows_update_sets(rows)} FROM {rows.source}"  # noqa: S608 - our names
-    binary_rows(f"{sql} WHERE {rows_update_match(rows)}", rows.params)
-
-
-def rows_update_sets(rows: Unnested) -> str:
-    """`SET` of an update from `rows_unnest(model, objs, ["pk", ...])`: every column but the first."""
-    return ", ".join(
-        f"{name} = {value}" for name, value in zip(rows.columns[1:], rows.values[1:], strict=True)
-    )
-
-
-def rows_update_match(rows: Unnested, table: str = "t") -> str:
-    """`WHERE` of that update: the table's primary key (aliased `table`) is the rows' first column."""
-    return f"{table}.{rows.columns[0]} = {rows.values[0]}"
-
-
 def advisory_locks(keys: Sequence[str]) -> None:
     """Take a transaction-level advisory lock per key (held until the transaction ends), in one
     statement and in hash order, so that two transactions locking overlapping keys never wait for
     each other in a circle. The key's 64-bit hash is locked: a collision only means an extra wait.
-    The keys travel as one binary array: as text, psycopg escaped every element with a regular
-    expression (`ListDumper`, `re` in the processor's profile, docs/benchmarks.md). PostgreSQL only;
-    elsewhere (SQLite in embedded mode: one writer at a time) there is nothing to do.
+    The keys travel as one binary array (`binary_rows`). PostgreSQL only; elsewhere (SQLite in
+    embedded mode: one writer at a time) there is nothing to do.
     """
     if not keys or connection.vendor != "postgresql":
         return
@@ -376,70 +391,7 @@ def row_exists(model: type[models.Model], **equals: Any) -> bool:
 def _exists_sql(
     model: type[models.Model], names: tuple[str, ...]
 ) -> tuple[str, list[models.Field[Any, Any]]]:
-    meta = model._meta
-    fields: list[models.Field[Any, Any]] = []
-    for name in names:
-        field = meta.pk if name == "pk" else meta.get_field(name)
-        assert isinstance(field, models.Field)
-        assert field.concrete
-        fields.append(field)
+    fields = model_fields(model, names)
     quote = connection.ops.quote_name
     where = " AND ".join(f"{quote(field.column)} = %s" for field in fields)
-    return f"SELECT 1 FROM {quote(meta.db_table)} WHERE {where} LIMIT 1", fields  # noqa: S608 - model names
-
-
-def bulk_insert(
-    model: type[models.Model], columns: Mapping[str, Sequence[Any]], *, ignore_conflicts: bool = False
-) -> None:
-    """Insert rows given as columns of plain values, `{"survey_id": [...], "due_at": [...]}` (by
-    attribute name, one list per field, all of one length); every other field takes its default
-    (one value for the whole statement: `created_at` defaulting to `timezone.now` is the same moment
-    for every row).
-
-    For rows that are only written, never read back: `bulk_create` needs a model object per row and
-    prepares every field of every one of them (`get_db_prep_save`), which was most of the trigger
-    handler's insert of invitations (docs/benchmarks.md). Here the given columns travel as they are,
-    one binary array each, so their values must be what the database takes (ids, aware datetimes,
-    text); no `pre_save` beyond `auto_now`/`auto_now_add`, no signal. Elsewhere than PostgreSQL it is
-    Django's bulk_create of the same rows.
-    """
-    count = len(next(iter(columns.values()), ()))
-    if not count:
-        return
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if f is not meta.pk and not f.generated]
-    given = {f.attname: f for f in fields if f.attname in columns}
-    unknown = set(columns) - set(given)
-    if unknown:
-        raise ValueError(f"{meta.label} has no column {', '.join(sorted(unknown))}")
-    defaults = {}
-    for field in fields:
-        if field.attname not in given:
-            now = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-            defaults[field.attname] = timezone.now() if now else field.get_default()
-    if connection.vendor != "postgresql":
-        objs = [
-            model(**defaults, **{name: values[i] for name, values in columns.items()}) for i in range(count)
-        ]
-        model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
-        return
-
-    quote = connection.ops.quote_name
-    selected, defaulted, arrays, columns_given = [], [], [], []
-    for field in fields:
-        db_type = field.db_type(connection)
-        if field.attname in given:
-            arrays.append(f"%b::{db_type}[]")
-            columns_given.append(list(columns[field.attname]))
-            selected.append(f"x.c{len(arrays)}")
-        else:
-            selected.append(f"%b::{db_type}")
-            defaulted.append(field.get_db_prep_save(defaults[field.attname], connection))
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) "
-        f"AS x({', '.join(f'c{n}' for n in range(1, len(arrays) + 1))})"
-        f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''}"
-    )
-    params = [*defaulted, *columns_given]  # in the statement's order: the select list, then FROM
-    binary_rows(sql, params)
+    return f"SELECT 1 FROM {quote(model._meta.db_table)} WHERE {where} LIMIT 1", fields  # noqa: S608 - model names

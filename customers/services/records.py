@@ -34,16 +34,7 @@ from customers.services.people import (
     person_refresh_fields,
 )
 from customers.traits import traits_combine, traits_merge, traits_normalise, valid_timezone
-from hub.db import (
-    advisory_locks,
-    binary_rows,
-    rows_insert,
-    rows_saved,
-    rows_unnest,
-    rows_update,
-    rows_update_match,
-    rows_update_sets,
-)
+from hub.db import advisory_locks, binary_rows, bulk_create, bulk_update, rows_saved, rows_unnest
 from integrations.models import Erasure, InboundEvent
 from integrations.segment.calls import ACTIVITY_CALL_TYPES, SegmentCall
 
@@ -282,9 +273,9 @@ class _Run:
         if connection.vendor == "postgresql":
             _records_write(self)
         else:
-            rows_insert(Person, self.new_people)
-            rows_update(Person, list(self.dirty_people.values()), _PERSON_FIELDS)
-            rows_insert(
+            bulk_create(Person, self.new_people)
+            bulk_update(Person, list(self.dirty_people.values()), _PERSON_FIELDS)
+            bulk_create(
                 Identity,
                 [
                     Identity(source_id=p.source_id, person=p, kind=Identity.Kind.ANONYMOUS, value=v)
@@ -292,9 +283,9 @@ class _Run:
                 ],
                 ignore_conflicts=True,
             )
-            rows_insert(Account, self.new_accounts)
-            rows_update(Account, list(self.dirty_accounts.values()), _ACCOUNT_FIELDS)
-            rows_insert(
+            bulk_create(Account, self.new_accounts)
+            bulk_update(Account, list(self.dirty_accounts.values()), _ACCOUNT_FIELDS)
+            bulk_create(
                 Membership,
                 [Membership(person=p, account=a) for p, a in self.new_members],
                 ignore_conflicts=True,
@@ -339,8 +330,8 @@ def _records_write(run: _Run) -> None:
         if dirty:
             rows = rows_unnest(model, list(dirty.values()), ["pk", *fields], alias="u")
             parts.append(
-                f"{name}_up AS (UPDATE {table} AS t SET {rows_update_sets(rows)} FROM {rows.source}"  # noqa: S608
-                f" WHERE {rows_update_match(rows)})"
+                f"{name}_up AS (UPDATE {table} AS t SET {rows.update_sets()} FROM {rows.source}"  # noqa: S608
+                f" WHERE {rows.update_match()})"
             )
             params += rows.params
     now = timezone.now()

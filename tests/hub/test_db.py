@@ -1,8 +1,7 @@
 """hub/db.py: `row_exists` answers as the ORM's `filter(...).exists()` does, without building a query;
-`bulk_create`, `rows_insert` and `rows_update` store what the ORM's does, and `model_from_row` builds
-what it loads; `bulk_insert` stores plain columns with the other fields' defaults."""
+`bulk_create` and `bulk_update` store what the ORM's do, and `model_from_row` builds what it loads;
+`bulk_insert` stores plain columns with the other fields' defaults."""
 
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,11 +15,10 @@ from hub.db import (
     binary_rows,
     bulk_create,
     bulk_insert,
+    bulk_update,
     model_columns,
     model_from_row,
     row_exists,
-    rows_insert,
-    rows_update,
 )
 from surveys.models import Invitation
 from tests.conftest import service_missing
@@ -47,11 +45,8 @@ def test_row_exists_answers_like_filter_exists() -> None:
     assert [Invitation.objects.filter(**case).exists() for case in cases] == [True, True, False, False, False]
 
 
-@pytest.mark.parametrize("insert", [bulk_create, rows_insert])
-def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_keys(
-    insert: Callable[[type[Person], Sequence[Person]], None],
-) -> None:
-    """hub.db.bulk_create and rows_insert (binary arrays on PostgreSQL) against the ORM's, on people
+def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_keys() -> None:
+    """hub.db.bulk_create (binary arrays on PostgreSQL) against the ORM's, on people
     with JSON traits, quotes, commas, braces, backslashes, None and non-ASCII (what a text array had
     to escape)."""
     source = source_default()
@@ -71,7 +66,7 @@ def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_key
         ]
 
     ours, djangos = people("ours-"), people("orm-")
-    insert(Person, ours)
+    bulk_create(Person, ours)
     Person.objects.bulk_create(djangos)
 
     assert all(person.pk is not None and not person._state.adding for person in ours)
@@ -90,15 +85,14 @@ def test_bulk_create_stores_what_djangos_bulk_create_stores_and_sets_the_new_key
         assert row.updated_at is not None  # auto_now: pre_save ran
 
 
-@pytest.mark.parametrize("insert", [bulk_create, rows_insert])
-def test_bulk_create_with_ignore_conflicts_skips_rows_already_there(insert: Callable[..., None]) -> None:
+def test_bulk_create_with_ignore_conflicts_skips_rows_already_there() -> None:
     person = person_make()
     survey = survey_make()
     invitation_make(survey=survey, person=person)  # one open invitation per survey and person
 
     again = Invitation(survey=survey, person=person, due_at=timezone.now())
     other = Invitation(survey=survey, person=person_make(), due_at=timezone.now())
-    insert(Invitation, [again, other], ignore_conflicts=True)
+    bulk_create(Invitation, [again, other], ignore_conflicts=True)
 
     assert Invitation.objects.filter(survey=survey).count() == 2
     assert Invitation.objects.filter(person=other.person).exists()
@@ -151,7 +145,7 @@ AWKWARD_TRAITS: dict[str, Any] = {
 }
 
 
-def test_rows_update_stores_what_djangos_bulk_update_stores() -> None:
+def test_bulk_update_stores_what_djangos_bulk_update_stores() -> None:
     source = source_default()
     ours = [Person.objects.create(source=source, user_id=f"ours-{n}") for n in range(3)]
     djangos = [Person.objects.create(source=source, user_id=f"orm-{n}") for n in range(3)]
@@ -165,7 +159,7 @@ def test_rows_update_stores_what_djangos_bulk_update_stores() -> None:
             person.email, person.name = f"p{n}@example.com", 'O\'Brien, "Jr." {x}'
             person.created_at, person.last_seen_at = (None if n % 2 else seen), seen
 
-    rows_update(Person, ours, fields)
+    bulk_update(Person, ours, fields)
     Person.objects.bulk_update(djangos, fields)
 
     stored = {p.pk: p for p in Person.objects.filter(pk__in=[p.pk for p in ours + djangos])}
@@ -214,7 +208,7 @@ def test_a_unique_violation_through_the_binary_helpers_is_djangos_integrity_erro
     Person.objects.create(source=source, user_id="taken")
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        rows_insert(Person, [Person(source=source, user_id="taken")])
+        bulk_create(Person, [Person(source=source, user_id="taken")])
     if connection.vendor == "postgresql":
         with pytest.raises(IntegrityError), transaction.atomic():
             binary_rows(
