@@ -19,6 +19,7 @@ from django.utils import timezone
 from integrations import services, tasks
 from integrations.models import InboundEvent, Source
 from tests.conftest import service_missing
+from tests.integrations.events import identify_store
 
 
 def basic(key: str) -> dict[str, str]:
@@ -126,14 +127,16 @@ def test_a_broker_outage_loses_nothing_and_the_sweeper_processes_later(
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
 
 
+def explode_on_bad(events: Sequence[InboundEvent]) -> None:
+    """A pipeline handler that fails a batch holding a call about "bad"."""
+    if any(event.user_id == "bad" for event in events):
+        raise ValueError("trait plan is not a string")
+
+
 @pytest.mark.django_db
 def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_processed(
     client: Client, write_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode_on_bad(events: Sequence[InboundEvent]) -> None:
-        if any(event.user_id == "bad" for event in events):
-            raise ValueError("trait plan is not a string")
-
     monkeypatch.setattr(services, "event_handlers", lambda: [explode_on_bad])
     client.post(
         "/v1/batch",
@@ -157,32 +160,16 @@ def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_proces
     assert (bad.status, bad.reason, bad.attempts) == ("processed", "", 2)
 
 
-def event_store(
-    source: Source, user_id: str, received_at: Any, status: str = InboundEvent.Status.ACCEPTED
-) -> int:
-    """An identify call in the event log as the intake leaves it, received at `received_at`."""
-    return InboundEvent.objects.create(
-        source=source,
-        message_id=f"m-{user_id}",
-        type="identify",
-        user_id=user_id,
-        received_at=received_at,
-        timestamp=received_at,
-        payload={"type": "identify", "userId": user_id, "traits": {"plan": "pro"}},
-        status=status,
-    ).pk
-
-
 @pytest.mark.django_db
 def test_a_processing_task_goes_on_with_the_events_waiting_in_its_source_oldest_first(
     source: Source, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = timezone.now()
-    own = [event_store(source, "own", now)]
-    waiting = [event_store(source, f"w{n}", now - timedelta(minutes=10 - n)) for n in range(5)]
-    elsewhere = event_store(Source.objects.create(name="Other", slug="other"), "elsewhere", now)
+    own = [identify_store(source, "own", now)]
+    waiting = [identify_store(source, f"w{n}", now - timedelta(minutes=10 - n)) for n in range(5)]
+    elsewhere = identify_store(Source.objects.create(name="Other", slug="other"), "elsewhere", now)
     # A collector's add-contact call: its own task runs the pipeline on it, then decides.
-    pending = event_store(source, "contact", now - timedelta(hours=1), status=InboundEvent.Status.PENDING)
+    pending = identify_store(source, "contact", now - timedelta(hours=1), status=InboundEvent.Status.PENDING)
     batches: list[list[str]] = []
     monkeypatch.setattr(
         services, "event_handlers", lambda: [lambda *, events: batches.append([e.user_id for e in events])]
@@ -212,8 +199,8 @@ def test_a_processing_task_goes_on_only_within_its_time_bound(
     settings.INTAKE_PROCESS_WAITING_SECONDS = 0
     monkeypatch.setattr(services, "event_handlers", lambda: [])
     now = timezone.now()
-    own = [event_store(source, "own", now)]
-    waiting = event_store(source, "waiting", now - timedelta(minutes=1))
+    own = [identify_store(source, "own", now)]
+    waiting = identify_store(source, "waiting", now - timedelta(minutes=1))
 
     assert tasks.process_inbound_events(own) == 1
     assert InboundEvent.objects.get(pk=waiting).status == InboundEvent.Status.ACCEPTED
@@ -223,15 +210,11 @@ def test_a_processing_task_goes_on_only_within_its_time_bound(
 def test_a_failing_event_among_the_waiting_ones_is_failed_alone_with_its_error(
     source: Source, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode_on_bad(events: Sequence[InboundEvent]) -> None:
-        if any(event.user_id == "bad" for event in events):
-            raise ValueError("trait plan is not a string")
-
     monkeypatch.setattr(services, "event_handlers", lambda: [explode_on_bad])
     now = timezone.now()
-    own = [event_store(source, "own", now)]
+    own = [identify_store(source, "own", now)]
     for n, user in enumerate(["w1", "bad", "w2", "w3"]):  # one chunk of the waiting events
-        event_store(source, user, now - timedelta(minutes=5 - n))
+        identify_store(source, user, now - timedelta(minutes=5 - n))
 
     assert tasks.process_inbound_events(own) == 4
 
@@ -256,7 +239,7 @@ def test_an_event_whose_processing_breaks_the_transaction_is_failed_alone(
 
     monkeypatch.setattr(services, "event_handlers", lambda: [statement_fails_on_bad])
     now = timezone.now()
-    ids = [event_store(source, user, now) for user in ("first", "bad", "last")]
+    ids = [identify_store(source, user, now) for user in ("first", "bad", "last")]
 
     assert services.inbound_events_process(ids=ids) == 2
 

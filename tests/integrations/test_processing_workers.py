@@ -19,6 +19,7 @@ from integrations.models import InboundEvent, Source
 from integrations.services import inbound_events_process, inbound_events_process_waiting
 from surveys.models import Invitation, Trigger
 from tests.conftest import service_missing
+from tests.integrations.events import identify_store
 from tests.surveys.factories import survey_make
 from tests.threads import Worker, in_threads
 
@@ -31,19 +32,11 @@ def _postgresql() -> None:
         service_missing("PostgreSQL (row locks with SKIP LOCKED across connections)")
 
 
-def identify_store(source: Source, user_id: str, number: int, **traits: Any) -> int:
-    """An accepted identify call in the event log, as the intake leaves it (not yet processed)."""
+def identify_numbered(source: Source, user_id: str, number: int, **traits: Any) -> int:
+    """An accepted identify call at the `number`th second of the hour before now, messageId
+    `<userId>-<number>`."""
     at = timezone.now() - timedelta(hours=1) + timedelta(seconds=number)
-    event = InboundEvent.objects.create(
-        source=source,
-        message_id=f"{user_id}-{number}",
-        type="identify",
-        user_id=user_id,
-        received_at=at,
-        timestamp=at,
-        payload={"type": "identify", "userId": user_id, "traits": traits, "timestamp": at.isoformat()},
-    )
-    return event.pk
+    return identify_store(source, user_id, at, message_id=f"{user_id}-{number}", **traits)
 
 
 def lock_waiters() -> int:
@@ -70,8 +63,8 @@ def waiters_reach(count: int, worker: Worker) -> None:
 def test_a_second_worker_claims_the_same_sources_events_while_the_first_is_busy() -> None:
     source = Source.objects.create(name="Shop", slug="shop")
     busy = Person.objects.create(source=source, user_id="busy", email="busy@example.com")
-    first_ids = [identify_store(source, "busy", 1, plan="pro")]
-    second_ids = [identify_store(source, f"other-{n}", n, plan="free") for n in range(5)]
+    first_ids = [identify_numbered(source, "busy", 1, plan="pro")]
+    second_ids = [identify_numbered(source, f"other-{n}", n, plan="free") for n in range(5)]
     first = Worker(lambda: inbound_events_process(ids=first_ids))
     second = Worker(lambda: inbound_events_process(ids=second_ids))
 
@@ -93,8 +86,8 @@ def test_two_workers_creating_the_same_people_in_opposite_orders_do_not_deadlock
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     source = Source.objects.create(name="Shop", slug="shop")
-    first_ids = [identify_store(source, user, n, plan="pro") for n, user in enumerate(["u1", "u2", "u3"])]
-    second_ids = [identify_store(source, user, n, plan="free") for n, user in enumerate(["u3", "u1"])]
+    first_ids = [identify_numbered(source, user, n, plan="pro") for n, user in enumerate(["u1", "u2", "u3"])]
+    second_ids = [identify_numbered(source, user, n, plan="free") for n, user in enumerate(["u3", "u1"])]
     first = Worker(lambda: inbound_events_process(ids=first_ids))
     second = Worker(lambda: inbound_events_process(ids=second_ids))
     caplog.set_level(logging.INFO, logger="integrations.services")
@@ -124,7 +117,7 @@ def test_a_person_another_writer_created_meanwhile_is_updated_in_the_same_batch(
     the records as they are now, in the same batch (not one event at a time), each note said once."""
     source = Source.objects.create(name="Shop", slug="shop")
     ids = [
-        identify_store(source, user, n, plan="pro", email="not an email")
+        identify_numbered(source, user, n, plan="pro", email="not an email")
         for n, user in enumerate(["u1", "u2", "u3"])
     ]
     worker = Worker(lambda: inbound_events_process(ids=ids))
@@ -164,7 +157,7 @@ def backlog_store(source: Source) -> list[list[int]]:
     for call in order:
         chunks.append(
             [
-                identify_store(
+                identify_numbered(
                     source,
                     f"user-{user}",
                     call * USERS + (user if call % 2 else USERS - 1 - user),
