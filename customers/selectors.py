@@ -1,6 +1,6 @@
 """Read-only queries about customer records, shared by the admin, the API and later stages."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -101,9 +101,10 @@ def people_find(
     return found
 
 
-def _keys_arrays(keys: dict[int, set[str]]) -> list[list[Any]]:
-    pairs = [(source_id, value) for source_id, values in keys.items() for value in values]
-    return [[source_id for source_id, _ in pairs], [value for _, value in pairs]]
+def _keys_arrays(keys: Mapping[Any, set[str]]) -> list[list[Any]]:
+    """{key: {value, ...}} as two binary-array parameters: the key of each pair, the value of each."""
+    pairs = [(key, value) for key, values in keys.items() for value in values]
+    return [[key for key, _ in pairs], [value for _, value in pairs]]
 
 
 @cache
@@ -283,9 +284,7 @@ def _suppressions_by_hash(
         f" JOIN {connection.ops.quote_name(Suppression._meta.db_table)} AS s"
         f" ON s.kind = k.kind AND s.value_hash = k.value_hash WHERE {scope}"
     )
-    pairs = [(kind, value_hash) for kind, values in hashes.items() for value_hash in values]
-    params: list[Any] = [[kind for kind, _ in pairs], [value_hash for _, value_hash in pairs]]
-    params.append(sorted(sources))
+    params: list[Any] = [*_keys_arrays(hashes), sorted(sources)]
     if erased_only:
         params.append(str(Suppression.Reason.DELETED))
     return [model_from_row(Suppression, row) for row in binary_rows(sql, params)]
