@@ -5,9 +5,10 @@ row over and call again)."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 import time_machine
-from django.db import connection
+from django.db import OperationalError, close_old_connections, connection
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -151,3 +152,31 @@ def test_a_call_that_could_not_end_inside_its_claim_is_claimed_again_first(
         # The call started early enough to end before the lease of the claim that made it.
         call_end = arrivals[delivery.idempotency_key] + timedelta(seconds=destination.timeout_seconds)
         assert call_end <= delivery.next_attempt_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_database_connection_broke_delivers_again_after_the_task(
+    webhook: Destination, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker keeps its connection from task to task (CONN_MAX_AGE); PostgreSQL restarting breaks it.
+    The claim's error is Django's, as the ORM's are, so the cleanup after the task (hub/celery.py,
+    close_old_connections) drops the broken connection and the next run delivers."""
+    if connection.vendor != "postgresql":  # the claim's own statement (elsewhere the ORM's)
+        service_missing("PostgreSQL (the claim's one statement)")
+    monkeypatch.setattr(deliveries, "_deliver_soon", lambda ids: None)
+    httpserver.expect_request("/hooks/feedback").respond_with_data("ok")
+    enqueue_one()
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    connection.ensure_connection()  # kept for 60 s, as in a worker
+    params = connection.get_connection_params()
+    address = {k: v for k, v in params.items() if k in ("dbname", "user", "host", "port")}
+    with psycopg.connect(**address) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+
+    with pytest.raises(OperationalError):
+        deliveries_deliver_due()
+    close_old_connections()
+
+    assert deliveries_deliver_due() == 1
+    assert Delivery.objects.get().status == Delivery.Status.DELIVERED
