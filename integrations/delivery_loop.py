@@ -309,7 +309,8 @@ def _claim_sql(*, ids: bool, skip: bool, done: bool) -> str:
 def _lease_postgresql(
     *, now: datetime, ids: list[int] | None, skip: set[int], done: set[int], limit: int
 ) -> _Leased:
-    """One statement, atomic by itself: no transaction of its own (in one, it joins it)."""
+    """One statement, atomic by itself: no transaction of its own (in one, it joins it). psycopg's errors
+    become Django's, as on the ORM's cursors, so that Django drops a broken connection after the task."""
     import psycopg
 
     sql = _claim_sql(ids=ids is not None, skip=bool(skip), done=bool(done))
@@ -324,7 +325,7 @@ def _lease_postgresql(
     }
     connection.ensure_connection()
     started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         found = cursor.fetchall()
     if connection.queries_logged:  # as Django's own cursor does (CaptureQueriesContext, DEBUG)
