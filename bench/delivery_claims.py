@@ -164,7 +164,7 @@ def timed(loop: Loop, claim: Callable[[], int], due: int) -> None:
 # Frames are "func (file:line)", root first: charged to the innermost step that matches.
 STEPS: list[tuple[str, str]] = [
     ("_paced_lease (", "rate limit slot"),
-    ("_destinations_get (", "the destinations (cache, or load)"),
+    ("_destinations_cached (", "the destinations (cache, or load)"),
     ("_lease_postgresql (", "the claim statement (select, lock, lease)"),
     ("close_if_health_check_failed (", "Django's connection health check"),
     ("Atomic.__exit__ (", "COMMIT"),

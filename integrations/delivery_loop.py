@@ -29,7 +29,6 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from integrations.base import ConnectorError
@@ -186,14 +185,12 @@ def deliveries_claim(
     (locking the destination row) and its lease lengthened by the wait for it; one whose next slot is
     too far away is given back, due at that slot, and the destination added to `skip`.
     """
-    postgresql = connection.vendor == "postgresql"
+    lease = _lease_postgresql if connection.vendor == "postgresql" else _lease_generic
     while True:
         now = clock()
-        lease = _lease_postgresql if postgresql else _lease_generic
-        rows, versions = lease(now=now, ids=ids, skip=skip, done=done, limit=limit)
+        rows, destinations = lease(now=now, ids=ids, skip=skip, done=done, limit=limit)
         if not rows:
             return []
-        destinations = _destinations_get({row.destination_id for _, row in rows}, versions)
         claims: list[_Claim] = []
         for paced, row in rows:
             destination = destinations[row.destination_id]
@@ -235,9 +232,9 @@ def _paced_lease(
     return _Claim(delivery=row, destination=destination, slot=slot)
 
 
-# A claim's rows, each (whether its destination is rate-limited, the row), all leased; and the
-# versions of their destinations (None: not known, load them).
-_Leased = tuple[list[tuple[bool, ClaimedDelivery]], dict[int, str] | None]
+# A claim's rows, each (whether its destination is rate-limited, the row), all leased; and their
+# destinations by id.
+_Leased = tuple[list[tuple[bool, ClaimedDelivery]], dict[int, Destination]]
 
 # A destination's version: a hash of its whole row but the call slot the rate limit moves on every
 # call (nothing an attempt reads).
@@ -310,7 +307,8 @@ def _lease_postgresql(
     *, now: datetime, ids: list[int] | None, skip: set[int], done: set[int], limit: int
 ) -> _Leased:
     """One statement, atomic by itself: no transaction of its own (in one, it joins it). psycopg's errors
-    become Django's, as on the ORM's cursors, so that Django drops a broken connection after the task."""
+    become Django's, as on the ORM's cursors, so that Django drops a broken connection after the task.
+    The destinations come from the per-process cache, by the versions the statement read."""
     import psycopg
 
     sql = _claim_sql(ids=ids is not None, skip=bool(skip), done=bool(done))
@@ -345,7 +343,7 @@ def _lease_postgresql(
         )
         rows.append((paced, row))
         versions[destination_id] = version
-    return rows, versions
+    return rows, _destinations_cached(versions)
 
 
 _ROW_FIELDS = ("pk", "destination_id", "event_type", "payload", "idempotency_key", "attempts", "retry_until")
@@ -354,7 +352,8 @@ _ROW_FIELDS = ("pk", "destination_id", "event_type", "payload", "idempotency_key
 def _lease_generic(
     *, now: datetime, ids: list[int] | None, skip: set[int], done: set[int], limit: int
 ) -> _Leased:
-    """The claim elsewhere (SQLite in embedded mode, one writer at a time): the same rows, by the ORM."""
+    """The claim elsewhere (SQLite in embedded mode, one writer at a time): the same rows, by the ORM;
+    the destinations loaded once, for their timeouts and the attempts (no cache: no versions here)."""
     with transaction.atomic():
         due = _due(now, ids, skip, done).select_for_update(skip_locked=True, of=("self",))
         limited = _limited_destinations()
@@ -370,15 +369,11 @@ def _lease_generic(
         rows = select(due.filter(destination_id__in=limited), 1, True) if limited else []
         if limit > len(rows):
             rows[:0] = select(due.exclude(destination_id__in=limited), limit - len(rows), False)
-        timeouts = dict(
-            Destination.objects.filter(pk__in={row.destination_id for _, row in rows}).values_list(
-                "pk", "timeout_seconds"
-            )
-        )
+        destinations = Destination.objects.in_bulk({row.destination_id for _, row in rows})
         leases: dict[float, list[ClaimedDelivery]] = {}
         for _, row in rows:
             row.attempts += 1
-            leases.setdefault(timeouts[row.destination_id], []).append(row)
+            leases.setdefault(destinations[row.destination_id].timeout_seconds, []).append(row)
         for timeout, group in leases.items():
             Delivery.objects.filter(pk__in=[row.pk for row in group]).update(
                 status=Delivery.Status.IN_FLIGHT,
@@ -387,7 +382,7 @@ def _lease_generic(
                 next_attempt_at=now + timedelta(seconds=timeout + LEASE_MARGIN_SECONDS),
                 updated_at=now,
             )
-    return rows, None
+    return rows, destinations
 
 
 # The destinations the claims attempt for, kept per process: {id: (version, destination)}. A claim
@@ -397,21 +392,18 @@ _destinations_seen: dict[int, tuple[str, Destination]] = {}
 _DESTINATIONS_KEPT = 1_000
 
 
-def _destinations_get(ids: set[int], versions: dict[int, str] | None) -> dict[int, Destination]:
-    if versions is None:
-        return Destination.objects.in_bulk(ids)
+def _destinations_cached(versions: dict[int, str]) -> dict[int, Destination]:
+    """The destinations of a claim, `versions` as its statement read them: from the cache, or loaded
+    (one query) where the version differs. A destination loaded is kept under the claim's version: if
+    it changed in between, the row is newer than that version and the next claim loads it again."""
     seen = _destinations_seen
-    stale = [pk for pk in ids if pk not in seen or seen[pk][0] != versions[pk]]
+    stale = [pk for pk, version in versions.items() if pk not in seen or seen[pk][0] != version]
     if stale:
         if len(seen) + len(stale) > _DESTINATIONS_KEPT:
             seen.clear()
-        table = Destination._meta.db_table
-        loaded = Destination.objects.filter(pk__in=stale).annotate(
-            row_version=RawSQL(_VERSION_SQL.format(table=table), ())  # noqa: S611 - our own table name
-        )
-        for destination in loaded:
-            seen[destination.pk] = (destination.row_version, destination)
-    return {pk: seen[pk][1] for pk in ids}
+        for pk, destination in Destination.objects.in_bulk(stale).items():
+            seen[pk] = (versions[pk], destination)
+    return {pk: seen[pk][1] for pk in versions}
 
 
 def _limited_destinations() -> list[int]:
