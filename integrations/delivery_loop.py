@@ -17,7 +17,6 @@ Rate limits hold across every worker: a claim of a rate-limited destination's de
 destination row and reserves the call slot `next_slot_at`, then the worker sleeps until it.
 """
 
-import json
 import logging
 import random
 import time
@@ -31,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from hub.db import json_value
 from integrations.base import ConnectorError
 from integrations.http import HttpClient, HttpExchange
 from integrations.models import ERASED_PAYLOAD, Delivery, Destination
@@ -335,7 +335,7 @@ def _lease_postgresql(
             pk=pk,
             destination_id=destination_id,
             event_type=event_type,
-            payload=json.loads(payload),  # jsonb arrives as text on Django's connections
+            payload=json_value(payload),  # jsonb arrives as text on Django's connections
             idempotency_key=key,
             attempts=attempts,
             claimed_at=now,
