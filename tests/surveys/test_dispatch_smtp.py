@@ -3,10 +3,12 @@ bytes filled into a mold rendered once per survey and language, and the claim ch
 message's mark running while the server answers MAIL FROM and RCPT TO. What a person receives and the
 rules of sending stay those of the general path (any other backend: Django builds every message)."""
 
+import asyncio
 import random
 import re
 import smtplib
 import string
+import time
 from datetime import UTC, datetime
 from email import policy
 from typing import Any
@@ -148,6 +150,49 @@ def test_each_message_is_marked_sent_by_one_statement_sent_while_the_server_answ
     assert {(i.status, i.language, i.error) for i in rows} == {("sent", "en", "")}
     per_message = 1 if connection.vendor == "postgresql" else 2
     assert len(queries) <= 20 + per_message * 25
+
+
+def status_once(invitation_id: int, wanted: str, *, within: float = 5.0) -> str:
+    """The invitation's status as soon as it is `wanted`, else as it is after `within` seconds (read
+    on this thread's own database connection, closed afterwards)."""
+    deadline = time.monotonic() + within
+    try:
+        while True:
+            status = Invitation.objects.values_list("status", flat=True).get(pk=invitation_id)
+            if status == wanted or time.monotonic() > deadline:
+                return status
+            time.sleep(0.01)
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_is_marked_sent_while_the_server_answers_the_next_ones_sender(
+    smtp: SmtpRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mark of a message the server accepted commits by itself while the server answers the next
+    MAIL FROM, before the dispatcher reads its answer (claims.py: the statement goes out with its Sync;
+    psycopg's pipeline mode would hold the commit until then). A dispatcher killed during that
+    exchange has not lost the mark, so the message is not sent twice."""
+    first, second = due_invitations_make(2)
+    seen: list[str] = []
+
+    async def handle_MAIL(  # aiosmtpd calls its handler's handle_<COMMAND>
+        server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if smtp.messages:  # the second message's sender: the server has accepted the first
+            # a thread of its own: Django refuses the database in async code
+            seen.append(await asyncio.to_thread(status_once, first.pk, Invitation.Status.SENT))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    monkeypatch.setattr(smtp, "handle_MAIL", handle_MAIL, raising=False)
+
+    report = invitations_dispatch_due()
+
+    assert seen == [Invitation.Status.SENT]
+    assert report.sent == [first.pk, second.pk]
 
 
 @pytest.mark.django_db(transaction=True)
