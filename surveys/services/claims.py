@@ -97,9 +97,14 @@ def invitation_mark_sent_start(
     talks to the email server meanwhile.
 
     On PostgreSQL outside a transaction only: the statement goes through psycopg's libpq connection
-    (`pgconn.send_query_params`, the documented non-blocking call), as the one statement
-    `invitation_mark_sent` runs, so it commits on its own. Elsewhere (SQLite; inside `atomic`, where
-    the statement must wait for the transaction's other work) it runs at once."""
+    (`Connection.pgconn`, psycopg's public door to what it does not wrap; `send_query_params`, libpq's
+    non-blocking call), as the one statement `invitation_mark_sent` runs, followed by its Sync, so
+    PostgreSQL commits it as soon as it has run, whether or not its answer is ever read: a dispatcher
+    killed while the server answers MAIL FROM has not lost the mark (tests/surveys/test_dispatch_smtp.py).
+    Not psycopg's pipeline mode (`Connection.pipeline()`): its public calls send the Sync only while
+    waiting for the answer, so the commit would wait for the email server; nor `hub.db.binary_rows`,
+    which waits. Elsewhere (SQLite; inside `atomic`, where the statement must wait for the
+    transaction's other work) it runs at once."""
     if connection.vendor != "postgresql" or connection.in_atomic_block or not connection.get_autocommit():
         result = invitation_mark_sent(
             invitation_id=invitation_id, sent_at=sent_at, language=language, then_check=then_check

@@ -175,7 +175,9 @@ def envelope_of(message: EmailMessage) -> Envelope:
 def smtp_send(client: smtplib.SMTP, envelope: Envelope, *, check: Callable[[], Callable[[], bool]]) -> bool:
     """Send one message over `client` as `smtplib.SMTP.sendmail` does, with a check that runs while the
     server answers MAIL FROM and RCPT TO: `check()` starts it and returns the function that waits for
-    its answer; the message goes on (DATA) only if that is True, else RSET and False.
+    its answer; the message goes on (DATA) only if that is True, else RSET and False. (sendmail itself
+    runs MAIL, RCPT and DATA in one call, with no point before DATA to wait at; each command here is
+    smtplib's own, and only sendmail's outcomes are written again.)
 
     The answer is always waited for, even when the server fails meanwhile, so the caller's database
     connection is free again when this returns or raises. One SMTP command is outstanding at a time,
