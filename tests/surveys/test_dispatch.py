@@ -124,8 +124,17 @@ def test_a_due_invitation_arrives_as_html_and_text_with_eleven_score_links(smtp:
     assert invitation.language == "en"
 
 
-def test_25_invitations_go_over_one_smtp_connection_with_few_queries(
-    smtp: SmtpRecorder, django_assert_max_num_queries: Any
+@pytest.mark.parametrize(
+    "outside_a_transaction",
+    [
+        False,
+        # The mark then goes to PostgreSQL without waiting (surveys/services/claims.py
+        # invitation_mark_sent_start); it still counts as a query.
+        pytest.param(True, marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
+def test_25_invitations_go_over_one_smtp_connection_with_one_statement_each(
+    smtp: SmtpRecorder, django_assert_max_num_queries: Any, outside_a_transaction: bool
 ) -> None:
     invitations = due_invitations_make(25)
 
@@ -136,6 +145,7 @@ def test_25_invitations_go_over_one_smtp_connection_with_few_queries(
     with django_assert_max_num_queries(20 + per_message * 25):
         report = invitations_dispatch_due()
 
+    assert connection.in_atomic_block is not outside_a_transaction
     assert len(report.sent) == 25
     assert len(smtp.messages) == 25
     assert smtp.connections == 1
@@ -143,6 +153,8 @@ def test_25_invitations_go_over_one_smtp_connection_with_few_queries(
         f"<invitation-{i.pk}.onboarding@feedback.acme.example>" for i in invitations
     )
     assert Invitation.objects.filter(status=Invitation.Status.SENT).count() == 25
+    rows = Invitation.objects.filter(pk__in=[i.pk for i in invitations])
+    assert {(i.status, i.language, i.error) for i in rows} == {("sent", "en", "")}
 
 
 def test_a_batch_is_at_most_survey_dispatch_batch_and_the_backlog_command_sends_the_rest(

@@ -18,7 +18,6 @@ import time_machine
 from django.core.mail.message import sanitize_address
 from django.db import connections
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from customers.services.erasure import person_erase
 from surveys.models import Invitation, SurveyTranslation
@@ -127,29 +126,6 @@ def test_a_survey_text_with_a_line_too_long_for_8bit_is_sent_as_django_builds_it
     assert text["Content-Transfer-Encoding"] == "quoted-printable"
     assert footer.strip() in text.get_content()
     assert message["Message-ID"] == f"<invitation-{invitation.pk}.onboarding@feedback.acme.example>"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_each_message_is_marked_sent_by_one_statement_sent_while_the_server_answers(
-    smtp: SmtpRecorder,
-) -> None:
-    """Outside a transaction the mark goes to PostgreSQL without waiting (claims.py
-    invitation_mark_sent_start); it still counts as a query, and every row ends up sent."""
-    invitations = due_invitations_make(25)
-    connection = connections["default"]
-
-    with CaptureQueriesContext(connection) as queries:
-        report = invitations_dispatch_due()
-
-    assert len(report.sent) == 25
-    assert sorted(smtp.message_ids()) == sorted(
-        f"<invitation-{i.pk}.onboarding@feedback.acme.example>" for i in invitations
-    )
-    assert smtp.connections == 1
-    rows = Invitation.objects.filter(pk__in=[i.pk for i in invitations])
-    assert {(i.status, i.language, i.error) for i in rows} == {("sent", "en", "")}
-    per_message = 1 if connection.vendor == "postgresql" else 2
-    assert len(queries) <= 20 + per_message * 25
 
 
 def status_once(invitation_id: int, wanted: str, *, within: float = 5.0) -> str:
