@@ -10,7 +10,6 @@ erased, unsubscribed or bounced address, nor after a withdrawal. Logs name ids, 
 import logging
 from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -20,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from customers.selectors import person_suppression_keys, suppressions_for
+from hub.mail import message_id
 from testimonials.models import Testimonial
 from testimonials.tokens import withdraw_token_make
 
@@ -37,8 +37,7 @@ def withdraw_url(*, testimonial: Testimonial) -> str:
 
 
 def receipt_message_id(*, testimonial: Testimonial) -> str:
-    host = urlsplit(settings.HUB_BASE_URL).hostname or "localhost"
-    return f"<testimonial-{testimonial.pk}.{testimonial.survey.slug}@{host}>"
+    return message_id(what=f"testimonial-{testimonial.pk}.{testimonial.survey.slug}")
 
 
 def receipt_email(*, testimonial: Testimonial) -> EmailMessage:

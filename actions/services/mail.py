@@ -3,21 +3,13 @@ the survey's sender and Reply-To, threaded under the survey email (References: i
 Django's email backend (EMAIL_URL), as the survey dispatcher sends (surveys/services/dispatch.py)."""
 
 from email.utils import formataddr
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from customers.models import Person
+from hub.mail import message_id
 from surveys.models import Response
 from surveys.services.dispatch import invitation_message_id, survey_sender
-
-
-def message_id(*, what: str) -> str:
-    """`<{what}@{hub host}>`, e.g. <auto-reply-12.onboarding@feedback.acme.example>: derived from the
-    row, so a resend after a crash carries the same Message-ID."""
-    host = urlsplit(settings.HUB_BASE_URL).hostname or "localhost"
-    return f"<{what}@{host}>"
 
 
 def personalised(text: str, *, person: Person) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.mime.image import MIMEImage
 from email.utils import formataddr, parseaddr
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -29,6 +29,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from hub.cleaning import clean_text
+from hub.mail import message_id
 from insights.charts import trend_chart
 from insights.models import ReportSubscription
 from insights.periods import ReportPeriod, period_containing
@@ -206,8 +207,7 @@ def report_context(digest: ReportDigest) -> dict[str, Any]:
 
 def report_message_id(*, subscription: ReportSubscription | None, period: ReportPeriod) -> str:
     """Derived from the subscription and period: a resend after a crash carries the same Message-ID."""
-    host = urlsplit(settings.HUB_BASE_URL).hostname or "localhost"
-    return f"<report-{subscription.pk if subscription else 'preview'}.{period.key}@{host}>"
+    return message_id(what=f"report-{subscription.pk if subscription else 'preview'}.{period.key}")
 
 
 def report_email(

@@ -43,7 +43,6 @@ from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
 from functools import partial
 from typing import TypedDict
-from urllib.parse import urlsplit
 
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
@@ -56,6 +55,7 @@ from django.utils import timezone
 
 from customers.models import Person
 from hub.errors import error_text
+from hub.mail import message_id
 from surveys.models import Invitation, Survey, SurveyPolicy
 from surveys.services.bounces import email_bounced
 from surveys.services.claims import (
@@ -96,8 +96,7 @@ def _links(token: str) -> InvitationLinks:
 
 def invitation_message_id(*, invitation: Invitation) -> str:
     """Derived from the invitation, so a resend after a crash carries the same Message-ID."""
-    host = urlsplit(settings.HUB_BASE_URL).hostname or "localhost"
-    return f"<invitation-{invitation.pk or 'preview'}.{invitation.survey.slug}@{host}>"
+    return message_id(what=f"invitation-{invitation.pk or 'preview'}.{invitation.survey.slug}")
 
 
 def _score_label(score: int, texts: Texts) -> str:
