@@ -9,7 +9,7 @@ erased, unsubscribed or bounced address, nor after a withdrawal. Logs name ids, 
 
 import logging
 from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 
 from customers.selectors import person_suppression_keys, suppressions_for
 from hub.mail import message_id
+from surveys.services.dispatch import survey_sender
 from testimonials.models import Testimonial
 from testimonials.tokens import withdraw_token_make
 
@@ -46,7 +47,6 @@ def receipt_email(*, testimonial: Testimonial) -> EmailMessage:
     if person is None:
         raise ValueError("the person of this testimonial was erased")
     survey = testimonial.survey
-    default_name, default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     language = testimonial.consent_language or settings.LANGUAGE_CODE
     if not translation.check_for_language(language):
         language = settings.LANGUAGE_CODE
@@ -62,7 +62,7 @@ def receipt_email(*, testimonial: Testimonial) -> EmailMessage:
     return EmailMessage(
         subject=" ".join(subject.split()),
         body=body,
-        from_email=formataddr((survey.sender_name or default_name, survey.sender_email or default_address)),
+        from_email=survey_sender(survey),
         to=[formataddr((person.name, person.email))],
         reply_to=[survey.reply_to] if survey.reply_to else None,
         headers={
