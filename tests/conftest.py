@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
@@ -35,6 +36,16 @@ def service_missing(what: str) -> None:
         pytest.fail(f"{what} is required in CI but is not available")
     pytest.skip(f"{what} is not available")
 
+
+# Property tests are about what the code returns, not how fast: Hypothesis's wall-clock checks (a
+# 200 ms deadline per example, the too_slow health check on generating the first examples) fail them
+# when the CPU is shared (test_traits.py's arrival-order property did, under load). The same timing
+# settings as Hypothesis's own "ci" profile; a test's own @settings(suppress_health_check=...) replaces
+# the list.
+hypothesis.settings.register_profile(
+    "hub", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow], print_blob=True
+)
+hypothesis.settings.load_profile("hub")
 
 # The suite's own servers (pytest-httpserver, a second hub) listen on loopback, which production
 # refuses to call (integrations/egress.py). Tests of that refusal set the setting to [].
