@@ -43,6 +43,12 @@ def _sentiment_analyzer() -> Any:
     return SentimentIntensityAnalyzer()
 
 
+def models_load() -> None:
+    """Load both models now instead of on the first comment (each loads once per process)."""
+    _language_identifier()
+    _sentiment_analyzer()
+
+
 def primary_language(code: str) -> str:
     """ "en-GB" -> "en"; "" stays ""."""
     return code.split("-", 1)[0].lower()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from insights.analysis import models_load
 from tests.conftest import service_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,6 +36,16 @@ def _async_unsafe_allowed() -> Iterator[None]:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _comment_models_loaded() -> None:
+    """A comment is analysed by a task enqueued on commit, which the tests run inline (eager): in the
+    live server's request, so the browser waits for it. The first analysis in a process loads the
+    language model (LZMA-compressed, ~1 s alone, 3-11 s on a loaded machine), and a page that saved a
+    comment then took longer than the tests' 5 s. A worker loads the models once and keeps them: the
+    browser tests' process does too, before any page."""
+    models_load()
 
 
 @pytest.fixture(scope="package")
