@@ -192,19 +192,24 @@ def _latest_kept(survey: Survey | None, filters: Mapping[str, str]) -> bool:
     return survey is not None and filters_about_people(filters)
 
 
-def _counted(answers: QuerySet[Response], count: Counting, *, per_survey: bool = False) -> QuerySet[Response]:
-    """The answers that count: all of them, or each person's latest (in each survey with `per_survey`)."""
+def _counted(
+    answers: QuerySet[Response], count: Counting, *, latest: Q | None, per_survey: bool = False
+) -> QuerySet[Response]:
+    """The answers that count: all of them, or each person's latest (in each survey with `per_survey`):
+    by the `latest` filter (`_latest_before`) when given, else by a window over each person's answers."""
     if count == "answers":
         return answers
+    if latest is not None:
+        return answers.filter(latest)
     person = Coalesce(F("person_id"), -F("id"))
-    latest = answers.annotate(
+    ranked = answers.annotate(
         latest=Window(
             RowNumber(),
             partition_by=[F("survey_id"), person] if per_survey else [person],
             order_by=[F("answered_at").desc(), F("id").desc()],
         )
     ).filter(latest=1)
-    return Response.objects.filter(pk__in=latest.values("pk"))
+    return Response.objects.filter(pk__in=ranked.values("pk"))
 
 
 def _scores_by(answers: QuerySet[Response], group: object) -> dict[object, Score]:
@@ -401,15 +406,14 @@ def _distribution(answers: QuerySet[Response], count: Counting, *, latest: Q | N
     """Answers (or people) per rating 0..10 among `answers`; each person's latest answer by the
     `latest` filter (`_latest_before`) when given, else on PostgreSQL by DISTINCT ON (`_latest`)."""
     connection = connections[answers.db]
-    if count == "people" and latest is not None:
-        rows = list(answers.filter(latest).values_list("rating").annotate(number=Count("pk")).order_by())
-    elif count == "people" and connection.vendor == "postgresql":
+    if count == "people" and latest is None and connection.vendor == "postgresql":
         sql, params = _latest(answers, "rating")
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT rating, COUNT(*) FROM ({sql}) AS latest GROUP BY rating", params)  # noqa: S608
             rows = cursor.fetchall()
     else:
-        rows = list(_counted(answers, count).values_list("rating").annotate(number=Count("pk")).order_by())
+        counted = _counted(answers, count, latest=latest)
+        rows = list(counted.values_list("rating").annotate(number=Count("pk")).order_by())
     distribution = [0] * 11
     for rating, number in rows:
         distribution[min(max(rating, 0), 10)] += number
@@ -446,11 +450,7 @@ def _counted_table(
     table = f"report_counted_{uuid.uuid4().hex}"
     temporary = []
     with transaction.atomic(using=answers.db), connection.cursor() as cursor:
-        if count == "answers":
-            counted = answers
-        elif latest is not None:
-            counted = answers.filter(latest)
-        elif connection.vendor == "postgresql":
+        if count == "people" and latest is None and connection.vendor == "postgresql":
             ids = f"{table}_ids"
             sql, ids_params = _latest(answers, "id")
             cursor.execute(f"CREATE TEMPORARY TABLE {ids} ON COMMIT DROP AS {sql}", ids_params)
@@ -459,7 +459,7 @@ def _counted_table(
             # our own name, no input in it
             counted = answers.filter(pk__in=RawSQL(f"SELECT id FROM {ids}", ()))  # noqa: S608, S611
         else:
-            counted = _counted(answers, count)
+            counted = _counted(answers, count, latest=latest)
         rows = counted.annotate(**columns).values_list("id", "person_id", "rating", *columns)
         select, params = rows.query.sql_with_params()
         cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {select}", params)
@@ -636,6 +636,9 @@ def report_build(
 
     kept = _latest_kept(survey, filters)
 
+    def latest_before(end: datetime) -> Q | None:
+        return _latest_before(end) if kept else None
+
     counts = _count_pass(
         answers_of,
         count=count,
@@ -654,9 +657,7 @@ def report_build(
     columns |= {f"x{index}": _tag_number(tag) for index, tag in enumerate(tags)}
     answers = answers_of(span)
     with (
-        _counted_table(
-            answers, count, columns=columns, latest=_latest_before(span.end) if kept else None
-        ) as table,
+        _counted_table(answers, count, columns=columns, latest=latest_before(span.end)) as table,
         connections[answers.db].cursor() as cursor,
     ):
         distribution, drivers = _summary(cursor, table, tags)
@@ -670,9 +671,8 @@ def report_build(
     previous = change = None
     if compare:
         before = span.before()
-        latest = _latest_before(before.end) if kept else None
         previous = score_from_distribution(
-            dict(enumerate(_distribution(answers_of(before), count, latest=latest)))
+            dict(enumerate(_distribution(answers_of(before), count, latest=latest_before(before.end))))
         )
         change = change_between(now=score, before=previous)
     trend = [
@@ -727,11 +727,8 @@ def surveys_scores(
     each the score of that survey's own report (a person counts in every survey they answered)."""
     filters = dict(filters or {})
     answers = answers_in(survey=None, period=period, filters=filters)
-    if count == "people" and filters_about_people(filters):
-        counted = answers.filter(_latest_before(period.end))
-    else:
-        counted = _counted(answers, count, per_survey=True)
-    scores = _scores_by(counted, F("survey_id"))
+    latest = _latest_before(period.end) if filters_about_people(filters) else None
+    scores = _scores_by(_counted(answers, count, latest=latest, per_survey=True), F("survey_id"))
     surveys = Survey.objects.order_by("name")
     listed = [SurveyScore(survey=survey, score=scores.get(survey.pk, Score(0, 0, 0))) for survey in surveys]
     return sorted(listed, key=lambda item: -item.score.n)
