@@ -56,6 +56,15 @@ def survey_setup_gaps(*, survey: Survey) -> list[str]:
     return gaps
 
 
+def answers_after_outer() -> Q:
+    """Answers given after the outer query's answer (`OuterRef`): later, or at the same moment with a
+    higher id. The one order of a person's answers: a later one supersedes (surveys.services.responses
+    answers_supersede) and makes the earlier not the latest (the sync-back's `is_newer`)."""
+    return Q(answered_at__gt=OuterRef("answered_at")) | Q(
+        answered_at=OuterRef("answered_at"), pk__gt=OuterRef("pk")
+    )
+
+
 def responses_in_band(queryset: QuerySet[Response], *, band: str) -> QuerySet[Response]:
     """The responses of one NPS band ("promoter", "passive", "detractor"); all of them for another word."""
     if band not in SCORE_BANDS:

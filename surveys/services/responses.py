@@ -14,6 +14,7 @@ from customers.services.suppressions import suppressions_record
 from hub.db import advisory_locks
 from hub.pipeline import PERSON_UNSUBSCRIBE_HOOKS, pipeline_functions
 from surveys.models import Invitation, Response
+from surveys.selectors import answers_after_outer
 from surveys.services.content import survey_texts
 from surveys.services.events import person_unsubscribed_emit, response_changed_emit
 
@@ -51,11 +52,7 @@ def answers_supersede(answers: QuerySet[Response]) -> int:
     another person calls this on the answers whose next answer may have changed.
     """
     newer = (
-        Response.objects.filter(survey=OuterRef("survey"), person=OuterRef("person"))
-        .filter(
-            Q(answered_at__gt=OuterRef("answered_at"))
-            | Q(answered_at=OuterRef("answered_at"), pk__gt=OuterRef("pk"))
-        )
+        Response.objects.filter(answers_after_outer(), survey=OuterRef("survey"), person=OuterRef("person"))
         .order_by("answered_at", "pk")
         .values("answered_at")[:1]
     )

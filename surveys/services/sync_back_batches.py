@@ -25,6 +25,7 @@ from customers.models import Identity
 from integrations.http import user_agent
 from integrations.models import Source
 from surveys.models import Response, comment_is_stale
+from surveys.selectors import answers_after_outer
 
 # Segment's limits (HTTP API doc): 500 KB and 2,500 events per batch, 32 KB per event.
 MAX_BATCH_BYTES = 500_000
@@ -68,10 +69,7 @@ def _after(position: Position) -> Q:
 def responses_changed(*, source: Source, after: Position, until: datetime) -> QuerySet[Response]:
     """Responses of the source's people changed after `after` (and no later than `until`), in
     (updated_at, id) order, annotated `is_newer`: whether their person answered again later."""
-    newer = Response.objects.filter(person_id=OuterRef("person_id")).filter(
-        Q(answered_at__gt=OuterRef("answered_at"))
-        | Q(answered_at=OuterRef("answered_at"), pk__gt=OuterRef("pk"))
-    )
+    newer = Response.objects.filter(answers_after_outer(), person_id=OuterRef("person_id"))
     return (
         Response.objects.filter(person__source=source, updated_at__lte=until)
         .filter(_after(after))
