@@ -13,6 +13,7 @@ from insights.services.report_subscriptions import report_emails_send_due
 from insights.tasks import report_emails_send_due as beat_task
 from tests.hub.test_settings import PRODUCTION_ENV, django_check
 from tests.insights.answers import answer_make
+from tests.insights.factories import report_sending_make
 from tests.surveys.conftest import SmtpRecorder, free_port
 from tests.surveys.factories import survey_make
 from tests.threads import in_threads
@@ -236,9 +237,8 @@ def test_a_claim_whose_sender_died_is_taken_over_after_the_timeout_and_not_befor
     settings.INSIGHTS_REPORT_CLAIM_TIMEOUT_SECONDS = 900
     subscription = subscribe(survey=survey_make(), created_at=datetime(2026, 11, 1, tzinfo=UTC))
     now = datetime(2026, 11, 30, 8, tzinfo=UTC)
-    ReportSending.objects.create(
-        subscription=subscription, period="2026-W48", period_start=now, period_end=now, claimed_at=now
-    )  # a sender claimed it and died before sending
+    # a sender claimed it and died before sending
+    report_sending_make(subscription, "2026-W48", claimed_at=now)
 
     soon = report_emails_send_due(now=now + timedelta(minutes=10))
     later = report_emails_send_due(now=now + timedelta(minutes=20))

@@ -16,6 +16,7 @@ from PIL import Image
 
 from insights.models import ReportSending, ReportSubscription
 from tests.insights.answers import answers_make
+from tests.insights.factories import report_sending_make
 from tests.surveys.conftest import SmtpRecorder
 from tests.surveys.factories import survey_make
 
@@ -148,11 +149,9 @@ def test_a_period_given_up_after_its_attempts_is_skipped_with_the_reason(
     smtp: SmtpRecorder, subscribe: Callable[..., ReportSubscription]
 ) -> None:
     subscription = subscribe(survey=None, created_at=datetime(2026, 11, 1, tzinfo=UTC))
-    ReportSending.objects.create(
-        subscription=subscription,
-        period="2026-W48",
-        period_start=datetime(2026, 11, 23, tzinfo=UTC),
-        period_end=datetime(2026, 11, 30, tzinfo=UTC),
+    report_sending_make(
+        subscription,
+        "2026-W48",
         status="failed",
         attempts=ReportSending.MAX_ATTEMPTS,
         error="SMTPRecipientsRefused: 550 5.1.1 No such user here",

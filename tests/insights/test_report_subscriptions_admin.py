@@ -11,6 +11,7 @@ from django.test import Client
 
 from insights.models import ReportSending, ReportSubscription
 from tests.conftest import permissions_named
+from tests.insights.factories import report_sending_make
 from tests.surveys.factories import survey_make
 
 pytestmark = pytest.mark.django_db
@@ -153,11 +154,9 @@ def test_the_subscription_page_shows_the_next_report_and_the_ledger(
     subscribe: Callable[..., ReportSubscription],
 ) -> None:
     subscription = monthly_in_berlin(subscribe)
-    ReportSending.objects.create(
-        subscription=subscription,
-        period="2026-10",
-        period_start=datetime(2026, 9, 30, 22, tzinfo=UTC),
-        period_end=datetime(2026, 10, 31, 23, tzinfo=UTC),
+    report_sending_make(
+        subscription,
+        "2026-10",
         status="sent",
         sent_at=datetime(2026, 11, 1, 6, 5, tzinfo=UTC),
     )
@@ -178,11 +177,9 @@ def test_a_period_given_up_after_its_attempts_is_not_shown_as_due(
     subscribe: Callable[..., ReportSubscription],
 ) -> None:
     subscription = monthly_in_berlin(subscribe)
-    ReportSending.objects.create(
-        subscription=subscription,
-        period="2026-11",
-        period_start=datetime(2026, 10, 31, 23, tzinfo=UTC),
-        period_end=datetime(2026, 11, 30, 23, tzinfo=UTC),
+    report_sending_make(
+        subscription,
+        "2026-11",
         status="failed",
         attempts=ReportSending.MAX_ATTEMPTS,
         error="SMTPRecipientsRefused: 550 5.1.1 No such user here",
@@ -200,14 +197,7 @@ def test_the_ledger_lists_a_long_error_cut_with_the_whole_on_hover(django_user_m
     admin_user = django_user_model.objects.create_superuser(username="root", password="pw-staff-123")
     subscription = ReportSubscription.objects.create(user=admin_user, survey=None, time_zone="UTC")
     refused = "SMTPRecipientsRefused: 550 5.1.1 " + "the mailbox does not exist, " * 8
-    ReportSending.objects.create(
-        subscription=subscription,
-        period="2026-W48",
-        period_start=datetime(2026, 11, 23, tzinfo=UTC),
-        period_end=datetime(2026, 11, 30, tzinfo=UTC),
-        status="failed",
-        error=refused,
-    )
+    report_sending_make(subscription, "2026-W48", status="failed", error=refused)
 
     page = client_of(admin_user).get("/admin/insights/reportsending/").content.decode()
 
