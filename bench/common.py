@@ -539,16 +539,20 @@ def profile_table(
     return "\n".join(lines)
 
 
-def innermost_step(frames: list[str], steps: Sequence[tuple[str, str]], other: str = "other") -> str:
-    """The step of the innermost frame that contains one of `steps`' needles (`other` when none does),
-    with ", SQL" when the sample is inside psycopg (talking to or waiting for PostgreSQL), else
-    ", Python"."""
-    kind = "SQL" if any("psycopg/" in f for f in frames) else "Python"
+def innermost_match(frames: list[str], steps: Sequence[tuple[str, str]], other: str = "other") -> str:
+    """The step of the innermost frame that contains one of `steps`' needles (`other` when none does)."""
     for frame in reversed(frames):
         for needle, step in steps:
             if needle in frame:
-                return f"{step}, {kind}"
-    return f"{other}, {kind}"
+                return step
+    return other
+
+
+def innermost_step(frames: list[str], steps: Sequence[tuple[str, str]], other: str = "other") -> str:
+    """`innermost_match`, with ", SQL" when the sample is inside psycopg (talking to or waiting for
+    PostgreSQL), else ", Python"."""
+    kind = "SQL" if any("psycopg/" in f for f in frames) else "Python"
+    return f"{innermost_match(frames, steps, other)}, {kind}"
 
 
 def profile_summary(

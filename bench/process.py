@@ -35,6 +35,7 @@ from common import (
     chunks_process,
     events_unprocess,
     flat,
+    innermost_match,
     per_s,
     processing_profiled,
     profile_summary,
@@ -260,11 +261,7 @@ def _label(frames: list[str]) -> str:
     if any("bulk_update (django" in f for f in frames):
         which = "people/accounts" if any("flush (customers" in f for f in frames) else "events"
         return f"Python: ORM building bulk_update of the {which} (CASE WHEN per row and field)"
-    for frame in reversed(frames):
-        for needle, label in CPU_STEPS:
-            if needle in frame:
-                return label
-    return "other"
+    return innermost_match(frames, CPU_STEPS)
 
 
 def check_identify(users: int) -> None:
