@@ -35,6 +35,7 @@ from common import (
     BIN,
     NO_PROFILE,
     ROOT,
+    WAL_SAMPLES,
     Options,
     PartResult,
     basic_auth,
@@ -547,7 +548,7 @@ def measure(options: Options) -> PartResult:
             "",
             profile,
             "",
-            f"WAL: {wal:,.0f} bytes per event stored (median of 8 requests of {EVENTS_PER_BODY}, "
+            f"WAL: {wal:,.0f} bytes per event stored (median of {WAL_SAMPLES} requests of {EVENTS_PER_BODY}, "
             "`inbound_events_store` in the bench process, pg_waldump of each request's transaction, "
             "full-page images included).",
         ]

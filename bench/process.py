@@ -27,6 +27,7 @@ from typing import Any
 
 from common import (
     CUSTOMER_TABLES,
+    WAL_SAMPLES,
     Options,
     PartResult,
     Timing,
@@ -336,8 +337,9 @@ def measure(options: Options) -> PartResult:
                 inside="inbound_events_process (",
             ),
             "",
-            f"WAL: {wal:,.0f} bytes per identify call processed (median of 8 chunks of {CHUNK} after the "
-            "profile, pg_waldump of each chunk's transaction and savepoints, full-page images included).",
+            f"WAL: {wal:,.0f} bytes per identify call processed (median of {WAL_SAMPLES} chunks of {CHUNK} "
+            "after the profile, pg_waldump of each chunk's transaction and savepoints, full-page images "
+            "included).",
         ]
     )
     return PartResult(

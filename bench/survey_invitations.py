@@ -46,6 +46,7 @@ from typing import Any
 
 from common import (
     CUSTOMER_TABLES,
+    WAL_SAMPLES,
     Options,
     PartResult,
     Timing,
@@ -553,8 +554,8 @@ def measure(options: Options) -> PartResult:
             "",
             profile_summary(decision_raw, _label, "Where", inside="inbound_events_process ("),
             "",
-            f"WAL: {wal:,.0f} bytes per identify call processed with both surveys (median of 8 chunks of "
-            f"{CHUNK} after the profile, pg_waldump, full-page images included).",
+            f"WAL: {wal:,.0f} bytes per identify call processed with both surveys (median of {WAL_SAMPLES} "
+            f"chunks of {CHUNK} after the profile, pg_waldump, full-page images included).",
             "",
             f"Where the email run's time goes (py-spy, the same invitations sent again, "
             f"{options.profile_seconds} s at most, wall clock):",
