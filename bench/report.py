@@ -32,7 +32,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from common import Options, PartResult, bench_database, sql
+from common import Options, PartResult, bench_database, sql, vacuum_analyze
 
 DB_NAME = "hbench_report"
 ANSWERS, ANSWERS_PER_PERSON, DAYS = 1_000_000, 5, 180
@@ -118,9 +118,10 @@ def answers_create(count: int) -> Any:
     for statement in (PEOPLE, EVENTS, ANSWERS_PLANNED, INVITATIONS, RESPONSES):
         sql(statement, params)
     sql("DROP TABLE bench_answers")
-    for table in ("customers_person", "integrations_inboundevent", "surveys_invitation", "surveys_response"):
+    tables = ("customers_person", "integrations_inboundevent", "surveys_invitation", "surveys_response")
+    for table in tables:
         sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-        sql(f"VACUUM ANALYZE {table}")
+    vacuum_analyze(tables)
     return survey
 
 
