@@ -208,10 +208,10 @@ def batch_read(batch: list[dict[str, Any]], *, sent: datetime, received_at: date
     """`batch` parsed as the intake parses a `/v1/batch` body sent at `sent`: its `events_read` with
     its limits (the INTAKE_MAX_* settings)."""
     from integrations.segment.handler import events_read
-    from integrations.segment.views import _limits
+    from integrations.segment.views import intake_limits
 
     body = {"batch": batch, "sentAt": sent.isoformat()}
-    return events_read(body, call_type=None, received_at=received_at, limits=_limits())
+    return events_read(body, call_type=None, received_at=received_at, limits=intake_limits())
 
 
 def calls_store(source: Any, calls: list[dict[str, Any]], per_request: int = 100) -> list[list[int]]:

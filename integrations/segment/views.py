@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 SUCCESS = b'{"success":true}'
 
 
-def _limits() -> Limits:
+def intake_limits() -> Limits:
+    """The intake's size limits, from the INTAKE_MAX_* settings (the bench parses its calls with them too)."""
     return Limits(
         max_event_bytes=settings.INTAKE_MAX_EVENT_BYTES,
         max_batch_bytes=settings.INTAKE_MAX_BATCH_BYTES,
@@ -62,7 +63,7 @@ class SegmentIntakeView(APIView):
 
     def _handle(self, request: Request) -> HttpResponse:
         received_at = timezone.now()
-        limits = _limits()
+        limits = intake_limits()
         meta = request.META
         # Single calls are bounded by the per-event limit after decoding; the transport bound is
         # the batch limit for every route (a gzip body is smaller than what it decodes to).
