@@ -193,7 +193,7 @@ class _Run:
     # -- applying one call --
 
     def apply(self, event: InboundEvent) -> None:
-        event.erasure = _erasure_of(event, self.erased) if self.erased else Erasure.NONE
+        event.erasure = _erasure_of(event, self.erased)
         payload = event.payload
         context = payload.get("context") if isinstance(payload.get("context"), dict) else {}
         incoming: dict[str, Any] = {}
@@ -429,7 +429,10 @@ def _suppression_keys(event: InboundEvent) -> list[SuppressionKey]:
 
 def _erasure_of(event: InboundEvent, erased: Suppressions) -> Erasure:
     """SUPPRESSED when any of the call's ids or its email was erased on request: later handlers pass
-    it on to nobody (this handler's own rule, whom to record, reads the userId first)."""
+    it on to nobody (this handler's own rule, whom to record, reads the userId first). No erasure
+    found for the batch (the usual case): the call's keys are not even built."""
+    if not erased:
+        return Erasure.NONE
     return Erasure.SUPPRESSED if erased.first(_suppression_keys(event)) else Erasure.NONE
 
 
