@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from hub.db import binary_rows, bulk_update
+from hub.db import binary_rows, bulk_update, model_columns, model_from_row
 from hub.pipeline import PIPELINE, pipeline_functions
 from integrations.models import InboundEvent, Source, WriteKey, write_key_generate, write_key_lookup_hash
 from integrations.segment.handler import ParsedEvent
@@ -353,7 +353,7 @@ _CLAIM_SQL = """
         WHERE e.id = before.id
         RETURNING e.*, before.status AS status_before, before.processed_at AS processed_at_before
     )
-    SELECT {columns}, s.name, s.slug, s.enabled, s.created_at
+    SELECT {columns}, c.status_before, c.processed_at_before, s.name, s.slug, s.enabled, s.created_at
     FROM claimed c JOIN {sources} s ON s.id = c.source_id
     ORDER BY c.timestamp, c.id
 """
@@ -374,15 +374,10 @@ _SOURCE_FIELDS = ["id", "name", "slug", "enabled", "created_at"]
 
 @cache
 def _claim_sql(which: str) -> str:
-    # The handlers see each event as it was before the claim: accepted (or pending), processed_at
-    # unchanged.
-    before = {"status": "c.status_before", "processed_at": "c.processed_at_before"}
     names = {
         "events": InboundEvent._meta.db_table,
         "sources": Source._meta.db_table,
-        "columns": ", ".join(
-            before.get(field.column, f"c.{field.column}") for field in InboundEvent._meta.concrete_fields
-        ),
+        "columns": model_columns(InboundEvent, "c"),  # built by model_from_row (JSON by orjson)
         **{status.name.lower(): status.value for status in InboundEvent.Status},
     }
     return _CLAIM_SQL.format(which=which.format(**names), **names)
@@ -395,17 +390,18 @@ def _claim_postgresql(
         rows = binary_rows(_claim_sql(_CLAIM_WAITING), [now, source_id, limit])
     else:
         rows = binary_rows(_claim_sql(_CLAIM_IDS), [now, ids]) if ids else []
-    alias = connection.alias
-    names = [field.attname for field in InboundEvent._meta.concrete_fields]
-    width = len(names)
+    width = len(InboundEvent._meta.concrete_fields)
     sources: dict[int, Source] = {}
     events = []
     for row in rows:
-        event = InboundEvent.from_db(alias, names, row[:width])
+        event = model_from_row(InboundEvent, row[:width])
+        # The handlers see each event as it was before the claim: accepted (or pending), processed_at
+        # unchanged.
+        event.status, event.processed_at = row[width], row[width + 1]
         source = sources.get(event.source_id)
         if source is None:
             source = sources[event.source_id] = Source.from_db(
-                alias, _SOURCE_FIELDS, [event.source_id, *row[width:]]
+                connection.alias, _SOURCE_FIELDS, [event.source_id, *row[width + 2 :]]
             )
         event.source = source
         events.append(event)
