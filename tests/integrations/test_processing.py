@@ -133,6 +133,33 @@ def explode_on_bad(events: Sequence[InboundEvent]) -> None:
         raise ValueError("trait plan is not a string")
 
 
+def explode_naming_the_person(events: Sequence[InboundEvent]) -> None:
+    """A pipeline handler failing as a database error does: its message quotes the row's values."""
+    if any(event.user_id == "bad" for event in events):
+        raise ValueError('duplicate key value: Key (email)=(ann@example.com) for "Ann Smith"')
+
+
+@pytest.mark.django_db
+def test_a_failed_events_reason_names_no_one(
+    client: Client, write_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "event_handlers", lambda: [explode_naming_the_person])
+    client.post(
+        "/v1/batch",
+        json.dumps(batch("good", "bad")),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(write_key)["Authorization"],
+    )
+
+    services.inbound_events_process(ids=list(InboundEvent.objects.values_list("pk", flat=True)))
+
+    bad = InboundEvent.objects.get(user_id="bad")
+    assert bad.status == InboundEvent.Status.FAILED
+    assert bad.reason.startswith("ValueError: duplicate key value")
+    assert "ann@example.com" not in bad.reason
+    assert "Ann Smith" not in bad.reason
+
+
 @pytest.mark.django_db
 def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_processed(
     client: Client, write_key: str, monkeypatch: pytest.MonkeyPatch
