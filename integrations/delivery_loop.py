@@ -31,6 +31,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from hub.db import json_value
+from hub.errors import error_text
 from integrations.base import ConnectorError
 from integrations.http import HttpClient, HttpExchange
 from integrations.models import ERASED_PAYLOAD, Delivery, Destination
@@ -68,10 +69,11 @@ FORWARDED_DELETE = "delete"  # the event type of a forwarded Segment `delete` ca
 
 
 def failure_reason(exc: BaseException) -> str:
-    """What staff read about a failure: a ConnectorError's message, else the exception (a bug)."""
+    """What staff read about a failure: a ConnectorError's message, else the exception (a bug), naming
+    no one (`hub.errors.error_text`)."""
     if isinstance(exc, ConnectorError):
         return exc.message
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    return error_text(exc)
 
 
 # --- the loop ---------------------------------------------------------------------------------------

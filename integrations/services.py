@@ -14,6 +14,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from hub.db import binary_rows, bulk_update, model_columns, model_from_row
+from hub.errors import error_text
 from hub.pipeline import PIPELINE, pipeline_functions
 from integrations.models import InboundEvent, Source, WriteKey, write_key_generate, write_key_lookup_hash
 from integrations.segment.handler import ParsedEvent
@@ -328,7 +329,7 @@ def _process_alone(pk: int) -> bool:
         return bool(events)  # none: another worker took it meanwhile
     except Exception as exc:
         logger.exception("processing event %s failed", pk)
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = error_text(exc)
     with transaction.atomic():
         for event in _claim(ids=[pk], source_id=0, limit=0, now=timezone.now()):
             event.status = InboundEvent.Status.FAILED
