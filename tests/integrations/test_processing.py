@@ -13,6 +13,7 @@ import requests
 from celery import Celery
 from django.conf import settings
 from django.db import connection
+from django.http.response import HttpResponseBase
 from django.test import Client
 from django.utils import timezone
 
@@ -28,6 +29,16 @@ def basic(key: str) -> dict[str, str]:
 
 def batch(*user_ids: str) -> dict[str, Any]:
     return {"batch": [{"type": "identify", "userId": u, "traits": {"plan": "pro"}} for u in user_ids]}
+
+
+def post_batch(client: Client, write_key: str, *user_ids: str) -> HttpResponseBase:
+    """An identify call per user id, in one batch to the intake (Django's test client)."""
+    return client.post(
+        "/v1/batch",
+        json.dumps(batch(*user_ids)),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(write_key)["Authorization"],
+    )
 
 
 @pytest.mark.worker
@@ -65,12 +76,7 @@ def test_a_real_worker_keeps_its_database_connection_from_one_task_to_the_next(
         service_missing("PostgreSQL (pg_stat_activity)")
 
     def post_and_wait(*users: str, processed: int) -> None:
-        response = client.post(
-            "/v1/batch",
-            json.dumps(batch(*users)),
-            content_type="application/json",
-            HTTP_AUTHORIZATION=basic(write_key)["Authorization"],
-        )
+        response = post_batch(client, write_key, *users)
         assert response.status_code == 200
         deadline = time.monotonic() + 30
         while InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED).count() < processed:
@@ -110,12 +116,7 @@ def test_a_broker_outage_loses_nothing_and_the_sweeper_processes_later(
 ) -> None:
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            "/v1/batch",
-            json.dumps(batch("b1", "b2")),
-            content_type="application/json",
-            HTTP_AUTHORIZATION=basic(write_key)["Authorization"],
-        )
+        response = post_batch(client, write_key, "b1", "b2")
 
     assert response.status_code == 200
     assert time.monotonic() - started < 10, "a dead broker must not hold the client"
@@ -144,12 +145,7 @@ def test_a_failed_events_reason_names_no_one(
     client: Client, write_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(services, "event_handlers", lambda: [explode_naming_the_person])
-    client.post(
-        "/v1/batch",
-        json.dumps(batch("good", "bad")),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=basic(write_key)["Authorization"],
-    )
+    post_batch(client, write_key, "good", "bad")
 
     services.inbound_events_process(ids=list(InboundEvent.objects.values_list("pk", flat=True)))
 
@@ -165,12 +161,7 @@ def test_a_failing_event_is_marked_failed_with_its_error_and_siblings_are_proces
     client: Client, write_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(services, "event_handlers", lambda: [explode_on_bad])
-    client.post(
-        "/v1/batch",
-        json.dumps(batch("good", "bad")),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=basic(write_key)["Authorization"],
-    )
+    post_batch(client, write_key, "good", "bad")
     ids = list(InboundEvent.objects.values_list("pk", flat=True))
 
     assert services.inbound_events_process(ids=ids) == 1
@@ -281,12 +272,7 @@ def test_an_event_whose_processing_breaks_the_transaction_is_failed_alone(
 
 @pytest.mark.django_db
 def test_processing_twice_does_nothing_the_second_time(client: Client, write_key: str) -> None:
-    client.post(
-        "/v1/batch",
-        json.dumps(batch("once")),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=basic(write_key)["Authorization"],
-    )
+    post_batch(client, write_key, "once")
     ids = list(InboundEvent.objects.values_list("pk", flat=True))
 
     assert services.inbound_events_process(ids=ids) == 1
