@@ -24,6 +24,9 @@ class RequestError(Exception):
 
 # Quoted parts and addresses in an error or a server's answer may be a person's name or email.
 _VALUES = re.compile(r"\"[^\"]*\"|'[^']*'|[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
+# PostgreSQL's DETAIL quotes a row's values without quote marks: "Key (email)=(ann@example.com) already
+# exists", "Failing row contains (3, null, Ann Smith)". The columns stay, the values go.
+_ROW_VALUES = re.compile(r"(Key \(.*?\)=|Failing row contains )\(.*\)")
 _HEADER = re.compile(r"for header '([\w-]+)'")
 
 
@@ -33,7 +36,7 @@ def error_text(error: BaseException | bytes | str) -> str:
     if isinstance(error, bytes):
         error = error.decode(errors="replace")
     if isinstance(error, str):
-        return _VALUES.sub("…", error).strip()[:ERROR_TEXT_MAX]
+        return _VALUES.sub("…", _ROW_VALUES.sub(r"\1(…)", error)).strip()[:ERROR_TEXT_MAX]
     header = _HEADER.search(str(error)) if isinstance(error, BadHeaderError) else None
     if header is not None:
         return f"the {header.group(1)} header would hold a line break"
