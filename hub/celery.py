@@ -12,6 +12,17 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@signals.setup_logging.connect
+def logging_from_django(**kwargs: Any) -> None:
+    """The worker logs through Django's LOGGING, whose formatter names no one (hub/logs.py), instead of
+    the handlers Celery would install (a receiver of this signal stops Celery configuring logging)."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def database_connections_age(sender: Any = None, **kwargs: Any) -> None:
