@@ -156,7 +156,9 @@ class Testimonial(models.Model):
     receipt_claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a sender took it.")
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
     receipt_error = models.CharField(
-        max_length=200, blank=True, help_text="Why it failed (the error's kind and code, no address)."
+        max_length=200,
+        blank=True,
+        help_text="Why it failed (the error and the mail server's answer, no address).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

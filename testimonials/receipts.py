@@ -19,11 +19,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from customers.selectors import person_suppression_keys, suppressions_for
+from hub.errors import error_text
 from hub.mail import message_id
 from surveys.services.dispatch import survey_sender
 from testimonials.models import Testimonial
 from testimonials.tokens import withdraw_token_make
 
+_RECEIPT_ERROR_MAX = Testimonial._meta.get_field("receipt_error").max_length
 logger = logging.getLogger(__name__)
 
 # A claim older than this was lost with its sender (a crash, a killed worker): the sweeper retries it.
@@ -108,10 +110,9 @@ def testimonial_receipt_send(*, testimonial_id: int, now: datetime | None = None
     try:
         receipt_email(testimonial=testimonial).send()
     except Exception as exc:  # SMTP or ESP trouble: recorded on the row, retried by nobody
-        code = getattr(exc, "smtp_code", "") or getattr(exc, "status_code", "")
-        error = f"{type(exc).__name__} {code}".strip()
+        error = error_text(exc)
         logger.warning("consent email of testimonial %s failed: %s", testimonial_id, error)
-        _finish(testimonial_id, Testimonial.Receipt.FAILED, receipt_error=error[:200])
+        _finish(testimonial_id, Testimonial.Receipt.FAILED, receipt_error=error[:_RECEIPT_ERROR_MAX])
         return Testimonial.Receipt.FAILED
     _finish(testimonial_id, Testimonial.Receipt.SENT, receipt_sent_at=timezone.now())
     return Testimonial.Receipt.SENT

@@ -15,6 +15,8 @@ from customers.services.suppressions import suppressions_record
 from testimonials.models import Testimonial
 from testimonials.receipts import testimonial_receipt_send, testimonial_receipts_sweep
 from testimonials.services import testimonial_withdraw
+from tests.surveys.conftest import SmtpRecorder, smtp_server  # noqa: F401 - the SMTP fixtures
+from tests.surveys.conftest import smtp as smtp
 from tests.testimonials.helpers import COMMENT, answered, consent_post, embed_json
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +117,17 @@ def test_a_failing_mail_server_is_recorded_without_the_address(settings: Any) ->
     assert "@" not in testimonial.receipt_error
     assert embed_json(Client()).status_code == 200
     assert len(mail.outbox) == 0
+
+
+def test_a_refused_address_is_recorded_with_the_servers_answer_without_the_address(
+    smtp: SmtpRecorder,
+) -> None:
+    _, response, token = answered()
+    smtp.refuse.add(response.person.email)  # type: ignore[union-attr]
+    consent_post(Client(), token)
+    testimonial = Testimonial.objects.get()
+
+    assert testimonial_receipt_send(testimonial_id=testimonial.pk) == "failed"
+
+    testimonial.refresh_from_db()
+    assert testimonial.receipt_error == "SMTPRecipientsRefused: 550 5.1.1 No such user here"
