@@ -24,6 +24,7 @@ from django.utils import timezone
 from actions.models import AutoReply, AutoReplySend
 from actions.services.mail import customer_email_send, personalised
 from customers.selectors import person_suppression_keys, suppressions_for
+from hub.errors import error_text
 from surveys.models import Response
 from surveys.services.bounces import email_bounced
 
@@ -170,7 +171,7 @@ def _send_one(send: AutoReplySend, now: datetime, report: AutoReplyReport) -> No
         _retry(send, now, f"recipient temporarily refused ({codes[0]})", report)
         return
     except Exception as exc:  # the server or the network: this row again later, given up after MAX_ATTEMPTS
-        _retry(send, now, f"email server trouble: {type(exc).__name__}", report)
+        _retry(send, now, f"email server trouble: {error_text(exc)}", report)
         return
     _end(send, AutoReplySend.Status.SENT, "", sent_at=now, reply=reply)
     report.sent.append(send.pk)

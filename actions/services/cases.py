@@ -24,6 +24,7 @@ from django.utils import timezone
 from actions.models import Case, CaseEntry
 from actions.services.mail import customer_email_send, personalised
 from hub.cleaning import parse_id
+from hub.errors import error_text
 from surveys.models import Response
 from surveys.services.content import survey_texts
 
@@ -121,7 +122,7 @@ def case_reply(*, case: Case, by: Any, text: str) -> CaseEntry:
         )
     except Exception as exc:
         raise CaseError(
-            f"The mail server did not take the reply ({type(exc).__name__}); nothing was sent."
+            f"The mail server did not take the reply ({error_text(exc)}); nothing was sent."
         ) from exc
     return entry
 
@@ -146,7 +147,7 @@ def case_followup_send(*, case: Case, by: Any = None) -> None:
             what=f"case-{case.pk}-followup",
         )
     except Exception as exc:
-        raise CaseError(f"The mail server did not take the follow-up ({type(exc).__name__}).") from exc
+        raise CaseError(f"The mail server did not take the follow-up ({error_text(exc)}).") from exc
     case.followup_sent_at = timezone.now()
     case.save(update_fields=["followup_sent_at"])
     CaseEntry.objects.create(

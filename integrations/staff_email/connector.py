@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.core.mail import EmailMessage, get_connection
 
+from hub.errors import error_text
 from integrations.base import (
     ALERT_DIGEST,
     ALERT_FIRED,
@@ -124,7 +125,7 @@ class StaffEmailConnector(BaseConnector):
                 exchange.error, permanent=all(c >= 500 for c in codes), exchange=exchange
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
-            exchange.error = f"mail server: {type(exc).__name__}"
+            exchange.error = f"mail server: {error_text(exc)}"
             raise ConnectorError(exchange.error, exchange=exchange) from exc
         exchange.status = 250  # the server accepted the message (SMTP's "OK")
         return exchange

@@ -110,7 +110,9 @@ def test_a_mail_server_away_is_tried_again_later(smtp: SmtpRecorder, replies: No
     port, settings.EMAIL_PORT = settings.EMAIL_PORT, 1  # nobody listens on 1
 
     report = auto_replies_send_due(now=later(31))
-    assert list(report.retried.values()) == ["email server trouble: ConnectionRefusedError"]
+    assert list(report.retried.values()) == [
+        "email server trouble: ConnectionRefusedError: [Errno 111] Connection refused"
+    ]
     assert auto_replies_send_due(now=later(32)).sent == []  # waits RETRY_MINUTES
 
     settings.EMAIL_PORT = port

@@ -54,7 +54,7 @@ def test_a_refused_address_fails_for_good_and_a_missing_server_is_retried(
     delivery = send(team, key="alert:43:1")
     assert (delivery.status, delivery.last_error) == (
         Delivery.Status.PENDING,
-        "mail server: ConnectionRefusedError",
+        "mail server: ConnectionRefusedError: [Errno 111] Connection refused",
     )
 
 
