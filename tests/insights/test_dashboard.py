@@ -11,10 +11,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from insights.dashboard import figures, nps_from_counts
+from insights.dashboard import figures, nps_shown
+from insights.stats import Score
 from integrations.models import Delivery, Destination, InboundEvent, Source
 from integrations.services import write_key_add
 from surveys.models import Response, Trigger
+from surveys.services.responses import answers_supersede
 from tests.conftest import service_missing
 from tests.surveys.factories import invitation_make, person_make, survey_make
 
@@ -137,6 +139,15 @@ def test_a_running_hub_shows_its_figures_with_links(admin_client: Client, source
     for rating in (10, 9, 9, 3):
         invitation = invitation_make(survey=survey, person=person_make(), status="responded")
         Response.objects.create(invitation=invitation, survey=survey, person=invitation.person, rating=rating)
+    changed_mind = invitation.person  # answered 3 before that 0: a person counts once, by their latest
+    Response.objects.create(
+        invitation=invitation_make(survey=survey, person=changed_mind, status="responded"),
+        survey=survey,
+        person=changed_mind,
+        rating=0,
+        answered_at=now - timedelta(days=3),
+    )
+    answers_supersede(Response.objects.filter(person=changed_mind))
     destination = Destination.objects.create(
         source=source, kind="webhook", name="Ops hook", settings={"url": "https://ops.example.com/h"}
     )
@@ -154,9 +165,13 @@ def test_a_running_hub_shows_its_figures_with_links(admin_client: Client, source
 
     assert "<strong>2</strong> calls today" in page
     assert "<strong>1</strong> invitation due" in page
-    assert "<strong>4</strong> answers this week" in page
-    # 3 promoters, 1 detractor of 4: +50, with its 95% margin.
-    assert "<strong>NPS +50</strong> ± 85 (4 answers, 30 days)" in page
+    assert "<strong>5</strong> answers this week" in page
+    # People, as the reports count by default: 3 promoters, 1 detractor of 4, +50 with its 95 % margin
+    # (the 5 answers would say +20); the same score as the overview report of the same 30 days.
+    assert '<a href="/admin/insights/surveyreport/?days=30"' in page
+    assert "<strong>NPS +50</strong> ± 85 (4 people, 30 days)" in page
+    overview = unescape(admin_client.get("/admin/insights/surveyreport/?days=30").content.decode())
+    assert '<span class="report-score" id="nps">50</span>' in overview
     assert "<strong>2</strong> failing deliveries" in page
     assert f'?destination__id__exact={destination.pk}&status__in=failed,dead">Ops hook</a>' in page
     listed = admin_client.get(
@@ -166,11 +181,11 @@ def test_a_running_hub_shows_its_figures_with_links(admin_client: Client, source
     assert listed.content.decode().count('class="hub-status hub-status-') == 2
 
 
-def test_the_nps_margin_narrows_with_more_answers() -> None:
-    assert nps_from_counts(answers=0, promoters=0, detractors=0) is None
-    assert nps_from_counts(answers=1, promoters=1, detractors=0).margin is None  # type: ignore[union-attr]
-    small = nps_from_counts(answers=10, promoters=5, detractors=2)
-    large = nps_from_counts(answers=1000, promoters=500, detractors=200)
+def test_the_nps_margin_narrows_with_more_people() -> None:
+    assert nps_shown(Score(promoters=0, passives=0, detractors=0)) is None
+    assert nps_shown(Score(promoters=1, passives=0, detractors=0)).margin is None  # type: ignore[union-attr]
+    small = nps_shown(Score(promoters=5, passives=3, detractors=2))
+    large = nps_shown(Score(promoters=500, passives=300, detractors=200))
     assert small is not None
     assert large is not None
     assert (small.score, small.margin) == (30, 48)
@@ -181,6 +196,7 @@ def test_every_figure_is_read_through_an_index(source: Source) -> None:
     if connection.vendor != "postgresql":
         service_missing("PostgreSQL (EXPLAIN)")
     call_store(source)
+    survey_make()  # so that the NPS is asked of the answers
     with CaptureQueriesContext(connection) as queries:
         figures()
     with connection.cursor() as cursor:
