@@ -16,14 +16,16 @@ comment on one in five, plus 200,000 answers of another survey (noise the querie
    drivers, recent comments, the themes, the charts (SVG) and the HTML;
 3. `report_build` alone as the page asks for it; the same with every answer counted; the page with
    `?rolling=30` and with `?rolling=90` (a rolling trend beside the weekly one);
-4. `report_build` with a trait breakdown and a filter (`by=trait:plan,account`, `language=en`).
+4. `report_build` with a trait breakdown and a filter (`by=trait:plan,account`, `language=en`);
+5. the overview page of every survey (`GET /admin/insights/surveyreport/`), and the admin index's
+   figures (`insights.dashboard.figures`, whose NPS is every survey's, people, last 30 days).
 
 Its line (bench/run.py divides the target's 2 s by the page's time, and the bare aggregate's time by
 the report's):
 
     report answers=<n> people=<n> page_seconds=<s> report_seconds=<s> answers_seconds=<s>
-        rolling30_seconds=<s> rolling90_seconds=<s> filtered_seconds=<s> bare_seconds=<s>
-        ratio=<report ÷ bare>
+        rolling30_seconds=<s> rolling90_seconds=<s> filtered_seconds=<s> overview_seconds=<s>
+        figures_seconds=<s> bare_seconds=<s> ratio=<report ÷ bare>
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ def measure(options: Options) -> PartResult:
     with bench_database(DB_NAME, options):
         from django.urls import reverse
 
+        from insights.dashboard import figures
         from insights.services.reports import report_build, report_period
 
         started = time.perf_counter()
@@ -178,8 +181,8 @@ def measure(options: Options) -> PartResult:
                 [survey.pk, period.start, period.end],
             )
 
-        def page(query: str = "") -> None:
-            response = client.get(url + query, secure=True)
+        def page(query: str = "", address: str = url) -> None:
+            response = client.get(address + query, secure=True)
             if response.status_code != 200 or b"<svg" not in response.content:
                 raise SystemExit(f"the report page answered {response.status_code} without its chart")
 
@@ -195,6 +198,8 @@ def measure(options: Options) -> PartResult:
                 survey=survey, period=period, breakdowns=["trait:plan", "account"], filters={"language": "en"}
             ),
         )
+        overview_seconds = best_of(1, lambda: page(address=reverse("admin:insights_surveyreport_changelist")))
+        figures_seconds = best_of(3, figures)
         report = report_build(survey=survey, period=period)
     ratio = report_seconds / bare_seconds
     print(
@@ -225,6 +230,10 @@ def measure(options: Options) -> PartResult:
             f"{rolling90_seconds / bare_seconds:.1f} |",
             f"| `report_build` by plan and account, language = en | {filtered_seconds:.3f} | "
             f"{filtered_seconds / bare_seconds:.1f} |",
+            f"| the overview page (every survey: each person once across surveys, each survey's score) "
+            f"| {overview_seconds:.3f} | {overview_seconds / bare_seconds:.1f} |",
+            f"| the admin index's figures (its NPS: every survey, last 30 days, people) "
+            f"| {figures_seconds:.3f} | {figures_seconds / bare_seconds:.1f} |",
         ]
     )
     return PartResult(
@@ -243,6 +252,8 @@ def measure(options: Options) -> PartResult:
             ("rolling30_seconds", f"{rolling30_seconds:.3f}"),
             ("rolling90_seconds", f"{rolling90_seconds:.3f}"),
             ("filtered_seconds", f"{filtered_seconds:.3f}"),
+            ("overview_seconds", f"{overview_seconds:.3f}"),
+            ("figures_seconds", f"{figures_seconds:.3f}"),
             ("bare_seconds", f"{bare_seconds:.4f}"),
             ("ratio", f"{ratio:.1f}"),
         ],
