@@ -13,14 +13,18 @@ app.autodiscover_tasks()
 
 
 @signals.setup_logging.connect
-def logging_from_django(**kwargs: Any) -> None:
-    """The worker logs through Django's LOGGING, whose formatter names no one (hub/logs.py), instead of
-    the handlers Celery would install (a receiver of this signal stops Celery configuring logging)."""
+def logging_from_django(loglevel: int | str | None = None, **kwargs: Any) -> None:
+    """The worker and beat log through Django's LOGGING, whose formatter names no one (hub/logs.py),
+    instead of the handlers Celery would install (a receiver of this signal stops Celery configuring
+    logging); at the level given to them (`--loglevel`), as Celery's own configuration would."""
+    import logging
     from logging.config import dictConfig
 
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
 
 
 @signals.task_prerun.connect

@@ -232,7 +232,8 @@ def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess
                 "--loglevel=INFO",
             ],
             cwd=ROOT,
-            env=subprocess_env(**extra),
+            # The worker's --loglevel decides, not the settings' LOG_LEVEL: its "ready." is INFO.
+            env=subprocess_env(LOG_LEVEL="WARNING", **extra),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
