@@ -41,9 +41,10 @@ class Row:
     support: float | None  # the Support tag as a number
 
 
-def answers_written(survey: Survey, seed: int) -> list[Row]:
+def answers_written(survey: Survey, seed: int, *, also: Survey | None = None) -> list[Row]:
     """Two sources, 24 people (plans, accounts, none, one or two), ~420 answers over 2026 with ties,
-    answers on midnights of Berlin and of UTC, erased people's answers (no person), trigger events."""
+    answers on midnights of Berlin and of UTC, erased people's answers (no person), trigger events;
+    with `also`, each answer to one of the two surveys (the same people answering both)."""
     rng = random.Random(seed)  # noqa: S311 - fixed answers, not a secret
     sources = [Source.objects.create(name=f"Source {n}", slug=f"source-{seed}-{n}") for n in range(2)]
     accounts = [Account.objects.create(source=sources[0], group_id=f"g-{n}", name=f"A{n}") for n in range(3)]
@@ -84,7 +85,7 @@ def answers_written(survey: Survey, seed: int) -> list[Row]:
         support = rng.choice([1, 2, 3, 4, 5, "n/a", None])
         trigger = rng.choice([None, *triggers])
         answer = answer_make(
-            survey=survey,
+            survey=survey if also is None else rng.choice([survey, also]),
             rating=rating,
             at=moment,
             person=person,
@@ -300,3 +301,34 @@ def test_filters_pick_each_persons_latest_answer_among_the_matching_ones() -> No
     assert report.score == score_of(counted(kept, period.start, period.end, "people"))
     assert as_points(report.trend) == trend_expected(kept, period, "people", "month", UTC)
     assert as_points(report.rolling) == rolling_expected(kept, period, "people", 90)
+
+
+@pytest.mark.parametrize(("period", "count", "granularity", "tz", "days"), [CASES[0], CASES[2], CASES[5]])
+def test_the_hub_wide_report_counts_each_person_once_across_surveys(
+    period: Window, count: str, granularity: str, tz: tzinfo, days: int
+) -> None:
+    """The overview: a person who answered two surveys counts once, by their latest answer to either."""
+    survey = survey_make(tags=["Support"])
+    rows = answers_written(survey, seed=21, also=survey_make(name="Other", slug="other"))
+
+    report = report_build(
+        survey=None,
+        period=period,
+        count=count,  # type: ignore[arg-type]
+        breakdowns=BREAKDOWNS,
+        granularity=granularity,  # type: ignore[arg-type]
+        rolling_days=days,
+        tz=tz,
+    )
+
+    now = counted(rows, period.start, period.end, count)
+    assert report.score == score_of(now)
+    assert report.distribution == [sum(1 for row in now if row.rating == rating) for rating in range(11)]
+    before = period.start - (period.end - period.start)
+    assert report.previous == score_of(counted(rows, before, period.start, count))
+    assert as_points(report.trend) == trend_expected(rows, period, count, granularity, tz)
+    assert as_points(report.rolling) == rolling_expected(rows, period, count, days)
+    for breakdown, dimension in zip(report.breakdowns, BREAKDOWNS, strict=True):
+        shown, hidden = cells_expected(now, dimension)
+        assert {cell.value: cell.score for cell in breakdown.cells} == shown, dimension
+        assert (breakdown.hidden_cells, breakdown.hidden_people) == hidden, dimension
