@@ -82,15 +82,17 @@ SELECT n, survey_id, person_id, trigger_event_id, 'responded', answered_at, answ
     1, '', answered_at
 FROM bench_answers ORDER BY n
 """
-# superseded_at as the hub keeps it while answers arrive (surveys.services.responses.answers_supersede):
-# the time of the person's next answer to the survey.
+# superseded_at and hub_superseded_at as the hub keeps them while answers arrive
+# (surveys.services.responses.answers_supersede): the time of the person's next answer to the survey,
+# and to any survey.
 RESPONSES = """
 INSERT INTO surveys_response (id, invitation_id, survey_id, person_id, rating, comment, comment_band,
-    tag_ratings, language, answered_at, rated_at, updated_at, superseded_at)
+    tag_ratings, language, answered_at, rated_at, updated_at, superseded_at, hub_superseded_at)
 SELECT n, n, survey_id, person_id, rating, CASE WHEN commented THEN 'Fine.' ELSE '' END, '',
     jsonb_build_object('Support', 1 + floor(random() * 5)::int, 'Price', 1 + floor(random() * 5)::int),
     (%(languages)s::text[])[1 + floor(random() * 5)::int], answered_at, answered_at, %(now)s,
-    lag(answered_at) OVER (PARTITION BY survey_id, person_id ORDER BY answered_at DESC, n DESC)
+    lag(answered_at) OVER (PARTITION BY survey_id, person_id ORDER BY answered_at DESC, n DESC),
+    lag(answered_at) OVER (PARTITION BY person_id ORDER BY answered_at DESC, n DESC)
 FROM bench_answers ORDER BY n
 """
 

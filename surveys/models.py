@@ -388,6 +388,14 @@ class Response(models.Model):
         "erased person's answers). Kept by surveys/services/responses.py (answers_supersede) for the "
         "reports, which count each person's latest answer in a period.",
     )
+    hub_superseded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the person next answered any survey; empty on their latest answer (and on an "
+        "erased person's answers). Kept with superseded_at, for the hub-wide reports, which count a "
+        "person once across surveys.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -401,6 +409,9 @@ class Response(models.Model):
             models.Index(
                 fields=["survey", "person", "-answered_at", "-id", "rating"], name="response_survey_person"
             ),
+            # A person's next answer to any survey (hub_superseded_at, surveys/services/responses.py):
+            # one probe per answer, in the order of a person's answers.
+            models.Index(fields=["person", "answered_at", "id"], name="response_person_next"),
             # The sync-back cursor pages through answers by (updated_at, id).
             models.Index(fields=["updated_at", "id"], name="response_updated"),
         ]

@@ -6,12 +6,12 @@ has the measurements behind the queries' shape. By default n counts people: each
 answer in the period (matching the filters); `count="answers"` counts every answer. An erased
 person's answers have no person any more: each counts as one person.
 
-A survey's report reads who answered last from the answers themselves: each answer keeps the time of
-its person's next answer to the survey (`Response.superseded_at`, surveys/services/responses.py), so
-a person's latest answer in [start, end) is the one in it whose next answer came at `end` or later,
+A report reads who answered last from the answers themselves: each answer keeps the time of its
+person's next answer to the survey (`Response.superseded_at`, surveys/services/responses.py) and to
+any survey (`hub_superseded_at`, for the hub-wide report, which counts a person once across surveys),
+so a person's latest answer in [start, end) is the one in it whose next answer came at `end` or later,
 a plain filter. Filters on an answer's own values (language, channel, tag ratings) can pass over a
-person's latest answer, and the hub-wide report counts a person once across surveys: those compute
-each person's latest answer instead (DISTINCT ON, a window).
+person's latest answer: those compute each person's latest answer instead (DISTINCT ON, a window).
 """
 
 import uuid
@@ -181,16 +181,24 @@ def answers_in(*, survey: Survey | None, period: Period, filters: Mapping[str, s
     return filters_apply(answers, filters)
 
 
-def _latest_before(end: datetime) -> Q:
-    """Among a survey's answers before `end`, each person's latest: no next answer before `end`
-    (and each of an erased person's answers)."""
-    return Q(person__isnull=True) | Q(superseded_at__isnull=True) | Q(superseded_at__gte=end)
+NextAnswer = Literal["superseded_at", "hub_superseded_at"]
 
 
-def _latest_kept(survey: Survey | None, filters: Mapping[str, str]) -> bool:
-    """Whether `_latest_before` finds the answers that count: in one survey's report (the hub-wide
-    one counts a person once across surveys), filtered at most on who the person is."""
-    return survey is not None and filters_about_people(filters)
+def _next_answer(survey: Survey | None) -> NextAnswer:
+    """The answers' column with their person's next answer: to the survey, or (hub-wide) to any."""
+    return "superseded_at" if survey is not None else "hub_superseded_at"
+
+
+def _latest_before(end: datetime, next_answer: NextAnswer) -> Q:
+    """Among answers before `end`, each person's latest: no next answer before `end` (and each of an
+    erased person's answers)."""
+    return Q(person__isnull=True) | Q(**{f"{next_answer}__isnull": True}) | Q(**{f"{next_answer}__gte": end})
+
+
+def _latest_kept(filters: Mapping[str, str]) -> bool:
+    """Whether `_latest_before` finds the answers that count: filtered at most on who the person is (a
+    filter on the answer's own values may pass over a person's latest answer)."""
+    return filters_about_people(filters)
 
 
 def _counted(
@@ -315,19 +323,19 @@ def _count_pass(
     buckets: Sequence[datetime],
     rolling_ends: Sequence[datetime],
     rolling_days: int | None,
-    kept: bool,
+    next_answer: NextAnswer | None,
 ) -> _Counts:
-    """The trend's and the rolling windows' counts in one query; with `kept` (`_latest_kept`), each
-    answer's next answer is its `superseded_at`, not found by a window over the person's answers."""
+    """The trend's and the rolling windows' counts in one query; with `next_answer` (`_latest_kept`),
+    each answer's next answer is that column, not found by a window over the person's answers."""
     windows = [(end - timedelta(days=rolling_days or 0), end) for end in rolling_ends]
     answers = answers_of(Span(start=min([period.start] + [start for start, _ in windows]), end=period.end))
     connection = connections[answers.db]
     adapt = connection.ops.adapt_datetimefield_value
     newer: Window | Case | Cast
-    if count == "people" and kept:
+    if count == "people" and next_answer is not None:
         # A next answer after the pass's end is none within it.
         newer = Case(
-            When(superseded_at__lt=period.end, then=F("superseded_at")), output_field=DateTimeField()
+            When(**{f"{next_answer}__lt": period.end}, then=F(next_answer)), output_field=DateTimeField()
         )
     elif count == "people":
         newer = Window(
@@ -638,10 +646,10 @@ def report_build(
     def answers_of(window: Span) -> QuerySet[Response]:
         return answers_in(survey=survey, period=window, filters=filters)
 
-    kept = _latest_kept(survey, filters)
+    next_answer = _next_answer(survey) if _latest_kept(filters) else None
 
     def latest_before(end: datetime) -> Q | None:
-        return _latest_before(end) if kept else None
+        return _latest_before(end, next_answer) if next_answer else None
 
     counts = _count_pass(
         answers_of,
@@ -650,7 +658,7 @@ def report_build(
         buckets=buckets,
         rolling_ends=ends,
         rolling_days=rolling_days,
-        kept=kept,
+        next_answer=next_answer,
     )
     tags = survey_tags(survey)
     columns: dict[str, Expression | F] = {
@@ -732,7 +740,7 @@ def score_of(
     answers = answers_in(survey=survey, period=period, filters=filters)
     if survey is None and survey_ids is not None:
         answers = answers.filter(survey__in=survey_ids)
-    latest = _latest_before(period.end) if _latest_kept(survey, filters) else None
+    latest = _latest_before(period.end, _next_answer(survey)) if _latest_kept(filters) else None
     return score_from_distribution(dict(enumerate(_distribution(answers, count, latest=latest))))
 
 
@@ -749,7 +757,7 @@ def surveys_scores(
     each the score of that survey's own report (a person counts in every survey they answered)."""
     filters = dict(filters or {})
     answers = answers_in(survey=None, period=period, filters=filters)
-    latest = _latest_before(period.end) if filters_about_people(filters) else None
+    latest = _latest_before(period.end, "superseded_at") if _latest_kept(filters) else None
     scores = _scores_by(_counted(answers, count, latest=latest, per_survey=True), F("survey_id"))
     surveys = Survey.objects.order_by("name")
     listed = [SurveyScore(survey=survey, score=scores.get(survey.pk, Score(0, 0, 0))) for survey in surveys]

@@ -51,7 +51,9 @@ def person_erase_surveys(*, person: Person, **kwargs: Any) -> dict[str, int]:
         key_prefixes=[f"response.updated:{r}:" for r in response_ids] + [f"person.unsubscribed:{person.pk}:"],
     )
     comments = responses.exclude(comment="").count()
-    unlinked = responses.update(person=None, comment="", tag_ratings={}, superseded_at=None)
+    unlinked = responses.update(
+        person=None, comment="", tag_ratings={}, superseded_at=None, hub_superseded_at=None
+    )
     Invitation.objects.filter(person=person).update(person=None)
     return {
         "invitations_cancelled": cancelled,

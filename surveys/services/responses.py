@@ -42,31 +42,45 @@ def _invitation_lock(invitation: Invitation) -> Invitation:
     return locked
 
 
-def answers_supersede(answers: QuerySet[Response]) -> int:
-    """Set `superseded_at` on `answers`: the time of the same person's next answer to the same survey
-    (the next by answered_at, then by id), None on each person's latest answer and on an erased
-    person's answers. One UPDATE, an index probe per answer (response_survey_person).
-
-    The reports count each person's latest answer in a period as the answers whose next answer came
-    after the period (insights/services/reports.py), so whatever adds answers or moves them to
-    another person calls this on the answers whose next answer may have changed.
-    """
-    newer = (
-        Response.objects.filter(answers_after_outer(), survey=OuterRef("survey"), person=OuterRef("person"))
+def _next_answer(**same: OuterRef) -> Subquery:
+    """The time of the outer answer's person's next answer (the next by answered_at, then by id) among
+    their answers with the `same` values: an index probe per answer (response_survey_person, or the
+    person's index when any survey counts)."""
+    return Subquery(
+        Response.objects.filter(answers_after_outer(), person=OuterRef("person"), **same)
         .order_by("answered_at", "pk")
         .values("answered_at")[:1]
     )
-    return answers.update(superseded_at=Subquery(newer))
 
 
-def _answer_supersede(answer: Response) -> None:
-    """After `answer` was added: it and the answers of its person and survey that were latest, or whose
-    next answer came after it, get their next answer anew. The lock makes a second new answer's
-    transaction wait and then see this one's, so two answers at once cannot both stay the latest."""
-    advisory_locks([f"answers:{answer.survey_id}:{answer.person_id}"])
+def answers_supersede(answers: QuerySet[Response]) -> int:
+    """Set `superseded_at` on `answers`, the time of the same person's next answer to the same survey,
+    and `hub_superseded_at`, of their next answer to any survey; None on each person's latest answer
+    and on an erased person's answers. One UPDATE.
+
+    The reports count each person's latest answer in a period as the answers whose next answer came
+    after the period (insights/services/reports.py: a survey's by `superseded_at`, the hub-wide one by
+    `hub_superseded_at`), so whatever adds answers or moves them to another person calls this on the
+    answers whose next answer may have changed.
+    """
+    return answers.update(
+        superseded_at=_next_answer(survey=OuterRef("survey")), hub_superseded_at=_next_answer()
+    )
+
+
+def answer_supersede(answer: Response) -> None:
+    """After `answer` was added: it and its person's answers that were latest (in its survey, or in
+    any), or whose next answer came after it, get their next answers anew. The lock makes a second new
+    answer's transaction wait and then see this one's, so two answers at once cannot both stay the
+    latest."""
+    advisory_locks([f"answers:{answer.person_id}"])
+    after = answer.answered_at
     answers_supersede(
-        Response.objects.filter(survey=answer.survey, person=answer.person).filter(
-            Q(superseded_at__isnull=True) | Q(superseded_at__gt=answer.answered_at)
+        Response.objects.filter(person=answer.person).filter(
+            Q(hub_superseded_at__isnull=True)
+            | Q(hub_superseded_at__gt=after)
+            | Q(survey=answer.survey, superseded_at__isnull=True)
+            | Q(survey=answer.survey, superseded_at__gt=after)
         )
     )
 
@@ -106,7 +120,7 @@ def response_record(*, invitation: Invitation, rating: int) -> Response:
             response.save(update_fields=["rating", "rated_at", "updated_at"])
             response_changed_emit(response=response, created=False, previous_rating=previous)
         elif created:
-            _answer_supersede(response)
+            answer_supersede(response)
             response_changed_emit(response=response, created=True)
         if invitation.status != Invitation.Status.RESPONDED or invitation.responded_at is None:
             invitation.status = Invitation.Status.RESPONDED

@@ -17,7 +17,8 @@ from insights.selectors import Window
 from insights.services.reports import report_build
 from insights.stats import Score, cell_hidden, score_from_distribution
 from integrations.models import InboundEvent, Source
-from surveys.models import Invitation, Survey
+from surveys.models import Invitation, Response, Survey
+from surveys.services.responses import answers_supersede
 from tests.insights.answers import answer_make
 from tests.surveys.factories import person_make, survey_make
 
@@ -93,8 +94,10 @@ def answers_written(survey: Survey, seed: int, *, also: Survey | None = None) ->
             tag_ratings={} if support is None else {"Support": support},
         )
         if person is None:  # answer_make makes a person: erase it the way erasure leaves an answer
+            made_for = answer.person
             answer.person = None
             answer.save(update_fields=["person"])
+            answers_supersede(Response.objects.filter(person=made_for))  # as moving an answer must
         if trigger:
             Invitation.objects.filter(pk=answer.invitation_id).update(trigger_event=trigger)
         rows.append(

@@ -86,6 +86,26 @@ def test_with_a_filter_on_the_answer_each_persons_latest_is_picked_once_not_once
     assert not [sql for sql in sqls if "report_counted_" in sql and "JOIN" in sql and "CREATE" not in sql]
 
 
+def test_the_overview_reads_each_persons_latest_answer_across_surveys_from_the_answers() -> None:
+    """Hub-wide a person counts once across surveys: each answer knows its person's next answer to any
+    survey (hub_superseded_at), so the overview needs no per-person step either."""
+    surveys = [survey_make(), survey_make(name="Support", slug="support")]
+    for index in range(10):
+        person = person_make()
+        for day, survey in enumerate(surveys):
+            answer_make(survey=survey, person=person, rating=3, at=MID_MARCH + timedelta(days=day))
+        answer_make(survey=surveys[index % 2], person=person, rating=10, at=MID_MARCH + timedelta(days=3))
+
+    with CaptureQueriesContext(connection) as queries:
+        report = report_build(survey=None, period=MARCH, breakdowns=["source"], rolling_days=30)
+
+    assert (report.score.n, report.score.promoters) == (10, 10)
+    sqls = [query["sql"] for query in queries.captured_queries]
+    assert not [sql for sql in sqls if "DISTINCT ON" in sql or "LAG(" in sql]
+    # The pass, the period's table, the period before.
+    assert sum("hub_superseded_at" in sql for sql in sqls) == 3
+
+
 def test_no_temporary_table_is_left_behind_and_a_second_report_gives_the_same_numbers() -> None:
     survey = survey_make()
     for rating in (10, 10, 9, 8, 2, 0):

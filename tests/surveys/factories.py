@@ -8,7 +8,7 @@ from django.utils import timezone
 from customers.models import Person
 from integrations.models import Source
 from surveys.models import Invitation, Response, Survey
-from surveys.services.responses import answers_supersede
+from surveys.services.responses import answer_supersede
 
 
 def survey_make(**fields: Any) -> Survey:
@@ -71,6 +71,6 @@ def answer_make(
         **fields,
     )
     # As recording an answer does (surveys/services/responses.py), at any `at`, in any order.
-    answers_supersede(Response.objects.filter(survey=survey, person=person))
+    answer_supersede(answer)
     answer.refresh_from_db()
     return answer

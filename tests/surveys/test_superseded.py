@@ -1,7 +1,7 @@
-"""Each answer keeps when its person next answered the same survey (`Response.superseded_at`), so that a
-survey's report finds each person's latest answer with a filter: kept as answers arrive, when two people
-are merged, when one is erased, for answers given before the column existed, and when two answers of
-one person arrive at once."""
+"""Each answer keeps when its person next answered the same survey (`Response.superseded_at`) and any
+survey (`hub_superseded_at`), so that a survey's report and the hub-wide one find each person's latest
+answer with a filter: kept as answers arrive, when two people are merged, when one is erased, for
+answers given before the columns existed, and when two answers of one person arrive at once."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -32,6 +32,7 @@ pytestmark = pytest.mark.django_db
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 MARCH = Window(start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC))
 SUPERSEDED_MIGRATION = "0015_response_superseded_at"
+HUB_SUPERSEDED_MIGRATION = "0016_response_hub_superseded_at"
 
 
 def _answered(survey: Survey, person: Person, rating: int, at: datetime) -> Response:
@@ -59,14 +60,17 @@ def test_a_second_answer_supersedes_the_first_and_the_person_counts_once_with_it
     assert (half.score.n, half.score.nps) == (1, -100)
 
 
-def test_answers_to_another_survey_do_not_supersede() -> None:
+def test_answers_to_another_survey_supersede_only_hub_wide() -> None:
     survey, other, person = page_survey(), page_survey(name="Other", slug="other"), page_person()
     answer = _answered(survey, person, 10, START)
-    _answered(other, person, 0, START + timedelta(days=1))
+    later = _answered(other, person, 0, START + timedelta(days=1))
 
     answer.refresh_from_db()
-    assert answer.superseded_at is None
+    assert (answer.superseded_at, answer.hub_superseded_at) == (None, later.answered_at)
     assert _people_and_score(survey) == (1, 100)
+    # The overview counts the person once, with their later answer (to the other survey).
+    hub_wide = report_build(period=MARCH, compare=False).score
+    assert (hub_wide.n, hub_wide.nps) == (1, -100)
 
 
 def test_merged_people_count_once_with_the_later_answer() -> None:
@@ -80,10 +84,13 @@ def test_merged_people_count_once_with_the_later_answer() -> None:
     person_merge(keep=known, gone=anonymous)
 
     assert _people_and_score(survey) == (1, 100)
-    assert list(Response.objects.order_by("answered_at").values_list("superseded_at", flat=True)) == [
-        START + timedelta(days=1),
-        None,
+    assert list(
+        Response.objects.order_by("answered_at").values_list("superseded_at", "hub_superseded_at")
+    ) == [
+        (START + timedelta(days=1), START + timedelta(days=1)),
+        (None, None),
     ]
+    assert report_build(period=MARCH, compare=False).score.n == 1
 
 
 def test_an_erased_persons_answers_each_count_and_keep_no_next_answer() -> None:
@@ -94,8 +101,12 @@ def test_an_erased_persons_answers_each_count_and_keep_no_next_answer() -> None:
 
     person_erase_record(person=person, requested_by="test")
 
-    assert list(Response.objects.values_list("person_id", "superseded_at")) == [(None, None)] * 2
+    assert (
+        list(Response.objects.values_list("person_id", "superseded_at", "hub_superseded_at"))
+        == [(None, None, None)] * 2
+    )
     assert _people_and_score(survey) == (2, 100)
+    assert report_build(period=MARCH, compare=False).score.n == 2
 
 
 def test_answers_from_before_the_column_get_their_next_answer_from_the_migration() -> None:
@@ -117,13 +128,43 @@ def test_answers_from_before_the_column_get_their_next_answer_from_the_migration
     assert _people_and_score(survey) == (2, 100)
 
 
+def test_answers_from_before_the_hub_wide_column_get_their_next_answer_to_any_survey() -> None:
+    survey, other, person = page_survey(), page_survey(name="Other", slug="other"), page_person()
+    for day, (asked, rating) in enumerate([(survey, 0), (other, 5), (survey, 10)]):
+        answer_make(survey=asked, person=person, rating=rating, at=START + timedelta(days=day))
+    answer_make(survey=other, rating=9, at=START)  # someone else's
+    Response.objects.update(hub_superseded_at=None)  # as AddField leaves every existing row
+
+    historical = (
+        MigrationExecutor(connection).loader.project_state(("surveys", HUB_SUPERSEDED_MIGRATION)).apps
+    )
+    import_module(f"surveys.migrations.{HUB_SUPERSEDED_MIGRATION}").hub_superseded_at_fill(historical, None)
+
+    assert list(
+        Response.objects.order_by("answered_at", "pk").values_list(
+            "rating", "superseded_at", "hub_superseded_at"
+        )
+    ) == [
+        (0, START + timedelta(days=2), START + timedelta(days=1)),
+        (9, None, None),
+        (5, None, START + timedelta(days=2)),
+        (10, None, None),
+    ]
+    hub_wide = report_build(period=MARCH, compare=False).score
+    assert (hub_wide.n, hub_wide.promoters) == (2, 2)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_two_answers_of_one_person_at_once_leave_one_latest(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("surveys", [1, 2], ids=["one survey", "two surveys"])
+def test_two_answers_of_one_person_at_once_leave_one_latest(
+    monkeypatch: pytest.MonkeyPatch, surveys: int
+) -> None:
     if connection.vendor != "postgresql":
         service_missing("PostgreSQL (two writers at once; SQLite has one)")
-    survey = page_survey()
+    asked = [page_survey(), page_survey(name="Other", slug="other")][:surveys]
+    survey = asked[0]
     person = page_person(source=page_source())
-    invitations = [page_invitation(survey=survey, person=person) for _ in range(2)]
+    invitations = [page_invitation(survey=asked[index % surveys], person=person) for index in range(2)]
     # Both answers are stored before either looks for the other: without the lock each would see only
     # itself and both would stay "latest" (the person counted twice).
     stored = threading.Barrier(2, timeout=10)
@@ -138,6 +179,8 @@ def test_two_answers_of_one_person_at_once_leave_one_latest(monkeypatch: pytest.
 
     in_threads(*[partial(response_record, invitation=invitation, rating=9) for invitation in invitations])
 
-    assert Response.objects.filter(superseded_at__isnull=True).count() == 1
-    now = report_build(survey=survey, period=Window(start=START, end=datetime.now(UTC) + timedelta(hours=1)))
-    assert now.score.n == 1
+    assert Response.objects.filter(hub_superseded_at__isnull=True).count() == 1
+    assert Response.objects.filter(superseded_at__isnull=True).count() == surveys
+    until_now = Window(start=START, end=datetime.now(UTC) + timedelta(hours=1))
+    assert report_build(survey=survey, period=until_now).score.n == 1
+    assert report_build(period=until_now).score.n == 1
