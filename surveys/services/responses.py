@@ -44,8 +44,8 @@ def _invitation_lock(invitation: Invitation) -> Invitation:
 
 def _next_answer(**same: OuterRef) -> Subquery:
     """The time of the outer answer's person's next answer (the next by answered_at, then by id) among
-    their answers with the `same` values: an index probe per answer (response_survey_person, or the
-    person's index when any survey counts)."""
+    their answers with the `same` values: an index probe per answer (response_survey_person, or
+    response_person_next when any survey counts)."""
     return Subquery(
         Response.objects.filter(answers_after_outer(), person=OuterRef("person"), **same)
         .order_by("answered_at", "pk")
