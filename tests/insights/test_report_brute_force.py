@@ -14,7 +14,7 @@ import pytest
 
 from customers.models import Account, Membership, Person
 from insights.selectors import Window
-from insights.services.reports import report_build
+from insights.services.reports import Report, report_build
 from insights.stats import Score, cell_hidden, score_from_distribution
 from integrations.models import InboundEvent, Source
 from surveys.models import Invitation, Response, Survey
@@ -210,6 +210,25 @@ def as_points(points: Iterable[object]) -> list[tuple[datetime, datetime, Score]
     return [(point.start, point.end, point.score) for point in points]  # type: ignore[attr-defined]
 
 
+def numbers_match(
+    report: Report, rows: list[Row], period: Window, count: str, granularity: str, tz: tzinfo, days: int
+) -> list[Row]:
+    """Assert the report's score, distribution, period before, trend, rolling windows and breakdowns
+    (BREAKDOWNS) against the brute force over `rows`; the period's counted rows."""
+    now = counted(rows, period.start, period.end, count)
+    assert report.score == score_of(now)
+    assert report.distribution == [sum(1 for row in now if row.rating == rating) for rating in range(11)]
+    before = period.start - (period.end - period.start)
+    assert report.previous == score_of(counted(rows, before, period.start, count))
+    assert as_points(report.trend) == trend_expected(rows, period, count, granularity, tz)
+    assert as_points(report.rolling) == rolling_expected(rows, period, count, days)
+    for breakdown, dimension in zip(report.breakdowns, BREAKDOWNS, strict=True):
+        shown, hidden = cells_expected(now, dimension)
+        assert {cell.value: cell.score for cell in breakdown.cells} == shown, dimension
+        assert (breakdown.hidden_cells, breakdown.hidden_people) == hidden, dimension
+    return now
+
+
 CASES = [
     # period, count, granularity, time zone, rolling days
     (
@@ -270,17 +289,7 @@ def test_every_number_matches_a_brute_force_count(
         tz=tz,
     )
 
-    now = counted(rows, period.start, period.end, count)
-    assert report.score == score_of(now)
-    assert report.distribution == [sum(1 for row in now if row.rating == rating) for rating in range(11)]
-    before = period.start - (period.end - period.start)
-    assert report.previous == score_of(counted(rows, before, period.start, count))
-    assert as_points(report.trend) == trend_expected(rows, period, count, granularity, tz)
-    assert as_points(report.rolling) == rolling_expected(rows, period, count, days)
-    for breakdown, dimension in zip(report.breakdowns, BREAKDOWNS, strict=True):
-        shown, hidden = cells_expected(now, dimension)
-        assert {cell.value: cell.score for cell in breakdown.cells} == shown, dimension
-        assert (breakdown.hidden_cells, breakdown.hidden_people) == hidden, dimension
+    now = numbers_match(report, rows, period, count, granularity, tz, days)
     (driver,) = report.drivers
     pairs = [(row.support, float(row.rating)) for row in now if row.support is not None]
     assert driver.answers == len(pairs)
@@ -324,14 +333,4 @@ def test_the_hub_wide_report_counts_each_person_once_across_surveys(
         tz=tz,
     )
 
-    now = counted(rows, period.start, period.end, count)
-    assert report.score == score_of(now)
-    assert report.distribution == [sum(1 for row in now if row.rating == rating) for rating in range(11)]
-    before = period.start - (period.end - period.start)
-    assert report.previous == score_of(counted(rows, before, period.start, count))
-    assert as_points(report.trend) == trend_expected(rows, period, count, granularity, tz)
-    assert as_points(report.rolling) == rolling_expected(rows, period, count, days)
-    for breakdown, dimension in zip(report.breakdowns, BREAKDOWNS, strict=True):
-        shown, hidden = cells_expected(now, dimension)
-        assert {cell.value: cell.score for cell in breakdown.cells} == shown, dimension
-        assert (breakdown.hidden_cells, breakdown.hidden_people) == hidden, dimension
+    numbers_match(report, rows, period, count, granularity, tz, days)
