@@ -184,21 +184,22 @@ def answers_in(*, survey: Survey | None, period: Period, filters: Mapping[str, s
 NextAnswer = Literal["superseded_at", "hub_superseded_at"]
 
 
-def _next_answer(survey: Survey | None) -> NextAnswer:
-    """The answers' column with their person's next answer: to the survey, or (hub-wide) to any."""
-    return "superseded_at" if survey is not None else "hub_superseded_at"
+def _next_answer_column(*, per_survey: bool, filters: Mapping[str, str]) -> NextAnswer | None:
+    """The answers' column of their person's next answer that finds each person's latest answer
+    (`_latest_before`): to the same survey (a survey's report, each survey's score) or to any (the
+    hub-wide report); None with a filter on the answer's own values, which may pass over a person's
+    latest answer (a window finds it instead)."""
+    if not filters_about_people(filters):
+        return None
+    return "superseded_at" if per_survey else "hub_superseded_at"
 
 
-def _latest_before(end: datetime, next_answer: NextAnswer) -> Q:
+def _latest_before(end: datetime, next_answer: NextAnswer | None) -> Q | None:
     """Among answers before `end`, each person's latest: no next answer before `end` (and each of an
-    erased person's answers)."""
+    erased person's answers); None without a column to read it from."""
+    if next_answer is None:
+        return None
     return Q(person__isnull=True) | Q(**{f"{next_answer}__isnull": True}) | Q(**{f"{next_answer}__gte": end})
-
-
-def _latest_kept(filters: Mapping[str, str]) -> bool:
-    """Whether `_latest_before` finds the answers that count: filtered at most on who the person is (a
-    filter on the answer's own values may pass over a person's latest answer)."""
-    return filters_about_people(filters)
 
 
 def _counted(
@@ -325,8 +326,9 @@ def _count_pass(
     rolling_days: int | None,
     next_answer: NextAnswer | None,
 ) -> _Counts:
-    """The trend's and the rolling windows' counts in one query; with `next_answer` (`_latest_kept`),
-    each answer's next answer is that column, not found by a window over the person's answers."""
+    """The trend's and the rolling windows' counts in one query; with `next_answer`
+    (`_next_answer_column`), each answer's next answer is that column, not found by a window over the
+    person's answers."""
     windows = [(end - timedelta(days=rolling_days or 0), end) for end in rolling_ends]
     answers = answers_of(Span(start=min([period.start] + [start for start, _ in windows]), end=period.end))
     connection = connections[answers.db]
@@ -646,10 +648,7 @@ def report_build(
     def answers_of(window: Span) -> QuerySet[Response]:
         return answers_in(survey=survey, period=window, filters=filters)
 
-    next_answer = _next_answer(survey) if _latest_kept(filters) else None
-
-    def latest_before(end: datetime) -> Q | None:
-        return _latest_before(end, next_answer) if next_answer else None
+    next_answer = _next_answer_column(per_survey=survey is not None, filters=filters)
 
     counts = _count_pass(
         answers_of,
@@ -669,7 +668,9 @@ def report_build(
     columns |= {f"x{index}": _tag_number(tag) for index, tag in enumerate(tags)}
     answers = answers_of(span)
     with (
-        _counted_table(answers, count, columns=columns, latest=latest_before(span.end)) as table,
+        _counted_table(
+            answers, count, columns=columns, latest=_latest_before(span.end, next_answer)
+        ) as table,
         connections[answers.db].cursor() as cursor,
     ):
         distribution, drivers = _summary(cursor, table, tags)
@@ -740,7 +741,8 @@ def score_of(
     answers = answers_in(survey=survey, period=period, filters=filters)
     if survey is None and survey_ids is not None:
         answers = answers.filter(survey__in=survey_ids)
-    latest = _latest_before(period.end, _next_answer(survey)) if _latest_kept(filters) else None
+    next_answer = _next_answer_column(per_survey=survey is not None, filters=filters)
+    latest = _latest_before(period.end, next_answer)
     return score_from_distribution(dict(enumerate(_distribution(answers, count, latest=latest))))
 
 
@@ -757,7 +759,7 @@ def surveys_scores(
     each the score of that survey's own report (a person counts in every survey they answered)."""
     filters = dict(filters or {})
     answers = answers_in(survey=None, period=period, filters=filters)
-    latest = _latest_before(period.end, "superseded_at") if _latest_kept(filters) else None
+    latest = _latest_before(period.end, _next_answer_column(per_survey=True, filters=filters))
     scores = _scores_by(_counted(answers, count, latest=latest, per_survey=True), F("survey_id"))
     surveys = Survey.objects.order_by("name")
     listed = [SurveyScore(survey=survey, score=scores.get(survey.pk, Score(0, 0, 0))) for survey in surveys]
