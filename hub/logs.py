@@ -59,9 +59,10 @@ class NamingNoOne(logging.Formatter):
             args = tuple(_said(value, error) for value in given)
             changed = any(a is not b for a, b in zip(args, given, strict=True))
         msg = _said(record.msg, None)
-        if changed or msg is not record.msg:
-            # A copy: other handlers of the same record (pytest's capture) get it as it was.
-            record = logging.makeLogRecord({**record.__dict__, "msg": msg, "args": args})
+        if changed or msg is not record.msg or error is not None:
+            # A copy: other handlers of the same record get it as it was, and a traceback another
+            # handler formatted first (logging caches it in exc_text) is written anew.
+            record = logging.makeLogRecord({**record.__dict__, "msg": msg, "args": args, "exc_text": None})
         return super().format(record)
 
     def formatException(self, ei: ExcInfo) -> str:

@@ -2,6 +2,7 @@
 (Celery's "Task … raised unexpected: %(exc)s"), is written as `hub.errors.error_text` writes it, without
 the quoted values and addresses a database error or a bug's message carries. The frames stay."""
 
+import logging
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.logs import NamingNoOne
 from integrations.tasks import deliver_deliveries
 from tests.conftest import ROOT, subprocess_env
 
@@ -69,3 +71,19 @@ def test_a_task_failing_in_the_worker_is_logged_naming_no_one(
     assert "integrations.deliver_deliveries" in logged
     assert "Traceback (most recent call last):" in logged
     assert [line for line in logged.splitlines() if "Ann" in line or "ann@" in line] == []
+
+
+def test_a_traceback_another_handler_formatted_first_is_written_naming_no_one() -> None:
+    """logging caches a record's traceback text on the record (exc_text) for every handler after the
+    first; a plain handler before the hub's must not decide what the hub's writes."""
+    address = "ann@example.com"  # a value, as in the hub's code: the traceback's source lines show no one
+    try:
+        raise ValueError(f"no trait 'plan' for {address}")
+    except ValueError:
+        record = logging.getLogger("x").makeRecord("x", logging.ERROR, "f", 1, "failed", (), sys.exc_info())
+    logging.Formatter().format(record)  # e.g. a test capture or an extra handler, first
+
+    written = NamingNoOne().format(record)
+
+    assert "ValueError: no trait … for …" in written
+    assert "ann@" not in written
