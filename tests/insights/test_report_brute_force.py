@@ -210,6 +210,21 @@ def as_points(points: Iterable[object]) -> list[tuple[datetime, datetime, Score]
     return [(point.start, point.end, point.score) for point in points]  # type: ignore[attr-defined]
 
 
+def report_of(
+    survey: Survey | None, period: Window, count: str, granularity: str, tz: tzinfo, days: int
+) -> Report:
+    """The report of `survey` (hub-wide: None) with every number the brute force checks."""
+    return report_build(
+        survey=survey,
+        period=period,
+        count=count,  # type: ignore[arg-type]
+        breakdowns=BREAKDOWNS,
+        granularity=granularity,  # type: ignore[arg-type]
+        rolling_days=days,
+        tz=tz,
+    )
+
+
 def numbers_match(
     report: Report, rows: list[Row], period: Window, count: str, granularity: str, tz: tzinfo, days: int
 ) -> list[Row]:
@@ -279,15 +294,7 @@ def test_every_number_matches_a_brute_force_count(
     other = survey_make(name="Other", slug="other")
     answer_make(survey=other, rating=0, at=period.start + timedelta(days=1))  # another survey's
 
-    report = report_build(
-        survey=survey,
-        period=period,
-        count=count,  # type: ignore[arg-type]
-        breakdowns=BREAKDOWNS,
-        granularity=granularity,  # type: ignore[arg-type]
-        rolling_days=days,
-        tz=tz,
-    )
+    report = report_of(survey, period, count, granularity, tz, days)
 
     now = numbers_match(report, rows, period, count, granularity, tz, days)
     (driver,) = report.drivers
@@ -323,14 +330,6 @@ def test_the_hub_wide_report_counts_each_person_once_across_surveys(
     survey = survey_make(tags=["Support"])
     rows = answers_written(survey, seed=21, also=survey_make(name="Other", slug="other"))
 
-    report = report_build(
-        survey=None,
-        period=period,
-        count=count,  # type: ignore[arg-type]
-        breakdowns=BREAKDOWNS,
-        granularity=granularity,  # type: ignore[arg-type]
-        rolling_days=days,
-        tz=tz,
-    )
+    report = report_of(None, period, count, granularity, tz, days)
 
     numbers_match(report, rows, period, count, granularity, tz, days)
